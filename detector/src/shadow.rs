@@ -1,0 +1,301 @@
+//! Shadow cells: the access history of one location, FastTrack-style.
+//!
+//! A cell keeps, per kind of access, the set of accesses that a future access
+//! could still race with (the "frontier"): an access is dropped as soon as a
+//! newer access happens after it *and* conflicts with everything it
+//! conflicts with. In race-free code every set holds at most one epoch
+//! except the plain reads, which inflate to one entry per concurrent reader
+//! and deflate on the next ordered write — exactly FastTrack's
+//! write-epoch / read-epoch / read-vector states (Flanagan & Freund,
+//! PLDI 2009). Unlike plain FastTrack, a set also keeps accesses that raced
+//! with a newer one (at most one per slot), so the verdict for *every*
+//! access equals that of a full-history check, not just up to the first
+//! race; and atomic accesses are kept apart so atomic-vs-atomic never races
+//! while atomic-vs-plain does.
+
+use crate::epoch::Epoch;
+use crate::race::{Access, AccessKind, Race};
+use crate::thread::ThreadState;
+use smallvec::SmallVec;
+
+/// One remembered access of a known kind.
+#[derive(Copy, Clone, Debug)]
+struct Entry<S> {
+    epoch: Epoch,
+    site: S,
+}
+
+/// Accesses of one kind that later accesses may still race with.
+///
+/// Invariant: at most one entry per slot (a thread's newer access always
+/// happens after its older one, so it replaces it), and `Many` holds at
+/// least two entries.
+#[derive(Clone, Debug)]
+enum AccessSet<S> {
+    Empty,
+    One(Entry<S>),
+    Many(Box<SmallVec<[Entry<S>; 4]>>),
+}
+
+impl<S: Copy> AccessSet<S> {
+    /// The first remembered access that `thread` has not seen, if any.
+    #[inline]
+    fn unordered(&self, thread: &ThreadState) -> Option<Entry<S>> {
+        match self {
+            AccessSet::Empty => None,
+            AccessSet::One(e) => (!thread.saw(e.epoch)).then_some(*e),
+            AccessSet::Many(v) => v.iter().find(|e| !thread.saw(e.epoch)).copied(),
+        }
+    }
+
+    /// Forgets the accesses that `thread` has seen.
+    #[inline]
+    fn prune(&mut self, thread: &ThreadState) {
+        match self {
+            AccessSet::Empty => {}
+            AccessSet::One(e) => {
+                if thread.saw(e.epoch) {
+                    *self = AccessSet::Empty;
+                }
+            }
+            AccessSet::Many(v) => {
+                v.retain(|e| !thread.saw(e.epoch));
+                self.normalize();
+            }
+        }
+    }
+
+    /// Records an access of `thread`, forgetting those it has seen.
+    #[inline]
+    fn insert(&mut self, thread: &ThreadState, entry: Entry<S>) {
+        match self {
+            AccessSet::Empty => *self = AccessSet::One(entry),
+            AccessSet::One(e) => {
+                if thread.saw(e.epoch) {
+                    *self = AccessSet::One(entry);
+                } else {
+                    // Inflate: a concurrent access of another slot.
+                    let mut v = SmallVec::new();
+                    v.push(*e);
+                    v.push(entry);
+                    *self = AccessSet::Many(Box::new(v));
+                }
+            }
+            AccessSet::Many(v) => {
+                v.retain(|e| !thread.saw(e.epoch));
+                v.push(entry);
+                self.normalize();
+            }
+        }
+    }
+
+    fn normalize(&mut self) {
+        if let AccessSet::Many(v) = self {
+            match v.len() {
+                0 => *self = AccessSet::Empty,
+                1 => *self = AccessSet::One(v[0]),
+                _ => {}
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, AccessSet::Empty)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            AccessSet::Empty => 0,
+            AccessSet::One(_) => 1,
+            AccessSet::Many(v) => v.len(),
+        }
+    }
+}
+
+/// Atomic accesses, kept only for locations that have had one.
+#[derive(Clone, Debug)]
+struct AtomicAccesses<S> {
+    writes: AccessSet<S>,
+    reads: AccessSet<S>,
+}
+
+/// The shadow of one location.
+///
+/// Which remembered accesses an access is checked against, and which it
+/// makes redundant (only those it happens after):
+///
+/// | access       | checked against                  | forgets                    |
+/// |--------------|----------------------------------|----------------------------|
+/// | read         | writes, atomic writes            | reads, atomic reads        |
+/// | write        | everything                       | everything                 |
+/// | atomic read  | writes                           | atomic reads               |
+/// | atomic write | writes, reads                    | atomic writes, atomic reads|
+///
+/// An access may forget an older one only if every later access that would
+/// race with the older one would also race with it: a plain read cannot
+/// stand in for an atomic write, for instance.
+#[derive(Clone, Debug)]
+pub struct Shadow<S> {
+    writes: AccessSet<S>,
+    reads: AccessSet<S>,
+    atomics: Option<Box<AtomicAccesses<S>>>,
+}
+
+impl<S: Copy> Default for Shadow<S> {
+    fn default() -> Self {
+        Shadow::new()
+    }
+}
+
+impl<S: Copy> Shadow<S> {
+    /// A location nobody has accessed.
+    pub const fn new() -> Shadow<S> {
+        Shadow {
+            writes: AccessSet::Empty,
+            reads: AccessSet::Empty,
+            atomics: None,
+        }
+    }
+
+    /// Checks and records a plain read. Hot path.
+    #[inline]
+    pub fn read(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        // Same-epoch read with every write seen: nothing changes (the
+        // remembered read already stands for this one).
+        if let AccessSet::One(r) = &self.reads {
+            if r.epoch == thread.epoch() && self.atomics.is_none() {
+                match &self.writes {
+                    AccessSet::Empty => return None,
+                    AccessSet::One(w) if thread.saw(w.epoch) => return None,
+                    _ => {}
+                }
+            }
+        }
+        self.access(thread, AccessKind::Read, site)
+    }
+
+    /// Checks and records a plain write. Hot path.
+    #[inline]
+    pub fn write(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        // Same-epoch write and nobody else since: nothing changes.
+        if let AccessSet::One(w) = &self.writes {
+            if w.epoch == thread.epoch() && self.reads.is_empty() && self.atomics.is_none() {
+                return None;
+            }
+        }
+        self.access(thread, AccessKind::Write, site)
+    }
+
+    /// Checks and records an atomic load.
+    pub fn atomic_read(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        self.access(thread, AccessKind::AtomicRead, site)
+    }
+
+    /// Checks and records an atomic store or read-modify-write.
+    pub fn atomic_write(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        self.access(thread, AccessKind::AtomicWrite, site)
+    }
+
+    /// Checks and records an access of any kind. Returns the first race
+    /// found, preferring an earlier write as the reported side.
+    pub fn access(&mut self, thread: &ThreadState, kind: AccessKind, site: S) -> Option<Race<S>> {
+        let race = self.check(thread, kind);
+        let entry = Entry {
+            epoch: thread.epoch(),
+            site,
+        };
+        self.record(thread, kind, entry);
+        race.map(|(previous_kind, previous)| Race {
+            current: Access {
+                kind,
+                epoch: entry.epoch,
+                site,
+            },
+            previous: Access {
+                kind: previous_kind,
+                epoch: previous.epoch,
+                site: previous.site,
+            },
+        })
+    }
+
+    fn check(&self, thread: &ThreadState, kind: AccessKind) -> Option<(AccessKind, Entry<S>)> {
+        let found = |set: &AccessSet<S>, k: AccessKind| set.unordered(thread).map(|e| (k, e));
+        // Writes first: a write is the more useful "previous" side.
+        if let Some(r) = found(&self.writes, AccessKind::Write) {
+            return Some(r);
+        }
+        let atomics = self.atomics.as_deref();
+        if !kind.is_atomic() {
+            if let Some(r) = atomics.and_then(|a| found(&a.writes, AccessKind::AtomicWrite)) {
+                return Some(r);
+            }
+        }
+        if kind.is_write() {
+            if let Some(r) = found(&self.reads, AccessKind::Read) {
+                return Some(r);
+            }
+            if !kind.is_atomic() {
+                if let Some(r) = atomics.and_then(|a| found(&a.reads, AccessKind::AtomicRead)) {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
+    fn record(&mut self, thread: &ThreadState, kind: AccessKind, entry: Entry<S>) {
+        match kind {
+            AccessKind::Read => {
+                self.reads.insert(thread, entry);
+                if let Some(a) = &mut self.atomics {
+                    a.reads.prune(thread);
+                }
+            }
+            AccessKind::Write => {
+                self.writes.insert(thread, entry);
+                self.reads.prune(thread);
+                if let Some(a) = &mut self.atomics {
+                    a.writes.prune(thread);
+                    a.reads.prune(thread);
+                }
+            }
+            AccessKind::AtomicRead => self.atomics_mut().reads.insert(thread, entry),
+            AccessKind::AtomicWrite => {
+                let a = self.atomics_mut();
+                a.writes.insert(thread, entry);
+                a.reads.prune(thread);
+            }
+        }
+        if let Some(a) = &self.atomics {
+            if a.writes.is_empty() && a.reads.is_empty() {
+                self.atomics = None;
+            }
+        }
+    }
+
+    fn atomics_mut(&mut self) -> &mut AtomicAccesses<S> {
+        self.atomics.get_or_insert_with(|| {
+            Box::new(AtomicAccesses {
+                writes: AccessSet::Empty,
+                reads: AccessSet::Empty,
+            })
+        })
+    }
+
+    /// Forgets the whole history (the location was freed or reinitialized
+    /// by its owner with exclusive access, e.g. through `&mut`).
+    pub fn reset(&mut self) {
+        *self = Shadow::new();
+    }
+
+    /// How many accesses are remembered (for tests and memory accounting).
+    pub fn remembered(&self) -> usize {
+        self.writes.len()
+            + self.reads.len()
+            + self
+                .atomics
+                .as_ref()
+                .map_or(0, |a| a.writes.len() + a.reads.len())
+    }
+}

@@ -1,0 +1,184 @@
+//! The slot registry: which thread runs in which vector-clock slot, and
+//! when a slot may be handed to a new thread.
+
+use crate::clock::VectorClock;
+use crate::epoch::{Epoch, Tid};
+use crate::thread::ThreadState;
+use std::fmt;
+
+/// How many free slots `fork` inspects before opening a new one. Keeps fork
+/// O(1) while still reusing the slot of a just-joined thread.
+const REUSE_CANDIDATES: usize = 8;
+
+#[derive(Copy, Clone, Debug)]
+enum Slot {
+    Live,
+    /// The thread ended at clock `last`.
+    Free {
+        last: u64,
+    },
+    /// The slot's clock is used up; it is never handed out again.
+    Retired,
+}
+
+/// The engine's only shared state: slot allocation and the SeqCst fence
+/// clock. Everything an access needs lives in the [`ThreadState`] and the
+/// [`crate::Shadow`], so the caller only locks this on thread start/end and
+/// SeqCst fences.
+///
+/// **Slot reuse.** A slot of an ended thread is given to a new thread only
+/// if the forking parent has seen the ended thread's last epoch (for example
+/// because it joined it). The child inherits the parent's clock and starts
+/// its slot's clock above that last epoch, so every old epoch of the slot is
+/// below the child's entry: anyone who sees the child's later epochs has, by
+/// transitivity, also seen the old thread's end, and old epochs compare
+/// correctly against every clock. Vector clocks therefore grow with the
+/// number of threads alive at once, not with the number ever created.
+#[derive(Debug)]
+pub struct Detector {
+    slots: Vec<Slot>,
+    free: Vec<Tid>,
+    sc_fence: VectorClock,
+    clock_limit: u64,
+    live: usize,
+}
+
+/// Why a thread could not be given a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyThreads;
+
+impl fmt::Display for TooManyThreads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "more than {} threads alive at once (or unjoined): no vector-clock slot is free",
+            Tid::MAX_SLOTS
+        )
+    }
+}
+
+impl std::error::Error for TooManyThreads {}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector::new()
+    }
+}
+
+impl Detector {
+    /// An engine with no threads.
+    pub fn new() -> Detector {
+        Detector::with_clock_limit(Epoch::MAX_CLOCK)
+    }
+
+    /// An engine whose slot clocks stop at `limit` (at most
+    /// [`Epoch::MAX_CLOCK`]): lets tests exercise clock exhaustion.
+    pub fn with_clock_limit(limit: u64) -> Detector {
+        assert!(
+            (2..=Epoch::MAX_CLOCK).contains(&limit),
+            "clock limit must be in 2..=2^48-1"
+        );
+        Detector {
+            slots: Vec::new(),
+            free: Vec::new(),
+            sc_fence: VectorClock::new(),
+            clock_limit: limit,
+            live: 0,
+        }
+    }
+
+    /// Starts a thread that has no parent (the main thread).
+    pub fn root_thread(&mut self) -> Result<ThreadState, TooManyThreads> {
+        let (tid, start) = self.take_slot(&VectorClock::new())?;
+        let mut clock = VectorClock::new();
+        clock.set(tid, start);
+        Ok(ThreadState::new(tid, clock, self.clock_limit))
+    }
+
+    /// Spawn: everything `parent` did so far happens before the child starts.
+    pub fn fork(&mut self, parent: &mut ThreadState) -> Result<ThreadState, TooManyThreads> {
+        let (tid, start) = self.take_slot(&parent.clock)?;
+        let mut clock = parent.clock.clone();
+        clock.set(tid, start);
+        parent.tick();
+        if parent.exhausted {
+            self.migrate(parent)?;
+        }
+        Ok(ThreadState::new(tid, clock, self.clock_limit))
+    }
+
+    /// Thread end: frees the slot and returns the final clock, which every
+    /// joiner acquires ([`ThreadState::acquire`]).
+    pub fn finish(&mut self, thread: ThreadState) -> VectorClock {
+        let tid = thread.tid;
+        let last = thread.epoch.clock();
+        self.slots[tid.index()] = if last >= self.clock_limit {
+            Slot::Retired
+        } else {
+            self.free.push(tid);
+            Slot::Free { last }
+        };
+        self.live -= 1;
+        thread.clock
+    }
+
+    /// Moves a thread whose slot clock is exhausted to a fresh slot. The old
+    /// slot is retired: its entry stays at the limit in every clock, which
+    /// correctly says "all of the old slot's accesses happened before".
+    pub fn migrate(&mut self, thread: &mut ThreadState) -> Result<(), TooManyThreads> {
+        let old = thread.tid;
+        let (tid, start) = self.take_slot(&thread.clock)?;
+        self.slots[old.index()] = Slot::Retired;
+        self.live -= 1;
+        thread.tid = tid;
+        thread.clock.set(tid, start);
+        thread.epoch = Epoch::new(tid, start);
+        thread.exhausted = false;
+        Ok(())
+    }
+
+    /// `fence(SeqCst)` of `thread`.
+    pub fn fence_seqcst(&mut self, thread: &mut ThreadState) -> Result<(), TooManyThreads> {
+        thread.fence_seqcst(&mut self.sc_fence);
+        if thread.exhausted {
+            self.migrate(thread)?;
+        }
+        Ok(())
+    }
+
+    /// Threads currently alive.
+    pub fn live_threads(&self) -> usize {
+        self.live
+    }
+
+    /// Slots ever opened (live, free and retired): the longest a vector clock
+    /// can be.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Picks a slot for a thread whose initial clock is `seen`, and the
+    /// clock the slot starts at.
+    fn take_slot(&mut self, seen: &VectorClock) -> Result<(Tid, u64), TooManyThreads> {
+        let candidates = self.free.len().saturating_sub(REUSE_CANDIDATES)..self.free.len();
+        for i in candidates.rev() {
+            let tid = self.free[i];
+            let Slot::Free { last } = self.slots[tid.index()] else {
+                unreachable!("free list holds only free slots")
+            };
+            if seen.get(tid) >= last {
+                self.free.swap_remove(i);
+                self.slots[tid.index()] = Slot::Live;
+                self.live += 1;
+                return Ok((tid, last + 1));
+            }
+        }
+        if self.slots.len() >= Tid::MAX_SLOTS {
+            return Err(TooManyThreads);
+        }
+        let tid = Tid::new(self.slots.len());
+        self.slots.push(Slot::Live);
+        self.live += 1;
+        Ok((tid, 1))
+    }
+}

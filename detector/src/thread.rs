@@ -1,0 +1,121 @@
+//! The per-thread half of the engine: a thread's vector clock and fence state.
+
+use crate::clock::VectorClock;
+use crate::epoch::{Epoch, Tid};
+
+/// The detector state of one running thread.
+///
+/// Invariant: `clock.get(tid) == epoch.clock()` and `epoch.tid() == tid`;
+/// the epoch is cached so the access fast path reads one word.
+#[derive(Debug, Clone)]
+pub struct ThreadState {
+    pub(crate) tid: Tid,
+    pub(crate) epoch: Epoch,
+    pub(crate) clock: VectorClock,
+    /// Snapshot of `clock` at the latest `fence(Release)`: what a later
+    /// relaxed store or RMW of this thread publishes. Zero when no fence yet.
+    pub(crate) release_fence: VectorClock,
+    /// Clocks read by relaxed loads since start: what a later
+    /// `fence(Acquire)` of this thread acquires.
+    pub(crate) acquire_pending: VectorClock,
+    /// The largest clock this slot may reach (see `Detector::with_clock_limit`).
+    pub(crate) clock_limit: u64,
+    /// Set when a tick hit `clock_limit`: the thread must be moved to a fresh
+    /// slot (`Detector::migrate`) before its next access.
+    pub(crate) exhausted: bool,
+}
+
+impl ThreadState {
+    pub(crate) fn new(tid: Tid, clock: VectorClock, clock_limit: u64) -> ThreadState {
+        let epoch = Epoch::new(tid, clock.get(tid));
+        ThreadState {
+            tid,
+            epoch,
+            clock,
+            release_fence: VectorClock::new(),
+            acquire_pending: VectorClock::new(),
+            clock_limit,
+            exhausted: false,
+        }
+    }
+
+    /// The slot this thread runs in.
+    #[inline]
+    pub fn tid(&self) -> Tid {
+        self.tid
+    }
+
+    /// The thread's current epoch: what an access made now is stamped with.
+    #[inline]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The thread's vector clock.
+    #[inline]
+    pub fn clock(&self) -> &VectorClock {
+        &self.clock
+    }
+
+    /// Whether the access stamped `epoch` happened before this thread's
+    /// current point. Hot path: one load and one compare.
+    #[inline]
+    pub fn saw(&self, epoch: Epoch) -> bool {
+        self.clock.covers(epoch)
+    }
+
+    /// Whether the thread's clock is used up and it must be migrated to a
+    /// fresh slot with [`crate::Detector::migrate`] before its next access.
+    #[inline]
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Acquires `other`: afterwards this thread has seen everything `other` has.
+    #[inline]
+    pub fn acquire(&mut self, other: &VectorClock) {
+        self.clock.join(other);
+    }
+
+    /// Advances this thread's own entry after a release, so accesses made
+    /// after the release are not mistaken for ones made before it.
+    #[inline]
+    pub fn tick(&mut self) {
+        let c = self.epoch.clock();
+        if c >= self.clock_limit {
+            self.exhausted = true;
+            return;
+        }
+        self.clock.set(self.tid, c + 1);
+        self.epoch = Epoch::new(self.tid, c + 1);
+    }
+
+    /// `fence(Acquire)`: acquires every clock read by earlier relaxed loads.
+    pub fn fence_acquire(&mut self) {
+        // `acquire_pending` only grows; joining it again later is harmless.
+        self.clock.join(&self.acquire_pending);
+    }
+
+    /// `fence(Release)`: later relaxed stores and RMWs publish this point.
+    pub fn fence_release(&mut self) {
+        self.release_fence.assign(&self.clock);
+        self.tick();
+    }
+
+    /// `fence(AcqRel)`: both halves, acquire first so what it acquires is
+    /// also published.
+    pub fn fence_acq_rel(&mut self) {
+        self.fence_acquire();
+        self.fence_release();
+    }
+
+    /// `fence(SeqCst)`: an AcqRel fence that also joins the single total order
+    /// of SeqCst fences, modelled (as Miri does) as an RMW on one global clock
+    /// `sc`: every SeqCst fence happens before every later one.
+    pub fn fence_seqcst(&mut self, sc: &mut VectorClock) {
+        self.fence_acquire();
+        self.clock.join(sc);
+        sc.join(&self.clock);
+        self.fence_release();
+    }
+}

@@ -1,0 +1,1 @@
+//! racedet runtime.
