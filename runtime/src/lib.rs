@@ -1,1 +1,36 @@
-//! racedet runtime.
+//! racedet's runtime: the one process-wide instance behind the instrumented
+//! types. It owns the thread registry and thread-local detector state,
+//! sync-object clocks, options, stack capture, report rendering, dedup,
+//! suppressions, log files and the exit status.
+//!
+//! Shadow memory lives with the object it shadows (a map's buckets inside
+//! the map, a cell's inside the cell) under that object's own lock, so the
+//! access path takes no global lock; objects known only by address
+//! (annotations) live in a sharded table.
+
+mod access;
+mod annotations;
+mod exit;
+mod global;
+mod map;
+pub mod marker;
+pub mod options;
+pub mod report;
+mod reporter;
+mod site;
+mod spin;
+pub mod stack;
+pub mod suppressions;
+mod sync;
+mod threads;
+
+pub use access::{check, detail, report_count, take_reports, ObjectInfo, ShadowCell};
+pub use annotations::{annotate_acquire, annotate_release};
+pub use global::{runtime, Runtime};
+pub use map::MapShadow;
+pub use options::{MapPolicy, Options};
+pub use racedet_detector::{AccessKind, SyncClock};
+pub use site::{Detail, Op, Part};
+pub use spin::{SpinGuard, SpinLock};
+pub use sync::{acquire, release_merge, release_store, MutexClock, RwLockClock};
+pub use threads::{current_id, enter, fork, Child, Completion, Running, ScopeSync};

@@ -1,0 +1,212 @@
+//! Shared variables: `RaceCell` (Go's plain `x`) and a loom-compatible
+//! `UnsafeCell`.
+
+use std::fmt;
+use std::panic::Location;
+
+use racedet_runtime::SpinLock;
+#[cfg(any(feature = "detect", racedet_detect))]
+use racedet_runtime::{check, detail, AccessKind, ObjectInfo, Op, ShadowCell};
+
+/// A plain shared variable, like a Go variable shared between goroutines.
+///
+/// `Send + Sync` and memory-safe (reads and writes are serialized), but its
+/// contract is unsynchronized: with the `detect` feature, a write not
+/// ordered with another access by racedet synchronization is reported as a
+/// `data race`.
+pub struct RaceCell<T: Copy> {
+    inner: SpinLock<Slot<T>>,
+    #[cfg(any(feature = "detect", racedet_detect))]
+    created_at: &'static Location<'static>,
+}
+
+struct Slot<T> {
+    value: T,
+    #[cfg(any(feature = "detect", racedet_detect))]
+    shadow: ShadowCell,
+}
+
+impl<T: Copy> RaceCell<T> {
+    /// A variable holding `value`.
+    #[track_caller]
+    pub fn new(value: T) -> RaceCell<T> {
+        RaceCell {
+            inner: SpinLock::new(Slot {
+                value,
+                #[cfg(any(feature = "detect", racedet_detect))]
+                shadow: ShadowCell::new(),
+            }),
+            #[cfg(any(feature = "detect", racedet_detect))]
+            created_at: Location::caller(),
+        }
+    }
+
+    /// Reads the value.
+    #[track_caller]
+    #[inline]
+    pub fn get(&self) -> T {
+        let mut slot = self.inner.lock();
+        self.hook(&mut slot, false, 0, Location::caller());
+        slot.value
+    }
+
+    /// Writes the value.
+    #[track_caller]
+    #[inline]
+    pub fn set(&self, value: T) {
+        let mut slot = self.inner.lock();
+        self.hook(&mut slot, true, 1, Location::caller());
+        slot.value = value;
+    }
+
+    /// Writes the value, returning the old one (one write access).
+    #[track_caller]
+    pub fn replace(&self, value: T) -> T {
+        let mut slot = self.inner.lock();
+        self.hook(&mut slot, true, 2, Location::caller());
+        std::mem::replace(&mut slot.value, value)
+    }
+
+    /// `x = f(x)` as one write access (a read-modify-write by one thread).
+    #[track_caller]
+    pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
+        let mut slot = self.inner.lock();
+        self.hook(&mut slot, true, 3, Location::caller());
+        slot.value = f(slot.value);
+        slot.value
+    }
+
+    /// The value, through exclusive access (no check needed).
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner().value
+    }
+
+    #[inline]
+    fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: u8, _at: &'static Location<'static>) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        {
+            let op = [Op::CellGet, Op::CellSet, Op::CellReplace, Op::CellUpdate][_op as usize];
+            let kind = if _write {
+                AccessKind::Write
+            } else {
+                AccessKind::Read
+            };
+            let info = ObjectInfo {
+                kind: "cell",
+                address: self as *const Self as usize,
+                created_at: Some(self.created_at),
+                created_stack: 0,
+            };
+            check(&mut _slot.shadow, kind, detail(op), _at, &|| info.clone());
+        }
+    }
+}
+
+impl<T: Copy + Default> Default for RaceCell<T> {
+    #[track_caller]
+    fn default() -> Self {
+        RaceCell::new(T::default())
+    }
+}
+
+impl<T: Copy + fmt::Debug> fmt::Debug for RaceCell<T> {
+    #[track_caller]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RaceCell").field(&self.get()).finish()
+    }
+}
+
+/// loom's `UnsafeCell`: access only through closures, so every access can be
+/// checked. For authors of unsafe concurrent code (the cell is `!Sync`, like
+/// std's; wrap it in a type with its own `unsafe impl Sync`).
+pub struct UnsafeCell<T: ?Sized> {
+    #[cfg(any(feature = "detect", racedet_detect))]
+    shadow: SpinLock<ShadowCell>,
+    #[cfg(any(feature = "detect", racedet_detect))]
+    created_at: &'static Location<'static>,
+    data: std::cell::UnsafeCell<T>,
+}
+
+impl<T> UnsafeCell<T> {
+    /// A cell holding `data`.
+    #[track_caller]
+    pub fn new(data: T) -> UnsafeCell<T> {
+        UnsafeCell {
+            #[cfg(any(feature = "detect", racedet_detect))]
+            shadow: SpinLock::new(ShadowCell::new()),
+            #[cfg(any(feature = "detect", racedet_detect))]
+            created_at: Location::caller(),
+            data: std::cell::UnsafeCell::new(data),
+        }
+    }
+
+    /// The value (exclusive ownership: nothing to check).
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> UnsafeCell<T> {
+    /// Reads through a `*const T`: checked as a read of the cell.
+    #[track_caller]
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.hook(false, Location::caller());
+        f(self.data.get())
+    }
+
+    /// Writes through a `*mut T`: checked as a write of the cell.
+    #[track_caller]
+    #[inline]
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.hook(true, Location::caller());
+        f(self.data.get())
+    }
+
+    /// `&mut` access: exclusive by the borrow rules, so nothing to check.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    #[inline]
+    fn hook(&self, _write: bool, _at: &'static Location<'static>) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        {
+            let kind = if _write {
+                AccessKind::Write
+            } else {
+                AccessKind::Read
+            };
+            let op = if _write { Op::WithMut } else { Op::With };
+            let info = ObjectInfo {
+                kind: "unsafe cell",
+                address: self as *const Self as *const u8 as usize,
+                created_at: Some(self.created_at),
+                created_stack: 0,
+            };
+            check(&mut self.shadow.lock(), kind, detail(op), _at, &|| {
+                info.clone()
+            });
+        }
+    }
+}
+
+impl<T: Default> Default for UnsafeCell<T> {
+    #[track_caller]
+    fn default() -> Self {
+        UnsafeCell::new(T::default())
+    }
+}
+
+impl<T> From<T> for UnsafeCell<T> {
+    #[track_caller]
+    fn from(data: T) -> Self {
+        UnsafeCell::new(data)
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for UnsafeCell<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UnsafeCell { .. }")
+    }
+}

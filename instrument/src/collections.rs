@@ -1,0 +1,393 @@
+//! `RaceMap`: a map with Go's contract.
+
+use parking_lot::Mutex;
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::panic::Location;
+
+#[cfg(any(feature = "detect", racedet_detect))]
+use racedet_runtime::{MapShadow, Op};
+
+/// Which accesses of a [`RaceMap`] conflict.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MapPolicy {
+    /// Go's: any write conflicts with any unordered access of the map.
+    Go,
+    /// Only accesses to the same bucket, and whole-map operations
+    /// (iteration, `len`, `clear`, growth), conflict: for lock-striped maps.
+    Bucket,
+}
+
+/// A hash map with Go's map contract.
+///
+/// All methods take `&self` and the type is `Send + Sync`: it is memory-safe
+/// under any use (an internal lock serializes operations). But its contract
+/// is *unsynchronized*: callers must order conflicting accesses with racedet
+/// synchronization (a `racedet::sync::Mutex`, a channel, a join...), or,
+/// with the `detect` feature, a race is reported, in the Go runtime's words:
+/// `concurrent map writes`, `concurrent map read and map write`,
+/// `concurrent map iteration and map write`.
+///
+/// Closures passed to [`get_with`](RaceMap::get_with),
+/// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
+/// internal lock and must not use the same map.
+pub struct RaceMap<K, V, S = RandomState> {
+    inner: Mutex<Inner<K, V, S>>,
+}
+
+struct Inner<K, V, S> {
+    map: HashMap<K, V, S>,
+    #[cfg(any(feature = "detect", racedet_detect))]
+    shadow: MapShadow,
+}
+
+/// The access hooks. Each is a no-op without `detect`.
+impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
+    #[inline]
+    fn key<Q: Hash + ?Sized>(
+        &mut self,
+        _write: bool,
+        _key: &Q,
+        _op: u8,
+        _at: &'static Location<'static>,
+        _addr: usize,
+    ) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        {
+            let hash = self.map.hasher().hash_one(_key);
+            self.shadow.key(_write, hash, op(_op), _at, _addr);
+        }
+    }
+
+    #[inline]
+    fn whole(&mut self, _write: bool, _op: u8, _at: &'static Location<'static>, _addr: usize) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        self.shadow.whole(_write, op(_op), _at, _addr);
+    }
+
+    #[inline]
+    fn len_hook(&mut self, _op: u8, _at: &'static Location<'static>, _addr: usize) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        self.shadow.len(op(_op), _at, _addr);
+    }
+
+    #[inline]
+    fn resized(&mut self, _at: &'static Location<'static>, _addr: usize) {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        self.shadow.resized(self.map.len(), _at, _addr);
+    }
+}
+
+// Operation codes passed to the hooks, so the no-detect build names no
+// runtime type.
+const INSERT: u8 = 0;
+const GET: u8 = 1;
+const GET_WITH: u8 = 2;
+const CONTAINS_KEY: u8 = 3;
+const REMOVE: u8 = 4;
+const UPDATE: u8 = 5;
+const LEN: u8 = 6;
+const IS_EMPTY: u8 = 7;
+const CLEAR: u8 = 8;
+const RANGE: u8 = 9;
+const KEYS: u8 = 10;
+const VALUES: u8 = 11;
+const CLONE: u8 = 12;
+const DEBUG: u8 = 13;
+const EXTEND: u8 = 14;
+
+#[cfg(any(feature = "detect", racedet_detect))]
+fn op(code: u8) -> Op {
+    [
+        Op::Insert,
+        Op::Get,
+        Op::GetWith,
+        Op::ContainsKey,
+        Op::Remove,
+        Op::Update,
+        Op::Len,
+        Op::IsEmpty,
+        Op::Clear,
+        Op::Range,
+        Op::Keys,
+        Op::Values,
+        Op::Clone,
+        Op::Debug,
+        Op::Extend,
+    ][code as usize]
+}
+
+impl<K, V> RaceMap<K, V, RandomState> {
+    /// An empty map.
+    #[track_caller]
+    pub fn new() -> Self {
+        Self::with_capacity_and_hasher(0, RandomState::new())
+    }
+
+    /// An empty map with room for `capacity` entries (and Go's bucket count
+    /// for that many).
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+
+    /// An empty map whose conflicts follow `policy` instead of the
+    /// `map_policy` option.
+    #[track_caller]
+    pub fn with_policy(policy: MapPolicy) -> Self {
+        Self::with_capacity_hasher_and_policy(0, RandomState::new(), Some(policy))
+    }
+}
+
+impl<K, V, S> RaceMap<K, V, S> {
+    /// An empty map using `hasher`.
+    #[track_caller]
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(0, hasher)
+    }
+
+    /// An empty map with room for `capacity` entries, using `hasher`.
+    #[track_caller]
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        Self::with_capacity_hasher_and_policy(capacity, hasher, None)
+    }
+
+    /// The most general constructor.
+    #[track_caller]
+    pub fn with_capacity_hasher_and_policy(
+        capacity: usize,
+        hasher: S,
+        policy: Option<MapPolicy>,
+    ) -> Self {
+        let _ = policy;
+        RaceMap {
+            inner: Mutex::new(Inner {
+                map: HashMap::with_capacity_and_hasher(capacity, hasher),
+                #[cfg(any(feature = "detect", racedet_detect))]
+                shadow: MapShadow::new(
+                    capacity,
+                    policy.map(|p| match p {
+                        MapPolicy::Go => racedet_runtime::MapPolicy::Go,
+                        MapPolicy::Bucket => racedet_runtime::MapPolicy::Bucket,
+                    }),
+                    Location::caller(),
+                ),
+            }),
+        }
+    }
+
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
+    /// `m[k] = v`: inserts, returning the previous value. A write.
+    #[track_caller]
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        let at = Location::caller();
+        let mut g = self.inner.lock();
+        g.key(true, &key, INSERT, at, self.addr());
+        let old = g.map.insert(key, value);
+        g.resized(at, self.addr());
+        old
+    }
+
+    /// `v, ok := m[k]`: a clone of the value. A read.
+    #[track_caller]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let mut g = self.inner.lock();
+        g.key(false, key, GET, Location::caller(), self.addr());
+        g.map.get(key).cloned()
+    }
+
+    /// Calls `f` on the value without cloning it. A read.
+    #[track_caller]
+    pub fn get_with<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut g = self.inner.lock();
+        g.key(false, key, GET_WITH, Location::caller(), self.addr());
+        g.map.get(key).map(f)
+    }
+
+    /// `_, ok := m[k]`. A read.
+    #[track_caller]
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut g = self.inner.lock();
+        g.key(false, key, CONTAINS_KEY, Location::caller(), self.addr());
+        g.map.contains_key(key)
+    }
+
+    /// `delete(m, k)`, returning the value. A write, even when absent (as Go).
+    #[track_caller]
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut g = self.inner.lock();
+        g.key(true, key, REMOVE, Location::caller(), self.addr());
+        g.map.remove(key)
+    }
+
+    /// Changes the value in place; false when absent. A write.
+    #[track_caller]
+    pub fn update<Q>(&self, key: &Q, f: impl FnOnce(&mut V)) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut g = self.inner.lock();
+        g.key(true, key, UPDATE, Location::caller(), self.addr());
+        match g.map.get_mut(key) {
+            Some(v) => {
+                f(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds every pair. A write of each key (and growth).
+    #[track_caller]
+    pub fn extend(&self, iter: impl IntoIterator<Item = (K, V)>) {
+        let at = Location::caller();
+        for (k, v) in iter {
+            let mut g = self.inner.lock();
+            g.key(true, &k, EXTEND, at, self.addr());
+            g.map.insert(k, v);
+            g.resized(at, self.addr());
+        }
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
+    /// `len(m)`. A read of the header.
+    #[track_caller]
+    pub fn len(&self) -> usize {
+        let mut g = self.inner.lock();
+        g.len_hook(LEN, Location::caller(), self.addr());
+        g.map.len()
+    }
+
+    /// `len(m) == 0`. A read of the header.
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        let mut g = self.inner.lock();
+        g.len_hook(IS_EMPTY, Location::caller(), self.addr());
+        g.map.is_empty()
+    }
+
+    /// `clear(m)`. A write of every bucket.
+    #[track_caller]
+    pub fn clear(&self) {
+        let mut g = self.inner.lock();
+        g.whole(true, CLEAR, Location::caller(), self.addr());
+        g.map.clear();
+    }
+
+    /// `for k, v := range m`: calls `f` on each pair until it returns false.
+    /// An iteration: a read of every bucket.
+    #[track_caller]
+    pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
+        let mut g = self.inner.lock();
+        g.whole(false, RANGE, Location::caller(), self.addr());
+        for (k, v) in g.map.iter() {
+            if !f(k, v) {
+                break;
+            }
+        }
+    }
+
+    /// A snapshot of the keys. An iteration.
+    #[track_caller]
+    pub fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        let mut g = self.inner.lock();
+        g.whole(false, KEYS, Location::caller(), self.addr());
+        g.map.keys().cloned().collect()
+    }
+
+    /// A snapshot of the values. An iteration.
+    #[track_caller]
+    pub fn values(&self) -> Vec<V>
+    where
+        V: Clone,
+    {
+        let mut g = self.inner.lock();
+        g.whole(false, VALUES, Location::caller(), self.addr());
+        g.map.values().cloned().collect()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone, S: BuildHasher + Clone> Clone for RaceMap<K, V, S> {
+    /// A copy of the map: an iteration of this map. The copy is a new map,
+    /// created here.
+    #[track_caller]
+    fn clone(&self) -> Self {
+        let at = Location::caller();
+        let mut g = self.inner.lock();
+        g.whole(false, CLONE, at, self.addr());
+        #[cfg(any(feature = "detect", racedet_detect))]
+        let policy = Some(match g.shadow.policy() {
+            racedet_runtime::MapPolicy::Go => MapPolicy::Go,
+            racedet_runtime::MapPolicy::Bucket => MapPolicy::Bucket,
+        });
+        #[cfg(not(any(feature = "detect", racedet_detect)))]
+        let policy = None;
+        let copy =
+            RaceMap::with_capacity_hasher_and_policy(g.map.len(), g.map.hasher().clone(), policy);
+        copy.inner.lock().map.clone_from(&g.map);
+        copy
+    }
+}
+
+impl<K, V, S: Default> Default for RaceMap<K, V, S> {
+    #[track_caller]
+    fn default() -> Self {
+        Self::with_capacity_and_hasher(0, S::default())
+    }
+}
+
+impl<K: Hash + Eq + fmt::Debug, V: fmt::Debug, S: BuildHasher> fmt::Debug for RaceMap<K, V, S> {
+    /// Formats the entries: an iteration.
+    #[track_caller]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut g = self.inner.lock();
+        g.whole(false, DEBUG, Location::caller(), self.addr());
+        f.debug_map().entries(g.map.iter()).finish()
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap<K, V, S> {
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let map = RaceMap::with_capacity_and_hasher(0, S::default());
+        {
+            let mut g = map.inner.lock();
+            g.map.extend(iter);
+            // Built before anyone else can see it: only the bucket count
+            // needs to follow (its growth is a write by this thread).
+            let addr = map.addr();
+            g.resized(Location::caller(), addr);
+        }
+        map
+    }
+}

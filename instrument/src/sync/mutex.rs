@@ -1,0 +1,127 @@
+//! `Mutex`: unlock happens before the next lock.
+
+use racedet_runtime::MutexClock;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+/// std's `Mutex`, reporting lock and unlock to the detector. Poisoning is
+/// std's own.
+pub struct Mutex<T: ?Sized> {
+    clock: MutexClock,
+    inner: std::sync::Mutex<T>,
+}
+
+/// std's `MutexGuard`; dropping it releases to the next locker.
+pub struct MutexGuard<'a, T: ?Sized + 'a> {
+    // Declared first so it is dropped after `Drop::drop` has released.
+    pub(crate) inner: std::sync::MutexGuard<'a, T>,
+    pub(crate) lock: &'a Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    /// An unlocked mutex.
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            clock: MutexClock::new(),
+            inner: std::sync::Mutex::new(value),
+        }
+    }
+
+    /// The value (exclusive ownership: no synchronization needed).
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks, blocking; acquires what the previous holder released.
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        match self.inner.lock() {
+            Ok(g) => Ok(self.guard(g)),
+            Err(p) => Err(PoisonError::new(self.guard(p.into_inner()))),
+        }
+    }
+
+    /// Locks if free.
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        match self.inner.try_lock() {
+            Ok(g) => Ok(self.guard(g)),
+            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.guard(p.into_inner()),
+            ))),
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Whether a holder panicked.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poison flag.
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison()
+    }
+
+    /// `&mut` access: exclusive by the borrow rules.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+
+    pub(crate) fn guard<'a>(&'a self, inner: std::sync::MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        // SAFETY: `inner` holds the real lock.
+        unsafe { self.clock.locked() };
+        MutexGuard { inner, lock: self }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the real lock is still held (`inner` drops after this).
+        unsafe { self.lock.clock.unlocking() };
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}

@@ -1,0 +1,183 @@
+//! `RwLock`: write-unlock happens before every later lock; read-unlock
+//! happens before the next write lock only.
+
+use racedet_runtime::RwLockClock;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+/// std's `RwLock`, reporting locks and unlocks to the detector.
+pub struct RwLock<T: ?Sized> {
+    clock: RwLockClock,
+    inner: std::sync::RwLock<T>,
+}
+
+/// std's `RwLockReadGuard`.
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    inner: std::sync::RwLockReadGuard<'a, T>,
+    clock: &'a RwLockClock,
+}
+
+/// std's `RwLockWriteGuard`.
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    inner: std::sync::RwLockWriteGuard<'a, T>,
+    clock: &'a RwLockClock,
+}
+
+fn map_result<G, H>(r: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
+    match r {
+        Ok(g) => Ok(f(g)),
+        Err(p) => Err(PoisonError::new(f(p.into_inner()))),
+    }
+}
+
+fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
+    match r {
+        Ok(g) => Ok(f(g)),
+        Err(TryLockError::Poisoned(p)) => {
+            Err(TryLockError::Poisoned(PoisonError::new(f(p.into_inner()))))
+        }
+        Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+    }
+}
+
+impl<T> RwLock<T> {
+    /// An unlocked lock.
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock {
+            clock: RwLockClock::new(),
+            inner: std::sync::RwLock::new(value),
+        }
+    }
+
+    /// The value (exclusive ownership).
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Shared lock; acquires what the last writer released.
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        map_result(self.inner.read(), |g| self.read_guard(g))
+    }
+
+    /// Shared lock if available.
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        map_try(self.inner.try_read(), |g| self.read_guard(g))
+    }
+
+    /// Exclusive lock; acquires what the last writer and every reader since
+    /// released.
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        map_result(self.inner.write(), |g| self.write_guard(g))
+    }
+
+    /// Exclusive lock if available.
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        map_try(self.inner.try_write(), |g| self.write_guard(g))
+    }
+
+    /// Whether a writer panicked.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poison flag.
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison()
+    }
+
+    /// `&mut` access: exclusive by the borrow rules.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+
+    fn read_guard<'a>(
+        &'a self,
+        inner: std::sync::RwLockReadGuard<'a, T>,
+    ) -> RwLockReadGuard<'a, T> {
+        // SAFETY: `inner` holds a read lock.
+        unsafe { self.clock.read_locked() };
+        RwLockReadGuard {
+            inner,
+            clock: &self.clock,
+        }
+    }
+
+    fn write_guard<'a>(
+        &'a self,
+        inner: std::sync::RwLockWriteGuard<'a, T>,
+    ) -> RwLockWriteGuard<'a, T> {
+        // SAFETY: `inner` holds the write lock.
+        unsafe { self.clock.write_locked() };
+        RwLockWriteGuard {
+            inner,
+            clock: &self.clock,
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the read lock is held until `inner` drops after this.
+        unsafe { self.clock.read_unlocking() };
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the write lock is held until `inner` drops after this.
+        unsafe { self.clock.write_unlocking() };
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}

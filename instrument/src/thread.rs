@@ -1,0 +1,235 @@
+//! `std::thread`, instrumented: spawn happens before the child's first
+//! step, the child's last step before `join` returns, and every scoped
+//! thread's end before `scope` returns. Without the `detect` feature these
+//! are std's own functions and types.
+
+pub use std::thread::{
+    current, panicking, park, park_timeout, sleep, yield_now, Result, Thread, ThreadId,
+};
+
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+pub use std::thread::{scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle};
+
+#[cfg(any(feature = "detect", racedet_detect))]
+pub use detected::{scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle};
+
+#[cfg(any(feature = "detect", racedet_detect))]
+mod detected {
+    use racedet_runtime::{enter, fork, Completion, ScopeSync};
+    use std::collections::HashMap;
+    use std::io;
+    use std::marker::PhantomData;
+    use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+
+    /// Spawns a thread (std's signature).
+    pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Builder::new().spawn(f).expect("failed to spawn thread")
+    }
+
+    /// Wraps `f` so the child enters its detector state first and hands its
+    /// final clock to `done` last, even when `f` panics.
+    fn instrumented<F, T>(name: Option<String>, done: Arc<Completion>, f: F) -> impl FnOnce() -> T
+    where
+        F: FnOnce() -> T,
+    {
+        let child = fork(name);
+        move || {
+            let _running = enter(child, done);
+            f()
+        }
+    }
+
+    /// std's `thread::Builder`.
+    #[derive(Debug)]
+    pub struct Builder {
+        inner: std::thread::Builder,
+        name: Option<String>,
+    }
+
+    impl Default for Builder {
+        fn default() -> Self {
+            Builder::new()
+        }
+    }
+
+    impl Builder {
+        /// A builder with std's defaults.
+        pub fn new() -> Builder {
+            Builder {
+                inner: std::thread::Builder::new(),
+                name: None,
+            }
+        }
+
+        /// Names the thread (reports call it `T3 'name'`).
+        pub fn name(self, name: String) -> Builder {
+            Builder {
+                inner: self.inner.name(name.clone()),
+                name: Some(name),
+            }
+        }
+
+        /// Sets the stack size.
+        pub fn stack_size(self, size: usize) -> Builder {
+            Builder {
+                inner: self.inner.stack_size(size),
+                name: self.name,
+            }
+        }
+
+        /// Spawns the thread.
+        pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+        where
+            F: FnOnce() -> T + Send + 'static,
+            T: Send + 'static,
+        {
+            let done = Completion::new();
+            let inner = self.inner.spawn(instrumented(self.name, done.clone(), f))?;
+            Ok(JoinHandle { inner, done })
+        }
+
+        /// Spawns a scoped thread.
+        pub fn spawn_scoped<'scope, 'env, F, T>(
+            self,
+            scope: &'scope Scope<'scope, 'env>,
+            f: F,
+        ) -> io::Result<ScopedJoinHandle<'scope, T>>
+        where
+            F: FnOnce() -> T + Send + 'scope,
+            T: Send + 'scope,
+        {
+            let done = Completion::in_scope(scope.sync());
+            let inner = self
+                .inner
+                .spawn_scoped(&scope.inner, instrumented(self.name, done.clone(), f))?;
+            Ok(ScopedJoinHandle { inner, done })
+        }
+    }
+
+    /// std's `JoinHandle`; `join` acquires everything the thread did.
+    pub struct JoinHandle<T> {
+        inner: std::thread::JoinHandle<T>,
+        done: Arc<Completion>,
+    }
+
+    impl<T> std::fmt::Debug for JoinHandle<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Debug::fmt(&self.inner, f)
+        }
+    }
+
+    impl<T> JoinHandle<T> {
+        /// Waits for the thread; its accesses happen before this returns
+        /// (also when it panicked).
+        pub fn join(self) -> std::thread::Result<T> {
+            let r = self.inner.join();
+            self.done.join();
+            r
+        }
+
+        /// The thread's handle.
+        pub fn thread(&self) -> &std::thread::Thread {
+            self.inner.thread()
+        }
+
+        /// Whether the thread has finished (no ordering: use `join`).
+        pub fn is_finished(&self) -> bool {
+            self.inner.is_finished()
+        }
+    }
+
+    /// std's `Scope`. Same layout as std's, so a `&std::thread::Scope` can be
+    /// viewed as one; its detector clock is found by address.
+    #[repr(transparent)]
+    pub struct Scope<'scope, 'env: 'scope> {
+        inner: std::thread::Scope<'scope, 'env>,
+        _env: PhantomData<&'env ()>,
+    }
+
+    /// Detector clocks of the scopes currently open, by `Scope` address.
+    fn scopes() -> &'static StdMutex<HashMap<usize, Arc<ScopeSync>>> {
+        static SCOPES: OnceLock<StdMutex<HashMap<usize, Arc<ScopeSync>>>> = OnceLock::new();
+        SCOPES.get_or_init(Default::default)
+    }
+
+    impl<'scope, 'env> Scope<'scope, 'env> {
+        /// Spawns a scoped thread; it ends before `scope` returns.
+        pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+        where
+            F: FnOnce() -> T + Send + 'scope,
+            T: Send + 'scope,
+        {
+            Builder::new()
+                .spawn_scoped(self, f)
+                .expect("failed to spawn thread")
+        }
+
+        fn sync(&self) -> Arc<ScopeSync> {
+            let key = self as *const Self as usize;
+            scopes()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .cloned()
+                .expect("a racedet Scope is registered while open")
+        }
+    }
+
+    /// std's `ScopedJoinHandle`.
+    pub struct ScopedJoinHandle<'scope, T> {
+        inner: std::thread::ScopedJoinHandle<'scope, T>,
+        done: Arc<Completion>,
+    }
+
+    impl<T> ScopedJoinHandle<'_, T> {
+        /// Waits for the thread; its accesses happen before this returns.
+        pub fn join(self) -> std::thread::Result<T> {
+            let r = self.inner.join();
+            self.done.join();
+            r
+        }
+
+        /// The thread's handle.
+        pub fn thread(&self) -> &std::thread::Thread {
+            self.inner.thread()
+        }
+
+        /// Whether the thread has finished (no ordering: use `join`).
+        pub fn is_finished(&self) -> bool {
+            self.inner.is_finished()
+        }
+    }
+
+    /// std's `thread::scope`: every thread spawned in the scope ends, and
+    /// its accesses happen, before this returns.
+    pub fn scope<'env, F, T>(f: F) -> T
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+    {
+        let sync = ScopeSync::new();
+        let mut key = 0usize;
+        let result = std::thread::scope(|s| {
+            // SAFETY: `Scope` is `repr(transparent)` over std's `Scope` (the
+            // PhantomData is zero-sized), so the reference is valid for the
+            // same lifetime.
+            let ours: &Scope<'_, 'env> =
+                unsafe { &*(s as *const std::thread::Scope<'_, 'env> as *const Scope<'_, 'env>) };
+            key = ours as *const Scope<'_, 'env> as usize;
+            scopes()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, sync.clone());
+            f(ours)
+        });
+        scopes()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        sync.join_all();
+        result
+    }
+}

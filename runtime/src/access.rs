@@ -1,0 +1,225 @@
+//! The access path: check one access against a location's shadow, and turn
+//! a race into a report.
+
+use crate::global::runtime;
+use crate::report::{
+    self, Frame, MapPart, Object, Report, ReportKind, SourceSite, ThreadDesc, ThreadRef,
+};
+use crate::site::{Detail, Op, Part, Site};
+use crate::stack::{self, StackId};
+use crate::threads::{with_local, Local};
+use racedet_detector::{AccessKind, Race, Shadow};
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+
+/// The shadow of one instrumented location.
+pub type ShadowCell = Shadow<Site>;
+
+/// What reports say about the object a location belongs to. Built only when
+/// a race is reported.
+#[derive(Clone, Debug)]
+pub struct ObjectInfo {
+    /// `map`, `cell`, `unsafe cell`, `atomic`, `location`.
+    pub kind: &'static str,
+    /// The object's address.
+    pub address: usize,
+    /// Where it was created, if known.
+    pub created_at: Option<&'static Location<'static>>,
+    /// Creation stack (0 = none).
+    pub created_stack: StackId,
+}
+
+/// Checks and records one access by the calling thread. Hot path: one
+/// thread-local load, the shadow's O(1) fast path, no allocation, no lock
+/// (the caller serializes access to `shadow`).
+#[inline]
+pub fn check(
+    shadow: &mut ShadowCell,
+    kind: AccessKind,
+    detail: Detail,
+    caller: &'static Location<'static>,
+    object: &dyn Fn() -> ObjectInfo,
+) {
+    with_local(|l| {
+        let stack = if l.history_full { capture_stack() } else { 0 };
+        let site = Site {
+            location: caller,
+            thread: l.id32,
+            stack,
+            detail,
+        };
+        let race = match kind {
+            AccessKind::Read => shadow.read(&l.state, site),
+            AccessKind::Write => shadow.write(&l.state, site),
+            other => shadow.access(&l.state, other, site),
+        };
+        if let Some(race) = race {
+            on_race(l, race, object);
+        }
+    });
+}
+
+#[cold]
+fn capture_stack() -> StackId {
+    runtime().stacks.capture()
+}
+
+#[cold]
+#[inline(never)]
+fn on_race(l: &Local, race: Race<Site>, object: &dyn Fn() -> ObjectInfo) {
+    let rt = runtime();
+    if rt
+        .reporter
+        .already(race.current.site.location, race.previous.site.location)
+    {
+        return;
+    }
+    let report = build(l, &race, &object());
+    rt.reporter.submit(report);
+}
+
+fn source(loc: &Location<'_>, strip: Option<&str>) -> SourceSite {
+    SourceSite {
+        file: stack::strip(loc.file(), strip),
+        line: loc.line(),
+        column: loc.column(),
+    }
+}
+
+fn resolve(id: StackId, strip: Option<&str>) -> Vec<Frame> {
+    if id == 0 {
+        return Vec::new();
+    }
+    stack::resolve(&runtime().stacks.get(id), strip)
+}
+
+fn map_part(detail: Detail) -> Option<MapPart> {
+    match detail.part() {
+        Part::None => None,
+        Part::Header => Some(MapPart::Header),
+        Part::All => Some(MapPart::All {
+            of: detail.buckets(),
+        }),
+        Part::Bucket(b) => Some(MapPart::Bucket {
+            bucket: b,
+            of: detail.buckets(),
+        }),
+    }
+}
+
+fn kind_of(race: &Race<Site>, object: &ObjectInfo) -> ReportKind {
+    if object.kind != "map" {
+        return ReportKind::DataRace;
+    }
+    let (cur, prev) = (
+        race.current.site.detail.operation(),
+        race.previous.site.detail.operation(),
+    );
+    let both_write = race.current.kind.is_write() && race.previous.kind.is_write();
+    if both_write {
+        ReportKind::MapWrites
+    } else if cur.is_iteration() || prev.is_iteration() {
+        ReportKind::MapIterationWrite
+    } else {
+        ReportKind::MapReadWrite
+    }
+}
+
+fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
+    let rt = runtime();
+    let strip = rt.options.strip_path_prefix.as_deref();
+    let current_stack = stack::resolve(&rt.stacks.get(rt.stacks.capture()), strip);
+    let prev = &race.previous.site;
+    let current_thread = ThreadRef {
+        id: l.info.id,
+        name: l.info.name.clone(),
+    };
+    let prev_info = rt.threads.lookup(prev.thread);
+    let previous_thread = match &prev_info {
+        Some(i) => ThreadRef {
+            id: i.id,
+            name: i.name.clone(),
+        },
+        None => ThreadRef {
+            id: prev.thread as u64,
+            name: None,
+        },
+    };
+    let access =
+        |a: &racedet_detector::Access<Site>, thread: ThreadRef, stack: Vec<Frame>| report::Access {
+            write: a.kind.is_write(),
+            atomic: a.kind.is_atomic(),
+            op: a.site.detail.operation().name().to_string(),
+            map_part: map_part(a.site.detail),
+            thread,
+            site: source(a.site.location, strip),
+            stack,
+        };
+    let mut threads = vec![ThreadDesc {
+        thread: current_thread.clone(),
+        finished: false,
+        created_stack: resolve(l.info.created, strip),
+        note: creation_note(l.info.id, l.info.created),
+    }];
+    if previous_thread != current_thread {
+        threads.push(match &prev_info {
+            Some(i) => ThreadDesc {
+                thread: previous_thread.clone(),
+                finished: i.finished.load(Ordering::Relaxed),
+                created_stack: resolve(i.created, strip),
+                note: creation_note(i.id, i.created),
+            },
+            None => ThreadDesc {
+                thread: previous_thread.clone(),
+                finished: true,
+                created_stack: Vec::new(),
+                note: Some("thread ended long ago; its details are no longer kept".into()),
+            },
+        });
+    }
+    let previous_stack = resolve(prev.stack, strip);
+    let previous_stack_note = previous_stack.is_empty().then(|| {
+        "previous access: exact site only; run with RACEDET_OPTIONS=history=full for its full stack"
+            .to_string()
+    });
+    Report {
+        kind: kind_of(race, object),
+        current: access(&race.current, current_thread, current_stack),
+        previous: access(&race.previous, previous_thread, previous_stack),
+        object: Object {
+            kind: object.kind.to_string(),
+            address: format!("{:#x}", object.address),
+            created_at: object.created_at.map(|c| source(c, strip)),
+            created_stack: resolve(object.created_stack, strip),
+        },
+        threads,
+        previous_stack_note,
+        pid: std::process::id(),
+        program: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+        racedet_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn creation_note(id: u64, created: StackId) -> Option<String> {
+    (id != 0 && created == 0)
+        .then(|| "not spawned through racedet::thread; creation stack unknown".to_string())
+}
+
+/// Reports made so far in this process, drained.
+pub fn take_reports() -> Vec<Report> {
+    runtime().reporter.take()
+}
+
+/// Distinct reports made so far in this process.
+pub fn report_count() -> usize {
+    runtime().reporter.count()
+}
+
+/// Convenience for wrappers: the detail of a non-map access.
+#[inline]
+pub fn detail(op: Op) -> Detail {
+    Detail::op(op)
+}

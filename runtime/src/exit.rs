@@ -1,0 +1,41 @@
+//! The exit summary and exit status, also when libtest calls `exit`.
+
+use std::os::raw::c_int;
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> c_int;
+    fn _exit(status: c_int) -> !;
+}
+
+/// Registers the exit hook (once, at runtime start).
+pub(crate) fn install() {
+    // SAFETY: registering a plain `extern "C" fn` with the C runtime.
+    unsafe {
+        atexit(on_exit);
+    }
+}
+
+extern "C" fn on_exit() {
+    let Some(rt) = crate::global::started() else {
+        return;
+    };
+    let n = rt.reporter.count();
+    if n > 0 {
+        rt.reporter.summary();
+        // Go's -race behaviour: the process status says races were found,
+        // whatever it would have been. `_exit` because `exit` may not be
+        // called again from inside an exit handler.
+        // SAFETY: terminating the process.
+        unsafe { _exit(rt.options.exitcode) }
+    }
+}
+
+/// Ends the process now with the summary and `exitcode` (halt_on_error).
+pub(crate) fn halt() -> ! {
+    if let Some(rt) = crate::global::started() {
+        rt.reporter.summary();
+        // SAFETY: terminating the process.
+        unsafe { _exit(rt.options.exitcode) }
+    }
+    std::process::exit(66)
+}

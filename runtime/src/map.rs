@@ -1,0 +1,193 @@
+//! The shadow of a `RaceMap`: a header location plus one location per
+//! bucket, with Go's bucket count (`2^B`, load factor 6.5).
+
+use crate::access::{check, ObjectInfo, ShadowCell};
+use crate::global::runtime;
+use crate::options::MapPolicy;
+use crate::site::{Detail, Op, Part};
+use crate::stack::StackId;
+use racedet_detector::AccessKind;
+use std::panic::Location;
+
+/// Buckets stop doubling here (65 536 buckets): beyond it reports still name
+/// a bucket, and shadow memory stays bounded for huge maps.
+const MAX_LOG2: u8 = 16;
+
+/// Smallest `B` with `len <= 6.5 * 2^B`, as Go sizes a map.
+fn log2_for(len: usize) -> u8 {
+    let mut b = 0u8;
+    while b < MAX_LOG2 && len * 2 > 13usize << b {
+        b += 1;
+    }
+    b
+}
+
+/// The shadow of one map. The map's own lock serializes every call.
+///
+/// Policy `go`: only the header is checked; every operation reads it and
+/// every mutation writes it, so any write conflicts with any unordered
+/// access (Go's contract); sites still record the bucket touched.
+/// Policy `bucket`: only buckets are checked; key operations touch their
+/// bucket, whole-map operations (iteration, len, clear, growth) every bucket.
+pub struct MapShadow {
+    header: ShadowCell,
+    buckets: Vec<ShadowCell>,
+    log2: u8,
+    policy: MapPolicy,
+    created_at: &'static Location<'static>,
+    created_stack: StackId,
+}
+
+impl MapShadow {
+    /// A map created at `caller` with room for `capacity` entries.
+    /// `policy` overrides the `map_policy` option for this map.
+    pub fn new(
+        capacity: usize,
+        policy: Option<MapPolicy>,
+        caller: &'static Location<'static>,
+    ) -> MapShadow {
+        let rt = runtime();
+        let policy = policy.unwrap_or(rt.options().map_policy);
+        let log2 = log2_for(capacity);
+        let buckets = match policy {
+            MapPolicy::Go => Vec::new(),
+            MapPolicy::Bucket => (0..1usize << log2).map(|_| ShadowCell::new()).collect(),
+        };
+        MapShadow {
+            header: ShadowCell::new(),
+            buckets,
+            log2,
+            policy,
+            created_at: caller,
+            created_stack: rt.stacks.capture(),
+        }
+    }
+
+    /// The policy in force for this map.
+    pub fn policy(&self) -> MapPolicy {
+        self.policy
+    }
+
+    /// Current bucket count.
+    pub fn bucket_count(&self) -> usize {
+        1 << self.log2
+    }
+
+    /// The bucket of a key hash (low bits, as Go).
+    #[inline]
+    pub fn bucket_of(&self, hash: u64) -> u32 {
+        (hash & ((1u64 << self.log2) - 1)) as u32
+    }
+
+    /// An operation on one key.
+    #[inline]
+    pub fn key(
+        &mut self,
+        write: bool,
+        hash: u64,
+        op: Op,
+        caller: &'static Location<'static>,
+        address: usize,
+    ) {
+        let bucket = self.bucket_of(hash);
+        let detail = Detail::map(op, self.log2, Part::Bucket(bucket));
+        let kind = if write {
+            AccessKind::Write
+        } else {
+            AccessKind::Read
+        };
+        let info = self.info(address);
+        let cell = match self.policy {
+            MapPolicy::Go => &mut self.header,
+            MapPolicy::Bucket => &mut self.buckets[bucket as usize],
+        };
+        check(cell, kind, detail, caller, &|| info.clone());
+    }
+
+    /// An operation on the whole map (iteration, clone, clear).
+    pub fn whole(
+        &mut self,
+        write: bool,
+        op: Op,
+        caller: &'static Location<'static>,
+        address: usize,
+    ) {
+        let detail = Detail::map(op, self.log2, Part::All);
+        let kind = if write {
+            AccessKind::Write
+        } else {
+            AccessKind::Read
+        };
+        let info = self.info(address);
+        match self.policy {
+            MapPolicy::Go => check(&mut self.header, kind, detail, caller, &|| info.clone()),
+            MapPolicy::Bucket => {
+                for cell in &mut self.buckets {
+                    check(cell, kind, detail, caller, &|| info.clone());
+                }
+            }
+        }
+    }
+
+    /// `len` / `is_empty`: the header under `go`; every bucket under
+    /// `bucket` (a count changes with any bucket's insert or remove).
+    pub fn len(&mut self, op: Op, caller: &'static Location<'static>, address: usize) {
+        match self.policy {
+            MapPolicy::Go => {
+                let detail = Detail::map(op, self.log2, Part::Header);
+                let info = self.info(address);
+                check(&mut self.header, AccessKind::Read, detail, caller, &|| {
+                    info.clone()
+                });
+            }
+            MapPolicy::Bucket => self.whole(false, op, caller, address),
+        }
+    }
+
+    /// After a mutation left `len` entries: grows the bucket array as Go
+    /// would. Growth rewrites every bucket, so it is a write of each.
+    pub fn resized(&mut self, len: usize, caller: &'static Location<'static>, address: usize) {
+        let want = log2_for(len);
+        if want <= self.log2 {
+            return;
+        }
+        if self.policy == MapPolicy::Bucket {
+            let old_mask = (1usize << self.log2) - 1;
+            // Each new bucket inherits the history of the bucket its keys
+            // came from, so races with accesses before growth still show.
+            let grown: Vec<ShadowCell> = (0..1usize << want)
+                .map(|i| self.buckets[i & old_mask].clone())
+                .collect();
+            self.buckets = grown;
+        }
+        self.log2 = want;
+        if self.policy == MapPolicy::Bucket {
+            self.whole(true, Op::Grow, caller, address);
+        }
+    }
+
+    fn info(&self, address: usize) -> ObjectInfo {
+        ObjectInfo {
+            kind: "map",
+            address,
+            created_at: Some(self.created_at),
+            created_stack: self.created_stack,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_count_follows_go_load_factor() {
+        assert_eq!(log2_for(0), 0);
+        assert_eq!(log2_for(6), 0);
+        assert_eq!(log2_for(7), 1);
+        assert_eq!(log2_for(13), 1);
+        assert_eq!(log2_for(14), 2);
+        assert_eq!(log2_for(1024), 8);
+        assert_eq!(log2_for(usize::MAX / 64), MAX_LOG2);
+    }
+}

@@ -1,0 +1,220 @@
+//! `RACEDET_OPTIONS`: parsed once, every key validated.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// How much of the previous access is kept.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum History {
+    /// Exact site (file:line:col) and thread of the previous access.
+    Sites,
+    /// Also its full stack (captured at every access: slow).
+    Full,
+}
+
+/// Which map accesses conflict.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MapPolicy {
+    /// Go's: every operation reads the map header, every mutation writes it.
+    Go,
+    /// Only same-bucket accesses and whole-map operations conflict.
+    Bucket,
+}
+
+/// How reports are written.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Go-style text blocks.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The runtime's options (SPEC section 5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Write reports to `PREFIX.PID` instead of stderr.
+    pub log_path: Option<PathBuf>,
+    /// Exit status after reports.
+    pub exitcode: i32,
+    /// Exit after the first report.
+    pub halt_on_error: bool,
+    /// Previous-access history kept.
+    pub history: History,
+    /// Prefix removed from file paths in reports.
+    pub strip_path_prefix: Option<String>,
+    /// Suppressions file.
+    pub suppressions: Option<PathBuf>,
+    /// Default map policy.
+    pub map_policy: MapPolicy,
+    /// Report format.
+    pub report_format: ReportFormat,
+    /// Stop printing after this many distinct reports (0 = no limit).
+    pub max_reports: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            log_path: None,
+            exitcode: 66,
+            halt_on_error: false,
+            history: History::Sites,
+            strip_path_prefix: None,
+            suppressions: None,
+            map_policy: MapPolicy::Go,
+            report_format: ReportFormat::Text,
+            max_reports: 0,
+        }
+    }
+}
+
+/// A bad `RACEDET_OPTIONS`: names the key or word and what is accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionsError(pub String);
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "racedet: bad RACEDET_OPTIONS: {}", self.0)
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
+/// Every accepted key, for error messages.
+pub const KEYS: &str = "log_path, exitcode, halt_on_error, history, strip_path_prefix, suppressions, map_policy, report_format, max_reports";
+
+impl Options {
+    /// Parses `key=value key=value ...` (spaces or colons between pairs, as
+    /// TSAN_OPTIONS accepts). Later keys override earlier ones.
+    pub fn parse(text: &str) -> Result<Options, OptionsError> {
+        let mut o = Options::default();
+        for pair in text.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(OptionsError(format!(
+                    "`{pair}` is not key=value (accepted keys: {KEYS})"
+                )));
+            };
+            let bad = |accepted: &str| {
+                OptionsError(format!(
+                    "bad value `{value}` for `{key}`; expected {accepted}"
+                ))
+            };
+            match key {
+                "log_path" => o.log_path = Some(non_empty(key, value)?.into()),
+                "exitcode" => {
+                    o.exitcode = value
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|c| (0..=255).contains(c))
+                        .ok_or_else(|| bad("an integer from 0 to 255"))?
+                }
+                "halt_on_error" => {
+                    o.halt_on_error = match value {
+                        "0" | "false" => false,
+                        "1" | "true" => true,
+                        _ => return Err(bad("0 or 1")),
+                    }
+                }
+                "history" => {
+                    o.history = match value {
+                        "sites" => History::Sites,
+                        "full" => History::Full,
+                        _ => return Err(bad("`sites` or `full`")),
+                    }
+                }
+                "strip_path_prefix" => o.strip_path_prefix = Some(value.to_string()),
+                "suppressions" => o.suppressions = Some(non_empty(key, value)?.into()),
+                "map_policy" => {
+                    o.map_policy = match value {
+                        "go" => MapPolicy::Go,
+                        "bucket" => MapPolicy::Bucket,
+                        _ => return Err(bad("`go` or `bucket`")),
+                    }
+                }
+                "report_format" => {
+                    o.report_format = match value {
+                        "text" => ReportFormat::Text,
+                        "json" => ReportFormat::Json,
+                        _ => return Err(bad("`text` or `json`")),
+                    }
+                }
+                "max_reports" => {
+                    o.max_reports = value
+                        .parse()
+                        .map_err(|_| bad("a non-negative integer (0 = no limit)"))?
+                }
+                _ => {
+                    return Err(OptionsError(format!(
+                        "unknown key `{key}` (accepted keys: {KEYS})"
+                    )))
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn non_empty<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
+    if value.is_empty() {
+        Err(OptionsError(format!("`{key}` needs a path, found nothing")))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_options_are_the_defaults() {
+        assert_eq!(Options::parse("").unwrap(), Options::default());
+        assert_eq!(Options::default().exitcode, 66);
+    }
+
+    #[test]
+    fn every_key_is_parsed() {
+        let o = Options::parse(
+            "log_path=/tmp/r exitcode=3 halt_on_error=1 history=full strip_path_prefix=/src/ \
+             suppressions=s.txt map_policy=bucket report_format=json max_reports=7",
+        )
+        .unwrap();
+        assert_eq!(o.log_path.as_deref(), Some(std::path::Path::new("/tmp/r")));
+        assert_eq!(o.exitcode, 3);
+        assert!(o.halt_on_error);
+        assert_eq!(o.history, History::Full);
+        assert_eq!(o.strip_path_prefix.as_deref(), Some("/src/"));
+        assert_eq!(o.map_policy, MapPolicy::Bucket);
+        assert_eq!(o.report_format, ReportFormat::Json);
+        assert_eq!(o.max_reports, 7);
+    }
+
+    #[test]
+    fn colon_separates_pairs_like_tsan_options() {
+        let o = Options::parse("exitcode=1:halt_on_error=1").unwrap();
+        assert_eq!(o.exitcode, 1);
+        assert!(o.halt_on_error);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it_and_the_accepted_keys() {
+        let e = Options::parse("exticode=1").unwrap_err().to_string();
+        assert!(e.contains("unknown key `exticode`"), "{e}");
+        assert!(e.contains("exitcode"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_key_value_and_accepted_values() {
+        let e = Options::parse("history=some").unwrap_err().to_string();
+        assert!(
+            e.contains("`some`") && e.contains("`history`") && e.contains("`full`"),
+            "{e}"
+        );
+        assert!(Options::parse("exitcode=300").is_err());
+        assert!(Options::parse("halt_on_error=yes").is_err());
+        assert!(Options::parse("max_reports=-1").is_err());
+        assert!(Options::parse("log_path=").is_err());
+        assert!(Options::parse("justaword").is_err());
+    }
+}

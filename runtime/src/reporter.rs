@@ -1,0 +1,150 @@
+//! Where reports go: dedup, suppressions, output (text or JSON, stderr or
+//! `log_path`), `max_reports`, `halt_on_error` and the exit summary.
+
+use crate::options::{Options, ReportFormat};
+use crate::report::{PairKey, Report};
+use crate::suppressions::Suppressions;
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Pairs of source locations remembered per thread, so a report storm on
+/// one pair costs no shared lock.
+const RECENT: usize = 8;
+
+type LocPair = (usize, usize);
+
+thread_local! {
+    static RECENT_PAIRS: Cell<([LocPair; RECENT], usize)> = const { Cell::new(([(0, 0); RECENT], 0)) };
+}
+
+pub(crate) struct Reporter {
+    /// Location pairs already handled (reported or suppressed).
+    quick: Mutex<HashSet<LocPair>>,
+    /// Distinct reports by pair of sites.
+    seen: Mutex<HashSet<PairKey>>,
+    pending: Mutex<Vec<Report>>,
+    count: AtomicUsize,
+    sink: Mutex<Option<File>>,
+    limit_said: AtomicBool,
+    suppressions: Suppressions,
+    options: Options,
+}
+
+impl Reporter {
+    pub(crate) fn new(options: &Options, suppressions: Suppressions) -> Reporter {
+        Reporter {
+            quick: Mutex::new(HashSet::new()),
+            seen: Mutex::new(HashSet::new()),
+            pending: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            sink: Mutex::new(None),
+            limit_said: AtomicBool::new(false),
+            suppressions,
+            options: options.clone(),
+        }
+    }
+
+    /// Whether the race between these two source locations was already
+    /// handled; marks it handled otherwise. Cheap enough for a storm.
+    pub(crate) fn already(
+        &self,
+        a: &'static Location<'static>,
+        b: &'static Location<'static>,
+    ) -> bool {
+        let (a, b) = (a as *const _ as usize, b as *const _ as usize);
+        let key = if a <= b { (a, b) } else { (b, a) };
+        let hit = RECENT_PAIRS.with(|r| {
+            let (pairs, next) = r.get();
+            if pairs.contains(&key) {
+                return true;
+            }
+            let mut pairs = pairs;
+            pairs[next % RECENT] = key;
+            r.set((pairs, next + 1));
+            false
+        });
+        hit || !self.quick.lock().insert(key)
+    }
+
+    /// Files a new report: suppressed, deduplicated, counted, printed.
+    pub(crate) fn submit(&self, report: Report) {
+        if self.suppressions.matches(&report) {
+            return;
+        }
+        if !self.seen.lock().insert(report.pair_key()) {
+            return;
+        }
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        let max = self.options.max_reports;
+        if max == 0 || n <= max {
+            let text = match self.options.report_format {
+                ReportFormat::Text => report.to_text(),
+                ReportFormat::Json => {
+                    let mut line = serde_json::to_string(&report).expect("reports serialize");
+                    line.push('\n');
+                    line
+                }
+            };
+            self.write(&text);
+        } else if !self.limit_said.swap(true, Ordering::SeqCst) {
+            self.write(&format!(
+                "racedet: max_reports={max} reached; further races are counted but not printed\n"
+            ));
+        }
+        self.pending.lock().push(report);
+        if self.options.halt_on_error {
+            crate::exit::halt();
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let mut sink = self.sink.lock();
+        if let Some(prefix) = &self.options.log_path {
+            if sink.is_none() {
+                let path = format!("{}.{}", prefix.display(), std::process::id());
+                match OpenOptions::new().create(true).append(true).open(&path) {
+                    Ok(f) => *sink = Some(f),
+                    Err(e) => crate::global::fatal(&format!(
+                        "racedet: cannot open log file {path}: {e} (fix `log_path=` in RACEDET_OPTIONS)"
+                    )),
+                }
+            }
+        }
+        match sink.as_mut() {
+            Some(f) => {
+                let _ = f.write_all(text.as_bytes());
+                let _ = f.flush();
+            }
+            // Straight to the stream, not `eprint!`: libtest captures the
+            // macros' output, and a race must be seen even in a passing test.
+            None => {
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+        }
+    }
+
+    /// Distinct reports so far.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Drains the reports made so far.
+    pub(crate) fn take(&self) -> Vec<Report> {
+        std::mem::take(&mut *self.pending.lock())
+    }
+
+    /// `racedet: found N data race(s)`, to stderr and the log file.
+    pub(crate) fn summary(&self) {
+        let n = self.count();
+        let line = format!("racedet: found {n} data race(s)\n");
+        if self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text {
+            self.write(&line);
+        }
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}

@@ -1,0 +1,222 @@
+//! Stack capture (unresolved, deduplicated) and lazy resolution for reports.
+
+use crate::report::{Frame, SourceSite};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An interned stack: index into the depot, 0 = none.
+pub type StackId = u32;
+
+/// Frames captured at most (deeper frames are start-up code anyway).
+const MAX_FRAMES: usize = 48;
+
+/// Interned unresolved stacks. The same stack (e.g. the spawn site of every
+/// thread of a spawn storm) is stored once, so memory follows the number
+/// of *distinct* stacks, not of captures.
+pub struct StackDepot {
+    inner: Mutex<DepotInner>,
+}
+
+struct DepotInner {
+    stacks: Vec<Arc<[usize]>>,
+    index: HashMap<Arc<[usize]>, StackId>,
+}
+
+impl StackDepot {
+    pub(crate) fn new() -> StackDepot {
+        StackDepot {
+            inner: Mutex::new(DepotInner {
+                stacks: vec![Arc::from(Vec::new())],
+                index: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Captures the calling stack (instruction pointers only; symbols are
+    /// resolved when a report prints) and interns it.
+    #[inline(never)]
+    pub fn capture(&self) -> StackId {
+        let mut ips = [0usize; MAX_FRAMES];
+        let mut n = 0;
+        backtrace::trace(|frame| {
+            ips[n] = frame.ip() as usize;
+            n += 1;
+            n < MAX_FRAMES
+        });
+        let ips = &ips[..n];
+        let mut inner = self.inner.lock();
+        if let Some(&id) = inner.index.get(ips) {
+            return id;
+        }
+        let id = inner.stacks.len() as StackId;
+        let stack: Arc<[usize]> = Arc::from(ips);
+        inner.stacks.push(stack.clone());
+        inner.index.insert(stack, id);
+        id
+    }
+
+    /// The instruction pointers of a stack.
+    pub fn get(&self, id: StackId) -> Arc<[usize]> {
+        self.inner.lock().stacks[id as usize].clone()
+    }
+
+    /// Distinct stacks held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().stacks.len() - 1
+    }
+
+    /// Whether no stack is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Resolves instruction pointers to frames (inlined frames expanded),
+/// innermost first, with racedet's own frames trimmed from the top and
+/// std's start-up frames trimmed from the bottom.
+pub fn resolve(ips: &[usize], strip_prefix: Option<&str>) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for &ip in ips {
+        // Return addresses point after the call; step back into it so the
+        // line is the call's, not the next statement's.
+        let lookup = if ip > 0 { ip - 1 } else { ip };
+        backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {
+            let function = sym
+                .name()
+                .map(|n| format!("{n:#}"))
+                .unwrap_or_else(|| "??".to_string());
+            let site = match (sym.filename(), sym.lineno()) {
+                (Some(file), Some(line)) => Some(SourceSite {
+                    file: strip(&file.to_string_lossy(), strip_prefix),
+                    line,
+                    column: sym.colno().unwrap_or(0),
+                }),
+                _ => None,
+            };
+            frames.push(Frame { function, site });
+        });
+    }
+    trim(frames)
+}
+
+/// Removes `prefix` from the front of a path, if present.
+pub fn strip(path: &str, prefix: Option<&str>) -> String {
+    match prefix {
+        Some(p) if !p.is_empty() => path.strip_prefix(p).unwrap_or(path).to_string(),
+        _ => path.to_string(),
+    }
+}
+
+/// Keeps the frames from the first user frame to the last: racedet's own
+/// frames (and the std glue they call through) sit above the first, thread
+/// and process start-up below the last.
+fn trim(frames: Vec<Frame>) -> Vec<Frame> {
+    let first = frames.iter().position(|f| is_user(&f.function));
+    let last = frames.iter().rposition(|f| is_user(&f.function));
+    match (first, last) {
+        (Some(a), Some(b)) => frames[a..=b].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The crate path of a function name: `<&dyn core::X as T>::f` is judged
+/// by `core::X`.
+fn path_of(function: &str) -> &str {
+    let mut p = function;
+    loop {
+        let next = p
+            .trim_start_matches(['<', '&'])
+            .trim_start_matches("dyn ")
+            .trim_start_matches("mut ");
+        if next == p {
+            return p;
+        }
+        p = next;
+    }
+}
+
+/// Whether a frame is the user's: not racedet, std, the test harness or
+/// the C start-up code.
+fn is_user(function: &str) -> bool {
+    const INFRA: [&str; 14] = [
+        "racedet_runtime::",
+        "racedet_detector::",
+        "racedet::",
+        "backtrace::",
+        "std::",
+        "core::",
+        "alloc::",
+        "test::",
+        "__rust",
+        "__libc",
+        "_start",
+        "start_thread",
+        "clone",
+        "??",
+    ];
+    let p = path_of(function);
+    !(INFRA.iter().any(|prefix| p.starts_with(prefix)) || p == "main")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str) -> Frame {
+        Frame {
+            function: name.to_string(),
+            site: None,
+        }
+    }
+
+    #[test]
+    fn racedet_frames_on_top_and_startup_frames_below_are_trimmed() {
+        let frames = vec![
+            f("backtrace::trace"),
+            f("std::thread::local::LocalKey<T>::try_with"),
+            f("racedet_runtime::access::read"),
+            f("<racedet::collections::RaceMap<K,V,S>>::get"),
+            f("my_crate::apply_update"),
+            f("std::collections::hash::map::HashMap::get"),
+            f("my_crate::worker::{{closure}}"),
+            f("std::sys::backtrace::__rust_begin_short_backtrace"),
+            f("racedet::thread::spawn::{{closure}}"),
+            f("core::ops::function::FnOnce::call_once"),
+            f("std::thread::Builder::spawn_unchecked_::{{closure}}"),
+            f("<&dyn core::ops::function::Fn<()> as core::ops::function::FnOnce<()>>::call_once"),
+            f("main"),
+            f("start_thread"),
+            f("clone3"),
+        ];
+        let names: Vec<String> = trim(frames).into_iter().map(|f| f.function).collect();
+        assert_eq!(
+            names,
+            [
+                "my_crate::apply_update",
+                "std::collections::hash::map::HashMap::get",
+                "my_crate::worker::{{closure}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn strip_path_prefix_only_strips_a_leading_match() {
+        assert_eq!(strip("/src/app/main.rs", Some("/src/")), "app/main.rs");
+        assert_eq!(strip("lib/x.rs", Some("/src/")), "lib/x.rs");
+        assert_eq!(strip("lib/x.rs", None), "lib/x.rs");
+    }
+
+    #[test]
+    fn same_stack_is_interned_once() {
+        let depot = StackDepot::new();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(depot.capture());
+        }
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[1], ids[2]);
+        assert_eq!(depot.len(), 1);
+        assert!(!depot.get(ids[0]).is_empty());
+    }
+}

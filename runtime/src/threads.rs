@@ -1,0 +1,298 @@
+//! Threads: the registry of report ids, names and creation stacks, the
+//! thread-local detector state, and the spawn / join / scope edges.
+
+use crate::global::runtime;
+use crate::stack::StackId;
+use parking_lot::Mutex;
+use racedet_detector::{SyncClock, ThreadState, VectorClock};
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Finished threads whose names and creation stacks are kept for reports.
+/// Older ones are named by id only, so a million threads use bounded memory.
+const FINISHED_KEPT: usize = 4096;
+
+/// What reports say about a thread.
+#[derive(Debug)]
+pub struct ThreadInfo {
+    /// Report id: 0 for the main thread, then 1, 2, ...
+    pub id: u64,
+    /// The thread's name.
+    pub name: Option<String>,
+    /// Where it was spawned (0 = not a racedet spawn).
+    pub created: StackId,
+    /// Whether it has ended.
+    pub finished: AtomicBool,
+}
+
+/// Report ids and infos of live and recently finished threads.
+pub(crate) struct ThreadRegistry {
+    next_id: AtomicU64,
+    live: Mutex<HashMap<u64, Arc<ThreadInfo>>>,
+    finished: Mutex<VecDeque<Arc<ThreadInfo>>>,
+}
+
+impl ThreadRegistry {
+    pub(crate) fn new() -> ThreadRegistry {
+        ThreadRegistry {
+            next_id: AtomicU64::new(1),
+            live: Mutex::new(HashMap::new()),
+            finished: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn register(&self, main: bool, name: Option<String>, created: StackId) -> Arc<ThreadInfo> {
+        let id = if main {
+            0
+        } else {
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        };
+        let info = Arc::new(ThreadInfo {
+            id,
+            name,
+            created,
+            finished: AtomicBool::new(false),
+        });
+        self.live.lock().insert(id, info.clone());
+        info
+    }
+
+    fn retire(&self, info: &Arc<ThreadInfo>) {
+        info.finished.store(true, Ordering::Relaxed);
+        self.live.lock().remove(&info.id);
+        let mut finished = self.finished.lock();
+        if finished.len() == FINISHED_KEPT {
+            finished.pop_front();
+        }
+        finished.push_back(info.clone());
+    }
+
+    /// The info of thread `id` if still kept (by its low 32 bits, as sites
+    /// store it).
+    pub(crate) fn lookup(&self, id32: u32) -> Option<Arc<ThreadInfo>> {
+        if let Some(i) = self.live.lock().values().find(|i| i.id as u32 == id32) {
+            return Some(i.clone());
+        }
+        self.finished
+            .lock()
+            .iter()
+            .rev()
+            .find(|i| i.id as u32 == id32)
+            .cloned()
+    }
+}
+
+/// The calling thread's detector state.
+pub(crate) struct Local {
+    pub(crate) state: ThreadState,
+    pub(crate) info: Arc<ThreadInfo>,
+    /// `info.id` truncated for sites.
+    pub(crate) id32: u32,
+    /// Cached `history=full` so the hot path does not touch globals.
+    pub(crate) history_full: bool,
+}
+
+/// Owns the calling thread's `Local`; dropping it (thread-local
+/// destruction) ends the thread for the detector.
+struct Owner(Cell<*mut Local>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let p = self.0.replace(ptr::null_mut());
+        if !p.is_null() {
+            // SAFETY: `p` came from `Box::into_raw` in this thread and was
+            // just unpublished.
+            let local = unsafe { Box::from_raw(p) };
+            finish(*local);
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Owner = const { Owner(Cell::new(ptr::null_mut())) };
+}
+
+/// Runs `f` with the calling thread's state, registering the thread on
+/// first use. Returns `None` while the thread is being torn down (its
+/// accesses are then not checked). `f` must not call back into
+/// `with_local`.
+#[inline]
+pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|owner| {
+            let mut p = owner.0.get();
+            if p.is_null() {
+                p = adopt_current(owner);
+            }
+            // SAFETY: `p` is this thread's own `Local`, only reached through
+            // this function, which callers never re-enter.
+            f(unsafe { &mut *p })
+        })
+        .ok()
+}
+
+/// A thread racedet did not spawn (main, libtest's test threads, std
+/// threads) is registered on its first access. It may take the slot of an
+/// ended thread nobody joined; that orders the ended thread's accesses
+/// before this thread's (a possible missed race, never a false one) and
+/// keeps vector clocks short when a harness runs thousands of threads.
+#[cold]
+fn adopt_current(owner: &Owner) -> *mut Local {
+    let rt = runtime();
+    let name = std::thread::current().name().map(str::to_string);
+    let main = name.as_deref() == Some("main");
+    let state = rt
+        .detector
+        .lock()
+        .adopt_thread()
+        .unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+    let info = rt.threads.register(main, name, 0);
+    let p = Box::into_raw(Box::new(make_local(state, info)));
+    owner.0.set(p);
+    p
+}
+
+fn make_local(state: ThreadState, info: Arc<ThreadInfo>) -> Local {
+    Local {
+        state,
+        id32: info.id as u32,
+        info,
+        history_full: runtime().history_full(),
+    }
+}
+
+fn finish(local: Local) -> VectorClock {
+    let rt = runtime();
+    let clock = rt.detector.lock().finish(local.state);
+    rt.threads.retire(&local.info);
+    clock
+}
+
+/// Moves the calling thread to a fresh slot if its clock is used up.
+/// Called after every release-type operation.
+#[inline]
+pub(crate) fn after_release(local: &mut Local) {
+    if local.state.exhausted() {
+        let rt = runtime();
+        if let Err(e) = rt.detector.lock().migrate(&mut local.state) {
+            crate::global::fatal(&format!("racedet: {e}"));
+        }
+    }
+}
+
+/// Where a spawned thread's final clock goes: its join handle, and the
+/// scope it belongs to.
+#[derive(Default)]
+pub struct Completion {
+    clock: Mutex<Option<VectorClock>>,
+    scope: Option<Arc<ScopeSync>>,
+}
+
+impl Completion {
+    /// For a thread joined through its handle only.
+    pub fn new() -> Arc<Completion> {
+        Arc::new(Completion::default())
+    }
+
+    /// For a scoped thread: its end also happens before the scope's end.
+    pub fn in_scope(scope: Arc<ScopeSync>) -> Arc<Completion> {
+        Arc::new(Completion {
+            clock: Mutex::new(None),
+            scope: Some(scope),
+        })
+    }
+
+    /// Join: the calling thread sees everything the ended thread did.
+    pub fn join(&self) {
+        let clock = self.clock.lock();
+        if let Some(c) = clock.as_ref() {
+            with_local(|l| l.state.acquire(c));
+        }
+    }
+}
+
+/// The clock of a thread scope: every scoped thread's end is merged in,
+/// and the scope's owner acquires it when the scope returns.
+#[derive(Default)]
+pub struct ScopeSync {
+    clock: Mutex<SyncClock>,
+}
+
+impl ScopeSync {
+    /// A scope no thread has ended in yet.
+    pub fn new() -> Arc<ScopeSync> {
+        Arc::new(ScopeSync::default())
+    }
+
+    /// Scope end: the owner sees everything every scoped thread did.
+    pub fn join_all(&self) {
+        let clock = self.clock.lock();
+        with_local(|l| clock.acquire(&mut l.state));
+    }
+}
+
+/// A thread forked but not started yet: made in the parent at spawn.
+pub struct Child {
+    state: ThreadState,
+    info: Arc<ThreadInfo>,
+}
+
+/// Spawn, in the parent: everything the parent did so far happens before
+/// the child starts. Captures the spawn stack for reports.
+pub fn fork(name: Option<String>) -> Option<Child> {
+    let rt = runtime();
+    let created = rt.stacks.capture();
+    with_local(|parent| {
+        let state = rt
+            .detector
+            .lock()
+            .fork(&mut parent.state)
+            .unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+        let info = rt.threads.register(false, name, created);
+        Child { state, info }
+    })
+}
+
+/// Ends a racedet-spawned thread when dropped (also when it panics), and
+/// hands its final clock to the joiners.
+pub struct Running {
+    done: Arc<Completion>,
+}
+
+/// In the child, first thing: installs its state.
+pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
+    if let Some(child) = child {
+        let local = Box::new(make_local(child.state, child.info));
+        let _ = CURRENT.try_with(|owner| {
+            let old = owner.0.replace(Box::into_raw(local));
+            debug_assert!(old.is_null(), "a fresh thread has no racedet state");
+        });
+    }
+    Running { done }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let p = CURRENT
+            .try_with(|owner| owner.0.replace(ptr::null_mut()))
+            .unwrap_or(ptr::null_mut());
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: as in `Owner::drop`.
+        let local = unsafe { Box::from_raw(p) };
+        let clock = finish(*local);
+        if let Some(scope) = &self.done.scope {
+            scope.clock.lock().merge_clock(&clock);
+        }
+        *self.done.clock.lock() = Some(clock);
+    }
+}
+
+/// The calling thread's report id (registering it if needed).
+pub fn current_id() -> Option<u64> {
+    with_local(|l| l.info.id)
+}
