@@ -54,6 +54,11 @@ impl SyncClock {
         self.clock.join(&other.clock);
     }
 
+    /// Adds a bare clock (e.g. a thread's final clock into its scope's).
+    pub fn merge_clock(&mut self, clock: &VectorClock) {
+        self.clock.join(clock);
+    }
+
     /// Forgets everything (e.g. a reader clock once a writer has absorbed it).
     pub fn clear(&mut self) {
         self.clock.clear();

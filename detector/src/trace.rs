@@ -359,9 +359,12 @@ impl Replay {
                         if matches!(ord, Ordering::Release | Ordering::AcqRel) {
                             return Err(err("a load cannot have release ordering".into()));
                         }
-                        let r = shadow.atomic_read(thread, index);
+                        // Acquire *before* the check: the load synchronizes
+                        // with the store it reads from, so whatever happened
+                        // before that store (e.g. a plain write of this very
+                        // location) happens before this access too.
                         sync.load(thread, ord);
-                        r
+                        shadow.atomic_read(thread, index)
                     }
                     Op::Store(_, ord) => {
                         if matches!(ord, Ordering::Acquire | Ordering::AcqRel) {
@@ -372,14 +375,17 @@ impl Replay {
                         r
                     }
                     _ => {
+                        let ord = match event.op {
+                            Op::Rmw(_, o) => o,
+                            _ => unreachable!(),
+                        };
+                        // Read half before the check, as for a load; the write
+                        // half after it, so the release covers this access.
+                        // `rmw` repeats the read half: joining the same clock
+                        // again changes nothing.
+                        sync.load(thread, ord);
                         let r = shadow.atomic_write(thread, index);
-                        sync.rmw(
-                            thread,
-                            match event.op {
-                                Op::Rmw(_, o) => o,
-                                _ => unreachable!(),
-                            },
-                        );
+                        sync.rmw(thread, ord);
                         r
                     }
                 };

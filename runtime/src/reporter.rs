@@ -29,6 +29,9 @@ pub(crate) struct Reporter {
     seen: Mutex<HashSet<PairKey>>,
     pending: Mutex<Vec<Report>>,
     count: AtomicUsize,
+    /// Reports drained by `take()`: the program handled them (a test
+    /// asserting an expected race), so they do not fail the process.
+    taken: AtomicUsize,
     sink: Mutex<Option<File>>,
     limit_said: AtomicBool,
     suppressions: Suppressions,
@@ -42,6 +45,7 @@ impl Reporter {
             seen: Mutex::new(HashSet::new()),
             pending: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
             sink: Mutex::new(None),
             limit_said: AtomicBool::new(false),
             suppressions,
@@ -135,13 +139,25 @@ impl Reporter {
 
     /// Drains the reports made so far.
     pub(crate) fn take(&self) -> Vec<Report> {
-        std::mem::take(&mut *self.pending.lock())
+        let mut pending = self.pending.lock();
+        self.taken.fetch_add(pending.len(), Ordering::SeqCst);
+        std::mem::take(&mut *pending)
+    }
+
+    /// Reports nobody took: these set the exit status.
+    pub(crate) fn unhandled(&self) -> usize {
+        self.count() - self.taken.load(Ordering::SeqCst)
     }
 
     /// `racedet: found N data race(s)`, to stderr and the log file.
     pub(crate) fn summary(&self) {
         let n = self.count();
-        let line = format!("racedet: found {n} data race(s)\n");
+        let taken = n - self.unhandled();
+        let line = if taken == 0 {
+            format!("racedet: found {n} data race(s)\n")
+        } else {
+            format!("racedet: found {n} data race(s) ({taken} taken by racedet::reports::take)\n")
+        };
         if self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text {
             self.write(&line);
         }

@@ -1,0 +1,70 @@
+//! A small program with known races, run as a subprocess by the report and
+//! exit-status tests: `racy MODE` where MODE is `race`, `clean`, `two` or
+//! `cell`.
+
+use racedet::cell::RaceCell;
+use racedet::collections::RaceMap;
+use racedet::sync::{Arc, Mutex};
+use racedet::thread;
+
+fn apply_update(cache: &RaceMap<String, u64>, key: &str, value: u64) {
+    cache.insert(key.to_string(), value);
+}
+
+fn two_writers() {
+    let cache = Arc::new(RaceMap::new());
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let cache = cache.clone();
+            thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || apply_update(&cache, "config", i))
+                .unwrap()
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+fn cell_race() {
+    let hits = Arc::new(RaceCell::new(0u64));
+    let h = hits.clone();
+    let t = thread::spawn(move || h.set(1));
+    hits.set(2);
+    t.join().unwrap();
+}
+
+fn clean() {
+    let cache = Arc::new(Mutex::new(RaceMap::new()));
+    let workers: Vec<_> = (0..4u64)
+        .map(|i| {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                cache.lock().unwrap().insert(i, i);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(cache.lock().unwrap().len(), 4);
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    match mode.as_str() {
+        "race" => two_writers(),
+        "cell" => cell_race(),
+        "two" => {
+            two_writers();
+            cell_race();
+        }
+        "clean" => clean(),
+        other => {
+            eprintln!("racy: unknown mode `{other}`; expected race, cell, two or clean");
+            std::process::exit(2);
+        }
+    }
+    println!("racy: {mode} done");
+}

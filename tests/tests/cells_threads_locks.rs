@@ -1,0 +1,394 @@
+//! Cells, spawn/join, scoped threads, Mutex and RwLock: race and no-race pairs.
+
+use racedet::cell::{RaceCell, UnsafeCell};
+use racedet::reports::ReportKind;
+use racedet::sync::{Arc, Mutex, RwLock};
+use racedet::thread;
+use racedet_tests::{assert_silent, expect_race};
+
+#[test]
+fn unsynchronized_cell_write_and_read_race() {
+    let x = Arc::new(RaceCell::new(0u64));
+    let y = x.clone();
+    let t = thread::Builder::new()
+        .name("cell-writer".into())
+        .spawn(move || {
+            y.set(1);
+            line!()
+        })
+        .unwrap();
+    let lr = line!();
+    let _ = x.get();
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_eq!(r.object.kind, "cell");
+    assert!(
+        r.current.thread.label().contains("cell-writer")
+            || r.previous.thread.label().contains("cell-writer")
+    );
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(ops.contains(&"set") && ops.contains(&"get"), "{ops:?}");
+}
+
+#[test]
+fn cell_write_write_race_names_both_writes() {
+    let x = Arc::new(RaceCell::new(0u8));
+    let y = x.clone();
+    let t = thread::spawn(move || {
+        y.update(|v| v + 1);
+        line!()
+    });
+    let l = line!();
+    x.replace(5);
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert!(r.current.write && r.previous.write);
+}
+
+#[test]
+fn cell_handed_over_by_join_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    let y = x.clone();
+    thread::spawn(move || y.set(y.get() + 1)).join().unwrap();
+    x.set(x.get() + 1);
+    assert_eq!(x.get(), 2);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn cell_under_mutex_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    let lock = Arc::new(Mutex::new(()));
+    let ts: Vec<_> = (0..4)
+        .map(|_| {
+            let (x, lock) = (x.clone(), lock.clone());
+            thread::spawn(move || {
+                for _ in 0..1000 {
+                    let _g = lock.lock().unwrap();
+                    x.set(x.get() + 1);
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(x.get(), 4000);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_outside_the_mutex_races_with_write_inside() {
+    let x = Arc::new(RaceCell::new(0u64));
+    let lock = Arc::new(Mutex::new(()));
+    let (y, l2) = (x.clone(), lock.clone());
+    let t = thread::spawn(move || {
+        let _g = l2.lock().unwrap();
+        y.set(1);
+        line!()
+    });
+    let lo = line!();
+    x.set(2);
+    let li = t.join().unwrap();
+    assert_eq!(expect_race(file!(), lo, li).kind, ReportKind::DataRace);
+    drop(lock);
+}
+
+#[test]
+fn unsafe_cell_with_mut_races_with_with() {
+    struct Shared(UnsafeCell<u32>);
+    // SAFETY: test type; racedet checks every access.
+    unsafe impl Sync for Shared {}
+    let c = Arc::new(Shared(UnsafeCell::new(0)));
+    let d = c.clone();
+    let t = thread::spawn(move || {
+        d.0.with_mut(|p| unsafe { *p = 1 });
+        line!()
+    });
+    let l = line!();
+    let _v = c.0.with(|p| unsafe { *p });
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_eq!(r.object.kind, "unsafe cell");
+}
+
+#[test]
+fn unsafe_cell_guarded_by_mutex_is_silent() {
+    let first = line!();
+    struct Shared(UnsafeCell<u32>, Mutex<()>);
+    // SAFETY: every access to the cell holds the mutex.
+    unsafe impl Sync for Shared {}
+    let c = Arc::new(Shared(UnsafeCell::new(0), Mutex::new(())));
+    let ts: Vec<_> = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || {
+                let _g = c.1.lock().unwrap();
+                c.0.with_mut(|p| unsafe { *p += 1 });
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    let mut c = Arc::try_unwrap(c).ok().unwrap();
+    assert_eq!(*c.0.get_mut(), 3);
+    assert_eq!(c.0.into_inner(), 3);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn grandchild_write_is_ordered_before_parent_read_by_nested_joins() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let y = x.clone();
+    thread::spawn(move || {
+        let z = y.clone();
+        thread::spawn(move || z.set(7)).join().unwrap();
+        assert_eq!(y.get(), 7);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(x.get(), 7);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn sibling_threads_are_not_ordered_by_their_parent() {
+    let x = Arc::new(RaceCell::new(0u8));
+    let (a, b) = (x.clone(), x.clone());
+    let t1 = thread::spawn(move || {
+        a.set(1);
+        line!()
+    });
+    let t2 = thread::spawn(move || {
+        b.set(2);
+        line!()
+    });
+    let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
+    assert_eq!(expect_race(file!(), l1, l2).kind, ReportKind::DataRace);
+}
+
+#[test]
+fn join_of_a_panicked_thread_still_orders_its_accesses() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let y = x.clone();
+    let r = thread::spawn(move || {
+        y.set(1);
+        panic!("expected panic in test");
+    })
+    .join();
+    assert!(r.is_err());
+    x.set(2);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn scoped_threads_race_with_each_other_but_not_with_the_scope_owner_after() {
+    let x = RaceCell::new(0u32);
+    let mut lines = (0, 0);
+    thread::scope(|s| {
+        let h1 = s.spawn(|| {
+            x.set(1);
+            line!()
+        });
+        let h2 = s.spawn(|| {
+            x.set(2);
+            line!()
+        });
+        lines = (h1.join().unwrap(), h2.join().unwrap());
+    });
+    let first = line!();
+    x.set(3);
+    assert_eq!(x.get(), 3);
+    assert_eq!(
+        expect_race(file!(), lines.0, lines.1).kind,
+        ReportKind::DataRace
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn scope_end_orders_unjoined_scoped_threads() {
+    let first = line!();
+    let x = RaceCell::new(0u32);
+    thread::scope(|s| {
+        s.spawn(|| x.set(1));
+    });
+    x.set(2);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn rwlock_readers_do_not_race_with_each_other() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(5u8));
+    let lock = Arc::new(RwLock::new(()));
+    let ts: Vec<_> = (0..4)
+        .map(|_| {
+            let (x, lock) = (x.clone(), lock.clone());
+            thread::spawn(move || {
+                let _r = lock.read().unwrap();
+                x.get()
+            })
+        })
+        .collect();
+    for t in ts {
+        assert_eq!(t.join().unwrap(), 5);
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_under_read_lock_races_with_read_under_read_lock() {
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let (y, l2) = (x.clone(), lock.clone());
+    let t = thread::spawn(move || {
+        let _r = l2.read().unwrap();
+        y.set(1);
+        line!()
+    });
+    let lr = {
+        let _r = lock.read().unwrap();
+        let l = line!();
+        let _ = x.get();
+        l
+    };
+    let lw = t.join().unwrap();
+    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+}
+
+#[test]
+fn read_unlock_happens_before_the_next_write_lock() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(false));
+    let (y, l2) = (x.clone(), lock.clone());
+    // The reader reads the cell under a read lock; the writer then takes the
+    // write lock and writes it. std's channel only orders them in time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        {
+            let _r = l2.read().unwrap();
+            let _ = y.get();
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv().unwrap();
+    {
+        let mut w = lock.write().unwrap();
+        *w = true;
+        x.set(1);
+    }
+    reader.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
+    // Reader A writes the cell (wrongly) under a read lock; reader B reads
+    // it under a read lock later: read-unlock releases only to writers.
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let (y, l2) = (x.clone(), lock.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let a = thread::spawn(move || {
+        let l = {
+            let _r = l2.read().unwrap();
+            let l = line!();
+            y.set(1);
+            l
+        };
+        tx.send(()).unwrap();
+        l
+    });
+    rx.recv().unwrap();
+    let lb = {
+        let _r = lock.read().unwrap();
+        let l = line!();
+        let _ = x.get();
+        l
+    };
+    let la = a.join().unwrap();
+    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+}
+
+#[test]
+fn write_unlock_happens_before_later_readers() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(0u8));
+    let (y, l2) = (x.clone(), lock.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w = thread::spawn(move || {
+        let mut g = l2.write().unwrap();
+        y.set(9);
+        *g = 1;
+        drop(g);
+        tx.send(()).unwrap();
+    });
+    rx.recv().unwrap();
+    {
+        let g = lock.read().unwrap();
+        assert_eq!(*g, 1);
+        assert_eq!(x.get(), 9);
+    }
+    w.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn mutex_poisoning_is_std_s_and_still_orders_accesses() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(Mutex::new(0u8));
+    let (y, l2) = (x.clone(), lock.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = thread::spawn(move || {
+        let _g = l2.lock().unwrap();
+        y.set(1);
+        tx.send(()).unwrap();
+        panic!("expected panic while holding the lock");
+    });
+    rx.recv().unwrap();
+    let _ = t.join();
+    assert!(lock.is_poisoned());
+    let g = lock.lock().unwrap_err().into_inner();
+    assert_eq!(*g, 0);
+    x.set(2);
+    drop(g);
+    lock.clear_poison();
+    assert!(!lock.is_poisoned());
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn try_lock_success_orders_and_would_block_does_not_panic() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(Mutex::new(()));
+    let (y, l2) = (x.clone(), lock.clone());
+    thread::spawn(move || {
+        let _g = l2.lock().unwrap();
+        y.set(1);
+    })
+    .join()
+    .unwrap();
+    let g = lock.try_lock().unwrap();
+    assert!(matches!(
+        lock.try_lock(),
+        Err(racedet::sync::TryLockError::WouldBlock)
+    ));
+    x.set(2);
+    drop(g);
+    let mut m = Mutex::new(5);
+    *m.get_mut().unwrap() += 1;
+    assert_eq!(m.into_inner().unwrap(), 6);
+    assert_silent(file!(), first, line!());
+}

@@ -1,0 +1,517 @@
+//! RaceMap scenarios: Go's map contract, race and no-race pairs.
+
+use racedet::collections::{MapPolicy, RaceMap};
+use racedet::reports::{MapPart, ReportKind};
+use racedet::sync::{Arc, Mutex, RwLock};
+use racedet::thread;
+use racedet_tests::{assert_silent, expect_race};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes a u64 key to itself, so tests know each key's bucket.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap = RaceMap<u64, u64, BuildHasherDefault<Identity>>;
+
+fn bucket_map(capacity: usize) -> IdMap {
+    RaceMap::with_capacity_hasher_and_policy(capacity, Default::default(), Some(MapPolicy::Bucket))
+}
+
+fn named(name: &str) -> thread::Builder {
+    thread::Builder::new().name(name.to_string())
+}
+
+fn labels(r: &racedet::reports::Report) -> Vec<String> {
+    let mut v = vec![r.current.thread.label(), r.previous.thread.label()];
+    v.sort();
+    v
+}
+
+#[test]
+fn two_unlocked_writers_are_concurrent_map_writes() {
+    let m = Arc::new(RaceMap::new());
+    let (a, b) = (m.clone(), m.clone());
+    let t1 = named("mw-writer-a")
+        .spawn(move || {
+            a.insert("k", 1);
+            line!()
+        })
+        .unwrap();
+    let t2 = named("mw-writer-b")
+        .spawn(move || {
+            b.insert("k", 2);
+            line!()
+        })
+        .unwrap();
+    let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
+    let r = expect_race(file!(), l1, l2);
+    assert_eq!(r.kind, ReportKind::MapWrites);
+    assert!(r.current.write && r.previous.write);
+    assert_eq!(r.current.op, "insert");
+    assert_eq!(r.object.kind, "map");
+    assert!(r
+        .object
+        .created_at
+        .as_ref()
+        .unwrap()
+        .file
+        .ends_with("maps.rs"));
+    let labels = labels(&r);
+    assert!(
+        labels[0].ends_with("'mw-writer-a'") && labels[1].ends_with("'mw-writer-b'"),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 1u32);
+    let w = m.clone();
+    let t = named("rw-writer")
+        .spawn(move || {
+            w.insert(2, 2);
+            line!()
+        })
+        .unwrap();
+    let lr = line!();
+    let _ = m.get(&1);
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert!(
+        labels(&r)
+            .iter()
+            .any(|l| l == "main thread" || l.contains("read_during")),
+        "{:?}",
+        labels(&r)
+    );
+}
+
+#[test]
+fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 1u32);
+    let w = m.clone();
+    let t = named("it-writer")
+        .spawn(move || {
+            w.insert(7, 7);
+            line!()
+        })
+        .unwrap();
+    let li = line!();
+    m.range(|_, _| true);
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), li, lw);
+    assert_eq!(r.kind, ReportKind::MapIterationWrite);
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(ops.contains(&"range") && ops.contains(&"insert"), "{ops:?}");
+}
+
+#[test]
+fn keys_snapshot_during_remove_is_an_iteration_race() {
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 1u32);
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.remove(&1);
+        line!()
+    });
+    let lk = line!();
+    let _ = m.keys();
+    let lw = t.join().unwrap();
+    assert_eq!(
+        expect_race(file!(), lk, lw).kind,
+        ReportKind::MapIterationWrite
+    );
+}
+
+#[test]
+fn clone_during_insert_is_an_iteration_race() {
+    let m = Arc::new(RaceMap::new());
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(3u8, 3u8);
+        line!()
+    });
+    let lc = line!();
+    let _copy = (*m).clone();
+    let lw = t.join().unwrap();
+    assert_eq!(
+        expect_race(file!(), lc, lw).kind,
+        ReportKind::MapIterationWrite
+    );
+}
+
+#[test]
+fn len_during_insert_races_under_go_policy() {
+    let m = Arc::new(RaceMap::new());
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(1u8, 1u8);
+        line!()
+    });
+    let ll = line!();
+    let _ = m.len();
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), ll, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    let parts = [r.current.map_part.clone(), r.previous.map_part.clone()];
+    assert!(parts.contains(&Some(MapPart::Header)), "{parts:?}");
+}
+
+#[test]
+fn clear_during_get_races() {
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u8, 1u8);
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.clear();
+        line!()
+    });
+    let lg = line!();
+    let _ = m.contains_key(&1);
+    let lw = t.join().unwrap();
+    assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
+}
+
+#[test]
+fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u8, 1u8);
+    m.insert(2u8, 2u8);
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.update(&1, |v| *v += 1);
+        line!()
+    });
+    let lg = line!();
+    let _ = m.get_with(&2, |v| *v);
+    let lw = t.join().unwrap();
+    assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
+}
+
+#[test]
+fn parent_write_after_spawn_races_with_child_read() {
+    let m = Arc::new(RaceMap::new());
+    let r = m.clone();
+    let t = thread::spawn(move || {
+        let _ = r.get(&1u8);
+        line!()
+    });
+    let lw = line!();
+    m.insert(1u8, 1u8);
+    let lr = t.join().unwrap();
+    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::MapReadWrite);
+}
+
+// std's barrier orders the two accesses in time without a happens-before
+// edge racedet can see, so each test pins which access comes second.
+
+#[test]
+fn race_is_reported_when_the_read_comes_second() {
+    let m = Arc::new(RaceMap::new());
+    let w = m.clone();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    let t = thread::spawn(move || {
+        let l = line!();
+        w.insert(1u8, 1u8);
+        g.wait();
+        l
+    });
+    gate.wait();
+    let lr = line!();
+    let _ = m.get(&1);
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert!(!r.current.write && r.previous.write, "the read came second");
+    assert_eq!(r.current.site.line, lr);
+}
+
+#[test]
+fn race_is_reported_when_the_write_comes_second() {
+    let m = Arc::new(RaceMap::new());
+    let w = m.clone();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    let t = thread::spawn(move || {
+        g.wait();
+        let l = line!();
+        w.insert(1u8, 1u8);
+        l
+    });
+    let lr = line!();
+    let _ = m.get(&1);
+    gate.wait();
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert!(
+        r.current.write && !r.previous.write,
+        "the write came second"
+    );
+    assert_eq!(r.current.site.line, lw);
+}
+
+#[test]
+fn rwlock_protected_safe_map_is_silent() {
+    let first = line!();
+    let m = Arc::new(RwLock::new(RaceMap::new()));
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let m = m.clone();
+            thread::spawn(move || {
+                for i in 0..2_000u64 {
+                    if i % 10 == 0 {
+                        m.write().unwrap().insert(i % 64, t);
+                    } else {
+                        let _ = m.read().unwrap().get(&(i % 64));
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let _ = m.read().unwrap().len();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn eight_threads_and_a_hundred_thousand_locked_ops_are_silent() {
+    let first = line!();
+    let m = Arc::new(Mutex::new(RaceMap::new()));
+    let workers: Vec<_> = (0..8u64)
+        .map(|t| {
+            let m = m.clone();
+            thread::spawn(move || {
+                let mut x = t + 1;
+                for _ in 0..12_500 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let map = m.lock().unwrap();
+                    match x % 4 {
+                        0 => {
+                            map.insert(x % 1024, x);
+                        }
+                        1 => {
+                            map.remove(&(x % 1024));
+                        }
+                        2 => map.range(|_, _| false),
+                        _ => {
+                            let _ = map.get(&(x % 1024));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(m.lock().unwrap().len() <= 1024);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn readers_only_without_a_lock_are_silent() {
+    let first = line!();
+    let m: Arc<RaceMap<u32, u32>> = Arc::new((0..100).map(|i| (i, i)).collect());
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let m = m.clone();
+            thread::spawn(move || {
+                for i in 0..100 {
+                    assert_eq!(m.get(&i), Some(i));
+                }
+                m.range(|_, _| true);
+                m.len()
+            })
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(r.join().unwrap(), 100);
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_before_spawn_and_read_after_join_are_silent() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u8, 1u8);
+    let c = m.clone();
+    thread::spawn(move || {
+        assert_eq!(c.get(&1), Some(1));
+        c.insert(2, 2);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(m.get(&2), Some(2));
+    m.clear();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn scoped_threads_ordered_by_scope_end_are_silent() {
+    let first = line!();
+    let m = RaceMap::new();
+    let lock = Mutex::new(());
+    thread::scope(|s| {
+        for i in 0..4u8 {
+            let (m, lock) = (&m, &lock);
+            s.spawn(move || {
+                let _g = lock.lock().unwrap();
+                m.insert(i, i);
+            });
+        }
+    });
+    assert_eq!(m.len(), 4);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bucket_policy_same_bucket_writes_race() {
+    let m = Arc::new(bucket_map(64));
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(1, 1);
+        line!()
+    });
+    let l = line!();
+    m.insert(1 + 16, 2);
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::MapWrites);
+    assert_eq!(
+        r.current.map_part,
+        Some(MapPart::Bucket { bucket: 1, of: 16 })
+    );
+    assert_eq!(
+        r.previous.map_part,
+        Some(MapPart::Bucket { bucket: 1, of: 16 })
+    );
+}
+
+#[test]
+fn bucket_policy_different_bucket_writes_are_silent() {
+    let first = line!();
+    let m = Arc::new(bucket_map(64));
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(1, 1);
+        let _ = w.get(&1);
+    });
+    m.insert(2, 2);
+    let _ = m.get(&2);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
+    let m = Arc::new(bucket_map(64));
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(5, 5);
+        line!()
+    });
+    let l = line!();
+    let _ = m.len();
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+}
+
+#[test]
+fn bucket_policy_growth_writes_every_bucket() {
+    // 1 bucket at capacity 0; the 7th insert grows to 2 buckets, a write of
+    // every bucket that races with the other thread's read of another key.
+    let m = Arc::new(bucket_map(0));
+    for k in 0..6 {
+        m.insert(k * 2, k);
+    }
+    let r = m.clone();
+    let t = thread::spawn(move || {
+        let _ = r.get(&1);
+        line!()
+    });
+    let lg = line!();
+    m.insert(100, 100);
+    let lt = t.join().unwrap();
+    let rep = expect_race(file!(), lg, lt);
+    assert_eq!(rep.kind, ReportKind::MapReadWrite);
+    let ops = [rep.current.op.as_str(), rep.previous.op.as_str()];
+    assert!(ops.iter().any(|o| o.starts_with("insert")), "{ops:?}");
+}
+
+#[test]
+fn bucket_count_follows_capacity_like_go() {
+    // Go sizes 2^B buckets for 6.5 entries each: 64 entries -> 16 buckets.
+    let m = Arc::new(bucket_map(64));
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        w.insert(3, 3);
+        line!()
+    });
+    let l = line!();
+    m.insert(3, 4);
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert_eq!(
+        r.current.map_part,
+        Some(MapPart::Bucket { bucket: 3, of: 16 })
+    );
+}
+
+#[test]
+fn map_api_behaves_like_a_map() {
+    let m: RaceMap<String, u32> = RaceMap::with_capacity(4);
+    assert!(m.is_empty());
+    assert_eq!(m.insert("a".into(), 1), None);
+    assert_eq!(m.insert("a".into(), 2), Some(1));
+    assert_eq!(m.get("a"), Some(2));
+    assert_eq!(m.get_with("a", |v| v * 10), Some(20));
+    assert!(m.update("a", |v| *v += 1));
+    assert!(!m.update("zz", |v| *v += 1));
+    assert!(m.contains_key("a"));
+    m.extend([("b".to_string(), 5)]);
+    let mut keys = m.keys();
+    keys.sort();
+    assert_eq!(keys, ["a", "b"]);
+    let mut values = m.values();
+    values.sort();
+    assert_eq!(values, [3, 5]);
+    let mut seen = 0;
+    m.range(|_, _| {
+        seen += 1;
+        false
+    });
+    assert_eq!(seen, 1);
+    let copy = m.clone();
+    assert_eq!(copy.len(), 2);
+    assert_eq!(m.remove("a"), Some(3));
+    assert_eq!(format!("{m:?}"), r#"{"b": 5}"#);
+    m.clear();
+    assert_eq!(m.len(), 0);
+    let d: RaceMap<u8, u8> = RaceMap::default();
+    assert!(d.is_empty());
+}

@@ -1,0 +1,265 @@
+//! The runtime seen from outside: exit status, options, log files, report
+//! formats and suppressions, on a real subprocess (`src/bin/racy.rs`).
+
+use racedet::reports::{Report, ReportKind};
+use std::process::{Command, Output};
+
+fn racy(mode: &str, options: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racy"))
+        .arg(mode)
+        .env("RACEDET_OPTIONS", options)
+        .output()
+        .expect("racy runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn blocks(text: &str) -> usize {
+    text.matches("WARNING: DATA RACE").count()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("racedet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn exit_status_is_66_after_a_race() {
+    let o = racy("race", "");
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert!(stderr(&o).contains("WARNING: DATA RACE: concurrent map writes"));
+    assert!(
+        stderr(&o).ends_with("racedet: found 1 data race(s)\n"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("racy: race done"));
+}
+
+#[test]
+fn exit_status_is_0_without_races() {
+    let o = racy("clean", "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(blocks(&stderr(&o)), 0);
+    assert!(!stderr(&o).contains("racedet:"));
+}
+
+#[test]
+fn exitcode_option_sets_the_status() {
+    let o = racy("race", "exitcode=7");
+    assert_eq!(o.status.code(), Some(7));
+}
+
+#[test]
+fn each_distinct_race_is_reported_once() {
+    let o = racy("two", "");
+    assert_eq!(o.status.code(), Some(66));
+    assert_eq!(blocks(&stderr(&o)), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("racedet: found 2 data race(s)"));
+}
+
+#[test]
+fn halt_on_error_stops_at_the_first_report() {
+    let o = racy("two", "halt_on_error=1");
+    assert_eq!(o.status.code(), Some(66));
+    assert_eq!(blocks(&stderr(&o)), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("racedet: found 1 data race(s)"));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("done"),
+        "the program stopped"
+    );
+}
+
+#[test]
+fn max_reports_limits_printing_but_not_counting() {
+    let o = racy("two", "max_reports=1");
+    assert_eq!(o.status.code(), Some(66));
+    let err = stderr(&o);
+    assert_eq!(blocks(&err), 1, "{err}");
+    assert!(err.contains("max_reports=1 reached"), "{err}");
+    assert!(err.contains("racedet: found 2 data race(s)"), "{err}");
+}
+
+#[test]
+fn log_path_writes_prefix_dot_pid() {
+    let dir = temp_dir("log");
+    let prefix = dir.join("races");
+    let child = Command::new(env!("CARGO_BIN_EXE_racy"))
+        .arg("race")
+        .env("RACEDET_OPTIONS", format!("log_path={}", prefix.display()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(66));
+    let log =
+        std::fs::read_to_string(format!("{}.{pid}", prefix.display())).expect("PREFIX.PID exists");
+    assert_eq!(blocks(&log), 1, "{log}");
+    assert!(log.contains("racedet: found 1 data race(s)"));
+    assert_eq!(blocks(&stderr(&o)), 0, "reports go to the log, not stderr");
+    assert!(
+        stderr(&o).contains("racedet: found 1 data race(s)"),
+        "the summary still shows"
+    );
+}
+
+#[test]
+fn bad_option_key_is_a_one_line_error_naming_it() {
+    let o = racy("clean", "exticode=1");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("unknown key `exticode`") && err.contains("exitcode"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_option_value_is_a_one_line_error_naming_the_accepted_values() {
+    let o = racy("clean", "report_format=xml");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("`xml`") && err.contains("`json`"), "{err}");
+}
+
+#[test]
+fn json_reports_are_one_object_per_line_and_round_trip() {
+    let o = racy("two", "report_format=json");
+    assert_eq!(o.status.code(), Some(66));
+    let err = stderr(&o);
+    let reports: Vec<Report> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each line is a report"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{err}");
+    let kinds: Vec<ReportKind> = reports.iter().map(|r| r.kind).collect();
+    assert!(kinds.contains(&ReportKind::MapWrites) && kinds.contains(&ReportKind::DataRace));
+    for r in &reports {
+        let again: Report = serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap();
+        assert_eq!(&again, r);
+        assert_eq!(r.program, "racy");
+        assert!(r.current.site.file.ends_with("racy.rs"));
+        assert!(r.previous.site.file.ends_with("racy.rs"));
+    }
+    let map = reports
+        .iter()
+        .find(|r| r.kind == ReportKind::MapWrites)
+        .unwrap();
+    assert_eq!(map.current.site.line, 11);
+    assert_eq!(map.previous.site.line, 11);
+    assert_eq!(map.object.created_at.as_ref().unwrap().line, 15);
+}
+
+#[test]
+fn suppressions_hide_matching_races() {
+    let dir = temp_dir("supp");
+    let file = dir.join("supp.txt");
+    std::fs::write(
+        &file,
+        "# known race in the cache\nrace:racy::apply_update\n",
+    )
+    .unwrap();
+    let o = racy("race", &format!("suppressions={}", file.display()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(blocks(&stderr(&o)), 0);
+}
+
+#[test]
+fn malformed_suppressions_file_is_a_one_line_error_naming_the_line() {
+    let dir = temp_dir("badsupp");
+    let file = dir.join("supp.txt");
+    std::fs::write(&file, "race:fine\nrace apply_update\n").unwrap();
+    let o = racy("race", &format!("suppressions={}", file.display()));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("race:PATTERN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn history_full_keeps_the_previous_stack() {
+    let o = racy("race", "history=full");
+    let err = stderr(&o);
+    let previous = err
+        .split("Previous write")
+        .nth(1)
+        .expect("a previous access");
+    let previous = previous.split("\n\n").next().unwrap();
+    assert!(previous.contains("racy::apply_update"), "{previous}");
+    assert!(
+        !err.contains("run with RACEDET_OPTIONS=history=full"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_history_says_how_to_get_the_previous_stack() {
+    let o = racy("race", "");
+    assert!(stderr(&o).contains("RACEDET_OPTIONS=history=full"));
+}
+
+/// The text report's structure, with addresses and library frames removed
+/// (they vary with the toolchain), against a golden file.
+#[test]
+fn text_report_matches_the_golden_structure() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
+    let root = std::fs::canonicalize(root).unwrap();
+    let o = racy("race", &format!("strip_path_prefix={}/", root.display()));
+    let err = stderr(&o);
+    let mut skeleton = Vec::new();
+    let mut keep_next = false;
+    for line in err.lines() {
+        let line = normalize_address(line);
+        if keep_next {
+            skeleton.push(line.clone());
+            keep_next = false;
+        } else if !line.starts_with("  ") {
+            skeleton.push(line.clone());
+        } else if line.trim_start().starts_with("racy::") {
+            skeleton.push(line.clone());
+            keep_next = true;
+        } else if line.trim_start().starts_with("tests/src/bin/racy.rs") || line.starts_with("  (")
+        {
+            skeleton.push(line.clone());
+        }
+    }
+    let got = skeleton.join("\n") + "\n";
+    let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/golden/two_writers.txt");
+    if std::env::var_os("RACEDET_BLESS").is_some() {
+        std::fs::write(golden_path, &got).unwrap();
+    }
+    let golden =
+        std::fs::read_to_string(golden_path).expect("golden file (RACEDET_BLESS=1 writes it)");
+    // Which worker comes second varies; the golden names worker threads
+    // generically.
+    let normalize_workers = |s: &str| {
+        s.replace("worker-0", "worker-N")
+            .replace("worker-1", "worker-N")
+            .replace("T1 ", "TN ")
+            .replace("T2 ", "TN ")
+    };
+    assert_eq!(normalize_workers(&got), normalize_workers(&golden));
+}
+
+fn normalize_address(line: &str) -> String {
+    match line.find("0x") {
+        Some(i) => {
+            let end = line[i + 2..]
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .map_or(line.len(), |e| i + 2 + e);
+            format!("{}0xADDR{}", &line[..i], &line[end..])
+        }
+        None => line.to_string(),
+    }
+}
