@@ -127,8 +127,21 @@ fn kind_of(race: &Race<Site>, object: &ObjectInfo) -> ReportKind {
 
 fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
     let rt = runtime();
-    let strip = rt.options.strip_path_prefix.as_deref();
-    let current_stack = stack::resolve(&rt.stacks.get(rt.stacks.capture()), strip);
+    let mut current_stack = stack::resolve(&rt.stacks.get(rt.stacks.capture()), None);
+    // Exact sites (`#[track_caller]`) are relative to the crate or workspace
+    // root while debug info paths are absolute; unless told otherwise, strip
+    // the root that the top frame reveals, so both read alike.
+    let auto = if rt.options.strip_path_prefix.is_none() {
+        source_root(&current_stack, race.current.site.location.file())
+    } else {
+        None
+    };
+    let strip = rt.options.strip_path_prefix.as_deref().or(auto.as_deref());
+    for f in &mut current_stack {
+        if let Some(site) = &mut f.site {
+            site.file = stack::strip(&site.file, strip);
+        }
+    }
     let prev = &race.previous.site;
     let current_thread = ThreadRef {
         id: l.info.id,
@@ -201,6 +214,16 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
             .unwrap_or_default(),
         racedet_version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// The directory that, prefixed to `relative` (an exact site), gives the
+/// absolute path of some frame of `frames`.
+fn source_root(frames: &[Frame], relative: &str) -> Option<String> {
+    frames.iter().find_map(|f| {
+        let file = &f.site.as_ref()?.file;
+        let root = file.strip_suffix(relative)?;
+        (root.ends_with('/') && root.starts_with('/')).then(|| root.to_string())
+    })
 }
 
 fn creation_note(id: u64, created: StackId) -> Option<String> {

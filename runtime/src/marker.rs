@@ -9,7 +9,10 @@ pub const SECTION: &str = ".racedet_marker";
 /// The marker's text: `racedet-runtime <version> detect=1`, NUL-padded.
 const TEXT: &[u8] = concat!("racedet-runtime ", env!("CARGO_PKG_VERSION"), " detect=1").as_bytes();
 
-#[used]
+// No `#[used]`: on ELF it marks the section SHF_GNU_RETAIN, so every binary
+// linking the runtime crate kept the marker, detection on or off. Without it
+// the section survives `--gc-sections` only through the reference in `link`,
+// that is, only in binaries that can start the runtime.
 #[link_section = ".racedet_marker"]
 static MARKER: [u8; 64] = {
     let mut out = [0u8; 64];
