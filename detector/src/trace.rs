@@ -85,6 +85,9 @@ pub struct Event {
 pub struct Trace {
     /// The events in execution order.
     pub events: Vec<Event>,
+    /// The 1-based text line of each event (empty for built traces, whose
+    /// errors then name the event index + 1).
+    pub lines: Vec<usize>,
     /// Thread names by id.
     pub threads: Vec<String>,
     /// Location names by id.
@@ -222,6 +225,7 @@ impl Trace {
                 }
             };
             trace.events.push(Event { thread, op });
+            trace.lines.push(line);
         }
         Ok(trace)
     }
@@ -231,8 +235,16 @@ impl Trace {
         let mut replay = Replay::new();
         let mut out = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
-            if let Some(r) = replay.step(i, *e)? {
-                out.push((i, r));
+            match replay.step(i, *e) {
+                Ok(Some(r)) => out.push((i, r)),
+                Ok(None) => {}
+                Err(mut err) => {
+                    // Name the text line, not the event index.
+                    if let Some(&line) = self.lines.get(i) {
+                        err.line = line;
+                    }
+                    return Err(err);
+                }
             }
         }
         Ok(out)

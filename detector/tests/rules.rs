@@ -1430,11 +1430,9 @@ fn impossible_orderings_are_replay_errors() {
 }
 
 #[test]
-#[ignore = "engine bug: a replay error of a parsed trace names event index + 1, not the text line"]
 fn replay_error_of_a_parsed_trace_names_its_text_line() {
-    // `TraceError::line` is documented as "1-based line of the text form
-    // (event index + 1 for built traces)"; this trace is not built but
-    // parsed, yet `races()` reports the event index + 1 (2), not line 5.
+    // Comments and blank lines before the faulty event must not shift the
+    // line an error names.
     let err = replay_error("# header\nmain fork t1\n\n# the bad one:\nt1 unlock m\n");
     assert_eq!(err.line, 5, "{err}");
 }
