@@ -28,13 +28,42 @@ struct Entry<S> {
 /// Accesses of one kind that later accesses may still race with.
 ///
 /// Invariant: at most one entry per slot (a thread's newer access always
-/// happens after its older one, so it replaces it), and `Many` holds at
-/// least two entries.
+/// happens after its older one, so it replaces it; so does a later thread
+/// reusing the slot, which has seen the old one's end), and `Many` holds at
+/// least two entries. `Many` is indexed by slot, like FastTrack's read
+/// vector clock, so recording a read in read-shared state is O(1); entries
+/// of other slots are only dropped by `prune` (a write), never by a read —
+/// keeping an access that a newer one subsumes changes no verdict.
 #[derive(Clone, Debug)]
 enum AccessSet<S> {
     Empty,
     One(Entry<S>),
-    Many(Box<SmallVec<[Entry<S>; 4]>>),
+    Many(Box<Dense<S>>),
+}
+
+/// Entries by slot index.
+#[derive(Clone, Debug)]
+struct Dense<S> {
+    slots: SmallVec<[Option<Entry<S>>; 4]>,
+    count: usize,
+}
+
+impl<S: Copy> Dense<S> {
+    #[inline]
+    fn put(&mut self, entry: Entry<S>) {
+        let i = entry.epoch.tid().index();
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        if self.slots[i].is_none() {
+            self.count += 1;
+        }
+        self.slots[i] = Some(entry);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry<S>> {
+        self.slots.iter().flatten()
+    }
 }
 
 impl<S: Copy> AccessSet<S> {
@@ -44,7 +73,7 @@ impl<S: Copy> AccessSet<S> {
         match self {
             AccessSet::Empty => None,
             AccessSet::One(e) => (!thread.saw(e.epoch)).then_some(*e),
-            AccessSet::Many(v) => v.iter().find(|e| !thread.saw(e.epoch)).copied(),
+            AccessSet::Many(d) => d.iter().find(|e| !thread.saw(e.epoch)).copied(),
         }
     }
 
@@ -58,42 +87,51 @@ impl<S: Copy> AccessSet<S> {
                     *self = AccessSet::Empty;
                 }
             }
-            AccessSet::Many(v) => {
-                v.retain(|e| !thread.saw(e.epoch));
+            AccessSet::Many(d) => {
+                for slot in d.slots.iter_mut() {
+                    if slot.is_some_and(|e| thread.saw(e.epoch)) {
+                        *slot = None;
+                        d.count -= 1;
+                    }
+                }
                 self.normalize();
             }
         }
     }
 
-    /// Records an access of `thread`, forgetting those it has seen.
+    /// Records an access of `thread`. In the single-entry states an entry
+    /// the thread has seen is replaced (FastTrack's exclusive states); a
+    /// concurrent one inflates the set.
     #[inline]
     fn insert(&mut self, thread: &ThreadState, entry: Entry<S>) {
         match self {
             AccessSet::Empty => *self = AccessSet::One(entry),
             AccessSet::One(e) => {
                 if thread.saw(e.epoch) {
-                    *self = AccessSet::One(entry);
+                    *e = entry;
                 } else {
                     // Inflate: a concurrent access of another slot.
-                    let mut v = SmallVec::new();
-                    v.push(*e);
-                    v.push(entry);
-                    *self = AccessSet::Many(Box::new(v));
+                    let mut d = Box::new(Dense {
+                        slots: SmallVec::new(),
+                        count: 0,
+                    });
+                    d.put(*e);
+                    d.put(entry);
+                    *self = AccessSet::Many(d);
                 }
             }
-            AccessSet::Many(v) => {
-                v.retain(|e| !thread.saw(e.epoch));
-                v.push(entry);
-                self.normalize();
-            }
+            AccessSet::Many(d) => d.put(entry),
         }
     }
 
     fn normalize(&mut self) {
-        if let AccessSet::Many(v) = self {
-            match v.len() {
+        if let AccessSet::Many(d) = self {
+            match d.count {
                 0 => *self = AccessSet::Empty,
-                1 => *self = AccessSet::One(v[0]),
+                1 => {
+                    let only = *d.iter().next().expect("count is 1");
+                    *self = AccessSet::One(only);
+                }
                 _ => {}
             }
         }
@@ -107,7 +145,7 @@ impl<S: Copy> AccessSet<S> {
         match self {
             AccessSet::Empty => 0,
             AccessSet::One(_) => 1,
-            AccessSet::Many(v) => v.len(),
+            AccessSet::Many(d) => d.count,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! `RaceMap`: a map with Go's contract.
 
-use parking_lot::Mutex;
+use hashbrown::HashTable;
+use racedet_runtime::SpinLock;
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
@@ -35,31 +35,33 @@ pub enum MapPolicy {
 /// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
 /// internal lock and must not use the same map.
 pub struct RaceMap<K, V, S = RandomState> {
-    inner: Mutex<Inner<K, V, S>>,
+    // The key is hashed once, outside the lock, and the hash serves both the
+    // table and the bucket of the map model.
+    hasher: S,
+    // A spin lock: every critical section is one table operation (and one
+    // shadow check), far shorter than parking a thread.
+    inner: SpinLock<Inner<K, V>>,
 }
 
-struct Inner<K, V, S> {
-    map: HashMap<K, V, S>,
+struct Inner<K, V> {
+    table: HashTable<(K, V)>,
     #[cfg(any(feature = "detect", racedet_detect))]
     shadow: MapShadow,
 }
 
 /// The access hooks. Each is a no-op without `detect`.
-impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
+impl<K, V> Inner<K, V> {
     #[inline]
-    fn key<Q: Hash + ?Sized>(
+    fn key(
         &mut self,
         _write: bool,
-        _key: &Q,
+        _hash: u64,
         _op: u8,
         _at: &'static Location<'static>,
         _addr: usize,
     ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        {
-            let hash = self.map.hasher().hash_one(_key);
-            self.shadow.key(_write, hash, op(_op), _at, _addr);
-        }
+        self.shadow.key(_write, _hash, op(_op), _at, _addr);
     }
 
     #[inline]
@@ -77,7 +79,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     #[inline]
     fn resized(&mut self, _at: &'static Location<'static>, _addr: usize) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.resized(self.map.len(), _at, _addr);
+        self.shadow.resized(self.table.len(), _at, _addr);
     }
 }
 
@@ -164,8 +166,9 @@ impl<K, V, S> RaceMap<K, V, S> {
     ) -> Self {
         let _ = policy;
         RaceMap {
-            inner: Mutex::new(Inner {
-                map: HashMap::with_capacity_and_hasher(capacity, hasher),
+            hasher,
+            inner: SpinLock::new(Inner {
+                table: HashTable::with_capacity(capacity),
                 #[cfg(any(feature = "detect", racedet_detect))]
                 shadow: MapShadow::new(
                     capacity,
@@ -185,13 +188,26 @@ impl<K, V, S> RaceMap<K, V, S> {
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// `m[k] = v`: inserts, returning the previous value. A write.
     #[track_caller]
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         let at = Location::caller();
+        let hash = self.hash(&key);
         let mut g = self.inner.lock();
-        g.key(true, &key, INSERT, at, self.addr());
-        let old = g.map.insert(key, value);
+        g.key(true, hash, INSERT, at, self.addr());
+        let old = match g.table.find_mut(hash, |(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                g.table
+                    .insert_unique(hash, (key, value), |(k, _)| self.hasher.hash_one(k));
+                None
+            }
+        };
         g.resized(at, self.addr());
         old
     }
@@ -204,9 +220,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
+        let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, key, GET, Location::caller(), self.addr());
-        g.map.get(key).cloned()
+        g.key(false, hash, GET, Location::caller(), self.addr());
+        g.table
+            .find(hash, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v.clone())
     }
 
     /// Calls `f` on the value without cloning it. A read.
@@ -216,9 +235,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, key, GET_WITH, Location::caller(), self.addr());
-        g.map.get(key).map(f)
+        g.key(false, hash, GET_WITH, Location::caller(), self.addr());
+        g.table
+            .find(hash, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| f(v))
     }
 
     /// `_, ok := m[k]`. A read.
@@ -228,9 +250,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, key, CONTAINS_KEY, Location::caller(), self.addr());
-        g.map.contains_key(key)
+        g.key(false, hash, CONTAINS_KEY, Location::caller(), self.addr());
+        g.table.find(hash, |(k, _)| k.borrow() == key).is_some()
     }
 
     /// `delete(m, k)`, returning the value. A write, even when absent (as Go).
@@ -240,9 +263,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, key, REMOVE, Location::caller(), self.addr());
-        g.map.remove(key)
+        g.key(true, hash, REMOVE, Location::caller(), self.addr());
+        match g.table.find_entry(hash, |(k, _)| k.borrow() == key) {
+            Ok(entry) => Some(entry.remove().0 .1),
+            Err(_) => None,
+        }
     }
 
     /// Changes the value in place; false when absent. A write.
@@ -252,10 +279,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, key, UPDATE, Location::caller(), self.addr());
-        match g.map.get_mut(key) {
-            Some(v) => {
+        g.key(true, hash, UPDATE, Location::caller(), self.addr());
+        match g.table.find_mut(hash, |(k, _)| k.borrow() == key) {
+            Some((_, v)) => {
                 f(v);
                 true
             }
@@ -263,26 +291,33 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         }
     }
 
-    /// Adds every pair. A write of each key (and growth).
+    /// Adds every pair: one insert (a write of its key) each.
     #[track_caller]
     pub fn extend(&self, iter: impl IntoIterator<Item = (K, V)>) {
         let at = Location::caller();
         for (k, v) in iter {
+            let hash = self.hash(&k);
             let mut g = self.inner.lock();
-            g.key(true, &k, EXTEND, at, self.addr());
-            g.map.insert(k, v);
+            g.key(true, hash, EXTEND, at, self.addr());
+            match g.table.find_mut(hash, |(x, _)| *x == k) {
+                Some((_, old)) => *old = v,
+                None => {
+                    g.table
+                        .insert_unique(hash, (k, v), |(x, _)| self.hasher.hash_one(x));
+                }
+            }
             g.resized(at, self.addr());
         }
     }
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
+impl<K, V, S> RaceMap<K, V, S> {
     /// `len(m)`. A read of the header.
     #[track_caller]
     pub fn len(&self) -> usize {
         let mut g = self.inner.lock();
         g.len_hook(LEN, Location::caller(), self.addr());
-        g.map.len()
+        g.table.len()
     }
 
     /// `len(m) == 0`. A read of the header.
@@ -290,7 +325,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     pub fn is_empty(&self) -> bool {
         let mut g = self.inner.lock();
         g.len_hook(IS_EMPTY, Location::caller(), self.addr());
-        g.map.is_empty()
+        g.table.is_empty()
     }
 
     /// `clear(m)`. A write of every bucket.
@@ -298,7 +333,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     pub fn clear(&self) {
         let mut g = self.inner.lock();
         g.whole(true, CLEAR, Location::caller(), self.addr());
-        g.map.clear();
+        g.table.clear();
     }
 
     /// `for k, v := range m`: calls `f` on each pair until it returns false.
@@ -307,7 +342,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         let mut g = self.inner.lock();
         g.whole(false, RANGE, Location::caller(), self.addr());
-        for (k, v) in g.map.iter() {
+        for (k, v) in g.table.iter() {
             if !f(k, v) {
                 break;
             }
@@ -322,7 +357,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let mut g = self.inner.lock();
         g.whole(false, KEYS, Location::caller(), self.addr());
-        g.map.keys().cloned().collect()
+        g.table.iter().map(|(k, _)| k.clone()).collect()
     }
 
     /// A snapshot of the values. An iteration.
@@ -333,11 +368,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let mut g = self.inner.lock();
         g.whole(false, VALUES, Location::caller(), self.addr());
-        g.map.values().cloned().collect()
+        g.table.iter().map(|(_, v)| v.clone()).collect()
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone, S: BuildHasher + Clone> Clone for RaceMap<K, V, S> {
+impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
     /// A copy of the map: an iteration of this map. The copy is a new map,
     /// created here.
     #[track_caller]
@@ -352,9 +387,12 @@ impl<K: Hash + Eq + Clone, V: Clone, S: BuildHasher + Clone> Clone for RaceMap<K
         });
         #[cfg(not(any(feature = "detect", racedet_detect)))]
         let policy = None;
-        let copy =
-            RaceMap::with_capacity_hasher_and_policy(g.map.len(), g.map.hasher().clone(), policy);
-        copy.inner.lock().map.clone_from(&g.map);
+        let copy = RaceMap::with_capacity_hasher_and_policy(0, self.hasher.clone(), policy);
+        {
+            let mut c = copy.inner.lock();
+            c.table = g.table.clone();
+            c.resized(at, copy.addr());
+        }
         copy
     }
 }
@@ -366,25 +404,36 @@ impl<K, V, S: Default> Default for RaceMap<K, V, S> {
     }
 }
 
-impl<K: Hash + Eq + fmt::Debug, V: fmt::Debug, S: BuildHasher> fmt::Debug for RaceMap<K, V, S> {
+impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     /// Formats the entries: an iteration.
     #[track_caller]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut g = self.inner.lock();
         g.whole(false, DEBUG, Location::caller(), self.addr());
-        f.debug_map().entries(g.map.iter()).finish()
+        f.debug_map()
+            .entries(g.table.iter().map(|(k, v)| (k, v)))
+            .finish()
     }
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap<K, V, S> {
+    /// A new map holding the pairs. Built before anyone else can see it, so
+    /// only its bucket count follows (growth is a write by this thread).
     #[track_caller]
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let map = RaceMap::with_capacity_and_hasher(0, S::default());
         {
             let mut g = map.inner.lock();
-            g.map.extend(iter);
-            // Built before anyone else can see it: only the bucket count
-            // needs to follow (its growth is a write by this thread).
+            for (k, v) in iter {
+                let hash = map.hash(&k);
+                match g.table.find_mut(hash, |(x, _)| *x == k) {
+                    Some((_, old)) => *old = v,
+                    None => {
+                        g.table
+                            .insert_unique(hash, (k, v), |(x, _)| map.hasher.hash_one(x));
+                    }
+                }
+            }
             let addr = map.addr();
             g.resized(Location::caller(), addr);
         }

@@ -2,8 +2,8 @@
 //! instrumented types call these around the real operation: acquire after
 //! it succeeds, release before it lets go.
 
+use crate::spin::SpinLock;
 use crate::threads::{after_release, with_local};
-use parking_lot::Mutex;
 use racedet_detector::SyncClock;
 use std::cell::UnsafeCell;
 
@@ -74,7 +74,8 @@ impl MutexClock {
 #[derive(Default)]
 pub struct RwLockClock {
     write: UnsafeCell<SyncClock>,
-    read: Mutex<SyncClock>,
+    /// A spin lock: read-unlocks hold it for one clock join.
+    read: SpinLock<SyncClock>,
 }
 
 // SAFETY: `write` is written only by the write-lock holder and read only by
@@ -87,7 +88,7 @@ impl RwLockClock {
     pub const fn new() -> RwLockClock {
         RwLockClock {
             write: UnsafeCell::new(SyncClock::new()),
-            read: parking_lot::const_mutex(SyncClock::new()),
+            read: SpinLock::new(SyncClock::new()),
         }
     }
 

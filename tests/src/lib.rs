@@ -70,3 +70,16 @@ pub fn expect_race(file: &str, a: u32, b: u32) -> Report {
     );
     found.into_iter().next().unwrap()
 }
+
+/// Evaluates an access and returns the line it is on, so a test can name
+/// the sites it expects in a report. `line!()` in a macro is the line of the
+/// invocation, which is where the access's `#[track_caller]` site is, and
+/// rustfmt keeps a short invocation on one line.
+#[macro_export]
+macro_rules! site {
+    ($access:expr) => {{
+        let line = line!();
+        let _ = $access;
+        line
+    }};
+}

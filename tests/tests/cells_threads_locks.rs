@@ -4,7 +4,7 @@ use racedet::cell::{RaceCell, UnsafeCell};
 use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race};
+use racedet_tests::{assert_silent, expect_race, site};
 
 #[test]
 fn unsynchronized_cell_write_and_read_race() {
@@ -12,13 +12,9 @@ fn unsynchronized_cell_write_and_read_race() {
     let y = x.clone();
     let t = thread::Builder::new()
         .name("cell-writer".into())
-        .spawn(move || {
-            y.set(1);
-            line!()
-        })
+        .spawn(move || site!(y.set(1)))
         .unwrap();
-    let lr = line!();
-    let _ = x.get();
+    let lr = site!(x.get());
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::DataRace);
@@ -35,12 +31,8 @@ fn unsynchronized_cell_write_and_read_race() {
 fn cell_write_write_race_names_both_writes() {
     let x = Arc::new(RaceCell::new(0u8));
     let y = x.clone();
-    let t = thread::spawn(move || {
-        y.update(|v| v + 1);
-        line!()
-    });
-    let l = line!();
-    x.replace(5);
+    let t = thread::spawn(move || site!(y.update(|v| v + 1)));
+    let l = site!(x.replace(5));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert!(r.current.write && r.previous.write);
@@ -87,11 +79,9 @@ fn write_outside_the_mutex_races_with_write_inside() {
     let (y, l2) = (x.clone(), lock.clone());
     let t = thread::spawn(move || {
         let _g = l2.lock().unwrap();
-        y.set(1);
-        line!()
+        site!(y.set(1))
     });
-    let lo = line!();
-    x.set(2);
+    let lo = site!(x.set(2));
     let li = t.join().unwrap();
     assert_eq!(expect_race(file!(), lo, li).kind, ReportKind::DataRace);
     drop(lock);
@@ -104,12 +94,8 @@ fn unsafe_cell_with_mut_races_with_with() {
     unsafe impl Sync for Shared {}
     let c = Arc::new(Shared(UnsafeCell::new(0)));
     let d = c.clone();
-    let t = thread::spawn(move || {
-        d.0.with_mut(|p| unsafe { *p = 1 });
-        line!()
-    });
-    let l = line!();
-    let _v = c.0.with(|p| unsafe { *p });
+    let t = thread::spawn(move || site!(d.0.with_mut(|p| unsafe { *p = 1 })));
+    let l = site!(c.0.with(|p| unsafe { *p }));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::DataRace);
@@ -161,14 +147,8 @@ fn grandchild_write_is_ordered_before_parent_read_by_nested_joins() {
 fn sibling_threads_are_not_ordered_by_their_parent() {
     let x = Arc::new(RaceCell::new(0u8));
     let (a, b) = (x.clone(), x.clone());
-    let t1 = thread::spawn(move || {
-        a.set(1);
-        line!()
-    });
-    let t2 = thread::spawn(move || {
-        b.set(2);
-        line!()
-    });
+    let t1 = thread::spawn(move || site!(a.set(1)));
+    let t2 = thread::spawn(move || site!(b.set(2)));
     let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
     assert_eq!(expect_race(file!(), l1, l2).kind, ReportKind::DataRace);
 }
@@ -193,14 +173,8 @@ fn scoped_threads_race_with_each_other_but_not_with_the_scope_owner_after() {
     let x = RaceCell::new(0u32);
     let mut lines = (0, 0);
     thread::scope(|s| {
-        let h1 = s.spawn(|| {
-            x.set(1);
-            line!()
-        });
-        let h2 = s.spawn(|| {
-            x.set(2);
-            line!()
-        });
+        let h1 = s.spawn(|| site!(x.set(1)));
+        let h2 = s.spawn(|| site!(x.set(2)));
         lines = (h1.join().unwrap(), h2.join().unwrap());
     });
     let first = line!();
@@ -251,13 +225,11 @@ fn write_under_read_lock_races_with_read_under_read_lock() {
     let (y, l2) = (x.clone(), lock.clone());
     let t = thread::spawn(move || {
         let _r = l2.read().unwrap();
-        y.set(1);
-        line!()
+        site!(y.set(1))
     });
     let lr = {
         let _r = lock.read().unwrap();
-        let l = line!();
-        let _ = x.get();
+        let l = site!(x.get());
         l
     };
     let lw = t.join().unwrap();
@@ -301,8 +273,7 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
     let a = thread::spawn(move || {
         let l = {
             let _r = l2.read().unwrap();
-            let l = line!();
-            y.set(1);
+            let l = site!(y.set(1));
             l
         };
         tx.send(()).unwrap();
@@ -311,8 +282,7 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
     rx.recv().unwrap();
     let lb = {
         let _r = lock.read().unwrap();
-        let l = line!();
-        let _ = x.get();
+        let l = site!(x.get());
         l
     };
     let la = a.join().unwrap();

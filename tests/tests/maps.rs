@@ -4,7 +4,7 @@ use racedet::collections::{MapPolicy, RaceMap};
 use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race};
+use racedet_tests::{assert_silent, expect_race, site};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Hashes a u64 key to itself, so tests know each key's bucket.
@@ -46,16 +46,10 @@ fn two_unlocked_writers_are_concurrent_map_writes() {
     let m = Arc::new(RaceMap::new());
     let (a, b) = (m.clone(), m.clone());
     let t1 = named("mw-writer-a")
-        .spawn(move || {
-            a.insert("k", 1);
-            line!()
-        })
+        .spawn(move || site!(a.insert("k", 1)))
         .unwrap();
     let t2 = named("mw-writer-b")
-        .spawn(move || {
-            b.insert("k", 2);
-            line!()
-        })
+        .spawn(move || site!(b.insert("k", 2)))
         .unwrap();
     let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
     let r = expect_race(file!(), l1, l2);
@@ -83,13 +77,9 @@ fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
     m.insert(1u32, 1u32);
     let w = m.clone();
     let t = named("rw-writer")
-        .spawn(move || {
-            w.insert(2, 2);
-            line!()
-        })
+        .spawn(move || site!(w.insert(2, 2)))
         .unwrap();
-    let lr = line!();
-    let _ = m.get(&1);
+    let lr = site!(m.get(&1));
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
@@ -108,13 +98,9 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     m.insert(1u32, 1u32);
     let w = m.clone();
     let t = named("it-writer")
-        .spawn(move || {
-            w.insert(7, 7);
-            line!()
-        })
+        .spawn(move || site!(w.insert(7, 7)))
         .unwrap();
-    let li = line!();
-    m.range(|_, _| true);
+    let li = site!(m.range(|_, _| true));
     let lw = t.join().unwrap();
     let r = expect_race(file!(), li, lw);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
@@ -127,12 +113,8 @@ fn keys_snapshot_during_remove_is_an_iteration_race() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.remove(&1);
-        line!()
-    });
-    let lk = line!();
-    let _ = m.keys();
+    let t = thread::spawn(move || site!(w.remove(&1)));
+    let lk = site!(m.keys());
     let lw = t.join().unwrap();
     assert_eq!(
         expect_race(file!(), lk, lw).kind,
@@ -144,12 +126,8 @@ fn keys_snapshot_during_remove_is_an_iteration_race() {
 fn clone_during_insert_is_an_iteration_race() {
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.insert(3u8, 3u8);
-        line!()
-    });
-    let lc = line!();
-    let _copy = (*m).clone();
+    let t = thread::spawn(move || site!(w.insert(3u8, 3u8)));
+    let lc = site!((*m).clone());
     let lw = t.join().unwrap();
     assert_eq!(
         expect_race(file!(), lc, lw).kind,
@@ -161,12 +139,8 @@ fn clone_during_insert_is_an_iteration_race() {
 fn len_during_insert_races_under_go_policy() {
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.insert(1u8, 1u8);
-        line!()
-    });
-    let ll = line!();
-    let _ = m.len();
+    let t = thread::spawn(move || site!(w.insert(1u8, 1u8)));
+    let ll = site!(m.len());
     let lw = t.join().unwrap();
     let r = expect_race(file!(), ll, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
@@ -179,12 +153,8 @@ fn clear_during_get_races() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u8, 1u8);
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.clear();
-        line!()
-    });
-    let lg = line!();
-    let _ = m.contains_key(&1);
+    let t = thread::spawn(move || site!(w.clear()));
+    let lg = site!(m.contains_key(&1));
     let lw = t.join().unwrap();
     assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
 }
@@ -195,12 +165,8 @@ fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
     m.insert(1u8, 1u8);
     m.insert(2u8, 2u8);
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.update(&1, |v| *v += 1);
-        line!()
-    });
-    let lg = line!();
-    let _ = m.get_with(&2, |v| *v);
+    let t = thread::spawn(move || site!(w.update(&1, |v| *v += 1)));
+    let lg = site!(m.get_with(&2, |v| *v));
     let lw = t.join().unwrap();
     assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
 }
@@ -209,12 +175,8 @@ fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
 fn parent_write_after_spawn_races_with_child_read() {
     let m = Arc::new(RaceMap::new());
     let r = m.clone();
-    let t = thread::spawn(move || {
-        let _ = r.get(&1u8);
-        line!()
-    });
-    let lw = line!();
-    m.insert(1u8, 1u8);
+    let t = thread::spawn(move || site!(r.get(&1u8)));
+    let lw = site!(m.insert(1u8, 1u8));
     let lr = t.join().unwrap();
     assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::MapReadWrite);
 }
@@ -229,14 +191,12 @@ fn race_is_reported_when_the_read_comes_second() {
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
     let g = gate.clone();
     let t = thread::spawn(move || {
-        let l = line!();
-        w.insert(1u8, 1u8);
+        let l = site!(w.insert(1u8, 1u8));
         g.wait();
         l
     });
     gate.wait();
-    let lr = line!();
-    let _ = m.get(&1);
+    let lr = site!(m.get(&1));
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
@@ -252,12 +212,10 @@ fn race_is_reported_when_the_write_comes_second() {
     let g = gate.clone();
     let t = thread::spawn(move || {
         g.wait();
-        let l = line!();
-        w.insert(1u8, 1u8);
+        let l = site!(w.insert(1u8, 1u8));
         l
     });
-    let lr = line!();
-    let _ = m.get(&1);
+    let lr = site!(m.get(&1));
     gate.wait();
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
@@ -392,12 +350,8 @@ fn scoped_threads_ordered_by_scope_end_are_silent() {
 fn bucket_policy_same_bucket_writes_race() {
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.insert(1, 1);
-        line!()
-    });
-    let l = line!();
-    m.insert(1 + 16, 2);
+    let t = thread::spawn(move || site!(w.insert(1, 1)));
+    let l = site!(m.insert(1 + 16, 2));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::MapWrites);
@@ -430,12 +384,8 @@ fn bucket_policy_different_bucket_writes_are_silent() {
 fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.insert(5, 5);
-        line!()
-    });
-    let l = line!();
-    let _ = m.len();
+    let t = thread::spawn(move || site!(w.insert(5, 5)));
+    let l = site!(m.len());
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
@@ -450,12 +400,8 @@ fn bucket_policy_growth_writes_every_bucket() {
         m.insert(k * 2, k);
     }
     let r = m.clone();
-    let t = thread::spawn(move || {
-        let _ = r.get(&1);
-        line!()
-    });
-    let lg = line!();
-    m.insert(100, 100);
+    let t = thread::spawn(move || site!(r.get(&1)));
+    let lg = site!(m.insert(100, 100));
     let lt = t.join().unwrap();
     let rep = expect_race(file!(), lg, lt);
     assert_eq!(rep.kind, ReportKind::MapReadWrite);
@@ -468,12 +414,8 @@ fn bucket_count_follows_capacity_like_go() {
     // Go sizes 2^B buckets for 6.5 entries each: 64 entries -> 16 buckets.
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || {
-        w.insert(3, 3);
-        line!()
-    });
-    let l = line!();
-    m.insert(3, 4);
+    let t = thread::spawn(move || site!(w.insert(3, 3)));
+    let l = site!(m.insert(3, 4));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(
