@@ -34,8 +34,15 @@ impl VectorClock {
     }
 
     /// Sets the entry of `tid`.
+    #[inline]
     pub fn set(&mut self, tid: Tid, clock: u64) {
         let i = tid.index();
+        // Fast path (every tick): the entry exists and stays non-zero, so
+        // no resize and no trailing zero can appear.
+        if i < self.entries.len() && clock != 0 {
+            self.entries[i] = clock;
+            return;
+        }
         if i >= self.entries.len() {
             if clock == 0 {
                 return;
@@ -71,8 +78,16 @@ impl VectorClock {
     /// Replaces `self` with a copy of `other`, reusing `self`'s storage.
     #[inline]
     pub fn assign(&mut self, other: &VectorClock) {
-        self.entries.clear();
-        self.entries.extend_from_slice(&other.entries);
+        // An element loop, not `extend_from_slice`: clocks are a handful of
+        // words, and a `memcpy` call costs more than copying them (every
+        // unlock does this).
+        let n = other.entries.len();
+        if self.entries.len() != n {
+            self.entries.resize(n, 0);
+        }
+        for (mine, theirs) in self.entries.iter_mut().zip(other.entries.iter()) {
+            *mine = *theirs;
+        }
     }
 
     /// `self ⊑ other`: everything `self` has seen, `other` has seen.

@@ -91,13 +91,13 @@ impl<T: Copy> RaceCell<T> {
             } else {
                 AccessKind::Read
             };
-            let info = ObjectInfo {
+            let describe = || ObjectInfo {
                 kind: "cell",
                 address: self as *const Self as usize,
                 created_at: Some(self.created_at),
                 created_stack: 0,
             };
-            check(&mut _slot.shadow, kind, detail(op), _at, &|| info.clone());
+            check(&mut _slot.shadow, kind, detail(op), _at, &describe);
         }
     }
 }
@@ -178,15 +178,13 @@ impl<T: ?Sized> UnsafeCell<T> {
                 AccessKind::Read
             };
             let op = if _write { Op::WithMut } else { Op::With };
-            let info = ObjectInfo {
+            let describe = || ObjectInfo {
                 kind: "unsafe cell",
                 address: self as *const Self as *const u8 as usize,
                 created_at: Some(self.created_at),
                 created_stack: 0,
             };
-            check(&mut self.shadow.lock(), kind, detail(op), _at, &|| {
-                info.clone()
-            });
+            check(&mut self.shadow.lock(), kind, detail(op), _at, &describe);
         }
     }
 }

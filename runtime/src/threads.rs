@@ -95,13 +95,24 @@ pub(crate) struct Local {
     pub(crate) history_full: bool,
 }
 
-/// Owns the calling thread's `Local`; dropping it (thread-local
-/// destruction) ends the thread for the detector.
-struct Owner(Cell<*mut Local>);
+thread_local! {
+    /// The calling thread's `Local`. No destructor, so the hot path reads it
+    /// with one thread-local load and no registration check.
+    static CURRENT: Cell<*mut Local> = const { Cell::new(ptr::null_mut()) };
+    /// Set once the thread's racedet state has ended: accesses made later
+    /// (by other thread-locals' destructors) are not checked.
+    static GONE: Cell<bool> = const { Cell::new(false) };
+    /// Ends an adopted thread for the detector when the thread exits.
+    static OWNER: Owner = const { Owner };
+}
+
+/// Its destructor ends the calling thread's `Local`.
+struct Owner;
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        let p = self.0.replace(ptr::null_mut());
+        GONE.set(true);
+        let p = CURRENT.replace(ptr::null_mut());
         if !p.is_null() {
             // SAFETY: `p` came from `Box::into_raw` in this thread and was
             // just unpublished.
@@ -111,27 +122,19 @@ impl Drop for Owner {
     }
 }
 
-thread_local! {
-    static CURRENT: Owner = const { Owner(Cell::new(ptr::null_mut())) };
-}
-
 /// Runs `f` with the calling thread's state, registering the thread on
-/// first use. Returns `None` while the thread is being torn down (its
+/// first use. Returns `None` once the thread's state has ended (its
 /// accesses are then not checked). `f` must not call back into
-/// `with_local`.
+/// `with_local`. Hot path.
 #[inline]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|owner| {
-            let mut p = owner.0.get();
-            if p.is_null() {
-                p = adopt_current(owner);
-            }
-            // SAFETY: `p` is this thread's own `Local`, only reached through
-            // this function, which callers never re-enter.
-            f(unsafe { &mut *p })
-        })
-        .ok()
+    let mut p = CURRENT.get();
+    if p.is_null() {
+        p = adopt_current()?;
+    }
+    // SAFETY: `p` is this thread's own `Local`, only reached through this
+    // function, which callers never re-enter.
+    Some(f(unsafe { &mut *p }))
 }
 
 /// A thread racedet did not spawn (main, libtest's test threads, std
@@ -140,7 +143,13 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
 /// before this thread's (a possible missed race, never a false one) and
 /// keeps vector clocks short when a harness runs thousands of threads.
 #[cold]
-fn adopt_current(owner: &Owner) -> *mut Local {
+fn adopt_current() -> Option<*mut Local> {
+    if GONE.get() {
+        return None;
+    }
+    // Registers the destructor that ends this thread; fails (and so does
+    // checking) if the thread is already tearing its thread-locals down.
+    OWNER.try_with(|_| ()).ok()?;
     let rt = runtime();
     let name = std::thread::current().name().map(str::to_string);
     let main = name.as_deref() == Some("main");
@@ -151,8 +160,8 @@ fn adopt_current(owner: &Owner) -> *mut Local {
         .unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
     let info = rt.threads.register(main, name, 0);
     let p = Box::into_raw(Box::new(make_local(state, info)));
-    owner.0.set(p);
-    p
+    CURRENT.set(p);
+    Some(p)
 }
 
 fn make_local(state: ThreadState, info: Arc<ThreadInfo>) -> Local {
@@ -266,23 +275,21 @@ pub struct Running {
 pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
     if let Some(child) = child {
         let local = Box::new(make_local(child.state, child.info));
-        let _ = CURRENT.try_with(|owner| {
-            let old = owner.0.replace(Box::into_raw(local));
-            debug_assert!(old.is_null(), "a fresh thread has no racedet state");
-        });
+        let old = CURRENT.replace(Box::into_raw(local));
+        debug_assert!(old.is_null(), "a fresh thread has no racedet state");
     }
     Running { done }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let p = CURRENT
-            .try_with(|owner| owner.0.replace(ptr::null_mut()))
-            .unwrap_or(ptr::null_mut());
+        GONE.set(true);
+        let p = CURRENT.replace(ptr::null_mut());
         if p.is_null() {
             return;
         }
-        // SAFETY: as in `Owner::drop`.
+        // SAFETY: `p` came from `Box::into_raw` in `enter` on this thread and
+        // was just unpublished.
         let local = unsafe { Box::from_raw(p) };
         let clock = finish(*local);
         if let Some(scope) = &self.done.scope {
