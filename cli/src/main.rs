@@ -1,1 +1,115 @@
-fn main() {}
+//! `cargo racedet`: run a test suite under racedet, inspect its reports,
+//! check binaries for the runtime.
+//!
+//! Installed as `cargo-racedet`, cargo runs it as `cargo-racedet racedet
+//! ARGS`; it also accepts being run directly as `cargo-racedet ARGS`.
+
+mod artifacts;
+mod cargo;
+mod check;
+mod detect_env;
+mod error;
+mod load;
+mod marker;
+mod progress;
+mod races;
+mod report_cmd;
+mod run;
+mod run_dir;
+mod runner;
+mod sarif;
+mod summary;
+
+use clap::{Args, Parser, Subcommand};
+use report_cmd::{Format, Kind};
+use runner::Runner;
+use std::path::PathBuf;
+
+/// Data-race detection for a Rust test suite, with racedet.
+#[derive(Parser, Debug)]
+#[command(name = "cargo-racedet", bin_name = "cargo racedet", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run `cargo test` with race detection on for every crate, and sum up
+    /// the races found (exit status 66 when there are any).
+    Test(RunArgs),
+    /// The same with `cargo nextest run` (one process per test).
+    Nextest(RunArgs),
+    /// Say whether each binary links the racedet runtime with detection on
+    /// (exit status 1 when one does not).
+    Check {
+        /// Compiled binaries, e.g. target/racedet/debug/deps/NAME-HASH.
+        #[arg(required = true, value_name = "BINARY")]
+        binaries: Vec<PathBuf>,
+    },
+    /// Merge, filter and print JSON reports (exit status 66 when it lists any).
+    Report {
+        /// JSON report files or run directories [default: the latest run].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Only races of this kind (repeatable).
+        #[arg(long, value_enum)]
+        kind: Vec<Kind>,
+        /// Only races with a site whose file path contains this (repeatable).
+        #[arg(long = "path", value_name = "SUBSTRING")]
+        path_filters: Vec<String>,
+        /// Output format. `json` is JSON Lines: one report per line.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Stop at the first failure (by default everything runs, so one race
+    /// does not hide another).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Arguments for the runner, as you would give them to it (after `--`:
+    /// arguments for the test binaries).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "RUNNER ARGS"
+    )]
+    args: Vec<String>,
+}
+
+fn main() {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `cargo racedet X` runs `cargo-racedet racedet X`.
+    if argv.get(1).is_some_and(|a| a == "racedet") {
+        argv.remove(1);
+    }
+    let cli = Cli::parse_from(argv);
+    let result = match cli.command {
+        Command::Test(a) => run::run(Runner::CargoTest, &a.args, a.fail_fast),
+        Command::Nextest(a) => run::run(Runner::Nextest, &a.args, a.fail_fast),
+        Command::Check { binaries } => Ok(check::run(&binaries)),
+        Command::Report {
+            paths,
+            kind,
+            path_filters,
+            format,
+        } => report_cmd::run(&report_cmd::Request {
+            paths: &paths,
+            kinds: &kind,
+            path_filters: &path_filters,
+            format,
+        }),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // Runtime messages already start with `racedet: `.
+            let message = e.message.strip_prefix("racedet: ").unwrap_or(&e.message);
+            eprintln!("racedet: error: {message}");
+            std::process::exit(e.code);
+        }
+    }
+}

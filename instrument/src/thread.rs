@@ -1,25 +1,46 @@
 //! `std::thread`, instrumented: spawn happens before the child's first
-//! step, the child's last step before `join` returns, and every scoped
-//! thread's end before `scope` returns. Without the `detect` feature these
-//! are std's own functions and types.
+//! step, the child's last step before `join` returns, every scoped
+//! thread's end before `scope` returns, and an unpark before the park it
+//! releases. Without the `detect` feature these are std's own functions
+//! and types.
+//!
+//! With detection, [`Thread`] is racedet's handle (from [`current`],
+//! `JoinHandle::thread` and `ScopedJoinHandle::thread`): its `unpark`
+//! carries the edge. Unparking through a `std::thread::Thread` obtained
+//! elsewhere still wakes the thread, but racedet cannot see it, so it
+//! orders nothing. `sleep` and `yield_now` order nothing either.
 
-pub use std::thread::{
-    current, panicking, park, park_timeout, sleep, yield_now, Result, Thread, ThreadId,
-};
+pub use std::thread::{panicking, sleep, yield_now, Result, ThreadId};
 
 #[cfg(not(any(feature = "detect", racedet_detect)))]
-pub use std::thread::{scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle};
+pub use std::thread::{
+    current, park, park_timeout, scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle, Thread,
+};
 
 #[cfg(any(feature = "detect", racedet_detect))]
-pub use detected::{scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle};
+pub use detected::{
+    current, park, park_timeout, scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle, Thread,
+};
+
+/// Unparks `thread`: the same as `thread.unpark()` (an unpark happens
+/// before the park it releases).
+pub fn unpark(thread: &Thread) {
+    thread.unpark();
+}
 
 #[cfg(any(feature = "detect", racedet_detect))]
 mod detected {
-    use racedet_runtime::{enter, fork, Completion, ScopeSync};
+    use super::ThreadId;
+    use racedet_runtime::{
+        current_park_clock, enter, fork, install_park_clock, parked, Completion, ParkClock,
+        ScopeSync,
+    };
     use std::collections::HashMap;
+    use std::fmt;
     use std::io;
     use std::marker::PhantomData;
     use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+    use std::time::Duration;
 
     /// Spawns a thread (std's signature).
     pub fn spawn<F, T>(f: F) -> JoinHandle<T>
@@ -30,17 +51,88 @@ mod detected {
         Builder::new().spawn(f).expect("failed to spawn thread")
     }
 
-    /// Wraps `f` so the child enters its detector state first and hands its
-    /// final clock to `done` last, even when `f` panics.
-    fn instrumented<F, T>(name: Option<String>, done: Arc<Completion>, f: F) -> impl FnOnce() -> T
+    /// Wraps `f` so the child enters its detector state (and takes the park
+    /// clock its handles carry) first and hands its final clock to `done`
+    /// last, even when `f` panics.
+    fn instrumented<F, T>(
+        name: Option<String>,
+        done: Arc<Completion>,
+        park: Arc<ParkClock>,
+        f: F,
+    ) -> impl FnOnce() -> T
     where
         F: FnOnce() -> T,
     {
         let child = fork(name);
         move || {
             let _running = enter(child, done);
+            install_park_clock(park);
             f()
         }
+    }
+
+    /// std's `Thread`, carrying the thread's park clock so that `unpark`
+    /// happens before the park it releases.
+    #[derive(Clone)]
+    pub struct Thread {
+        inner: std::thread::Thread,
+        park: Arc<ParkClock>,
+    }
+
+    impl Thread {
+        /// Wakes the thread from `park` (or makes its next `park` return at
+        /// once); everything done before this happens before that park
+        /// returns.
+        pub fn unpark(&self) {
+            self.park.unparking();
+            self.inner.unpark();
+        }
+
+        /// The thread's id.
+        pub fn id(&self) -> ThreadId {
+            self.inner.id()
+        }
+
+        /// The thread's name.
+        pub fn name(&self) -> Option<&str> {
+            self.inner.name()
+        }
+    }
+
+    impl fmt::Debug for Thread {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Debug::fmt(&self.inner, f)
+        }
+    }
+
+    /// std's handle, for APIs that take one (`std::thread::Thread::from(t)`
+    /// compiles with and without detection). Unparking through it orders
+    /// nothing.
+    impl From<Thread> for std::thread::Thread {
+        fn from(thread: Thread) -> std::thread::Thread {
+            thread.inner
+        }
+    }
+
+    /// The calling thread's handle.
+    pub fn current() -> Thread {
+        Thread {
+            inner: std::thread::current(),
+            park: current_park_clock(),
+        }
+    }
+
+    /// Blocks until unparked (or spuriously); sees everything done before
+    /// the unparks that released it.
+    pub fn park() {
+        std::thread::park();
+        parked();
+    }
+
+    /// As [`park`], for at most `dur`.
+    pub fn park_timeout(dur: Duration) {
+        std::thread::park_timeout(dur);
+        parked();
     }
 
     /// std's `thread::Builder`.
@@ -88,8 +180,19 @@ mod detected {
             T: Send + 'static,
         {
             let done = Completion::new();
-            let inner = self.inner.spawn(instrumented(self.name, done.clone(), f))?;
-            Ok(JoinHandle { inner, done })
+            let park = ParkClock::new();
+            let inner = self
+                .inner
+                .spawn(instrumented(self.name, done.clone(), park.clone(), f))?;
+            let thread = Thread {
+                inner: inner.thread().clone(),
+                park,
+            };
+            Ok(JoinHandle {
+                inner,
+                done,
+                thread,
+            })
         }
 
         /// Spawns a scoped thread.
@@ -103,10 +206,20 @@ mod detected {
             T: Send + 'scope,
         {
             let done = Completion::in_scope(scope.sync());
-            let inner = self
-                .inner
-                .spawn_scoped(&scope.inner, instrumented(self.name, done.clone(), f))?;
-            Ok(ScopedJoinHandle { inner, done })
+            let park = ParkClock::new();
+            let inner = self.inner.spawn_scoped(
+                &scope.inner,
+                instrumented(self.name, done.clone(), park.clone(), f),
+            )?;
+            let thread = Thread {
+                inner: inner.thread().clone(),
+                park,
+            };
+            Ok(ScopedJoinHandle {
+                inner,
+                done,
+                thread,
+            })
         }
     }
 
@@ -114,6 +227,7 @@ mod detected {
     pub struct JoinHandle<T> {
         inner: std::thread::JoinHandle<T>,
         done: Arc<Completion>,
+        thread: Thread,
     }
 
     impl<T> std::fmt::Debug for JoinHandle<T> {
@@ -132,8 +246,8 @@ mod detected {
         }
 
         /// The thread's handle.
-        pub fn thread(&self) -> &std::thread::Thread {
-            self.inner.thread()
+        pub fn thread(&self) -> &Thread {
+            &self.thread
         }
 
         /// Whether the thread has finished (no ordering: use `join`).
@@ -183,6 +297,7 @@ mod detected {
     pub struct ScopedJoinHandle<'scope, T> {
         inner: std::thread::ScopedJoinHandle<'scope, T>,
         done: Arc<Completion>,
+        thread: Thread,
     }
 
     impl<T> ScopedJoinHandle<'_, T> {
@@ -194,8 +309,8 @@ mod detected {
         }
 
         /// The thread's handle.
-        pub fn thread(&self) -> &std::thread::Thread {
-            self.inner.thread()
+        pub fn thread(&self) -> &Thread {
+            &self.thread
         }
 
         /// Whether the thread has finished (no ordering: use `join`).

@@ -10,11 +10,16 @@
 
 mod access;
 mod annotations;
+mod atomic;
+mod barrier;
+mod channel;
 mod exit;
 mod global;
 mod map;
 pub mod marker;
+mod once;
 pub mod options;
+mod park;
 pub mod report;
 mod reporter;
 mod site;
@@ -26,9 +31,14 @@ mod threads;
 
 pub use access::{check, detail, report_count, take_reports, ObjectInfo, ShadowCell};
 pub use annotations::{annotate_acquire, annotate_release};
+pub use atomic::{fence, AtomicShadow};
+pub use barrier::BarrierSync;
+pub use channel::{Bounded, Hangup, MessageClock};
 pub use global::{runtime, Runtime};
 pub use map::MapShadow;
+pub use once::OnceClock;
 pub use options::{MapPolicy, Options};
+pub use park::{current_park_clock, install_park_clock, parked, ParkClock};
 pub use racedet_detector::{AccessKind, SyncClock};
 pub use site::{Detail, Op, Part};
 pub use spin::{SpinGuard, SpinLock};

@@ -141,7 +141,19 @@ impl Reporter {
     pub(crate) fn take(&self) -> Vec<Report> {
         let mut pending = self.pending.lock();
         self.taken.fetch_add(pending.len(), Ordering::SeqCst);
-        std::mem::take(&mut *pending)
+        let taken = std::mem::take(&mut *pending);
+        drop(pending);
+        // JSON logs are read by `cargo racedet`: say which reports the
+        // program took, so a race a test expected is not counted as a bug.
+        if self.options.report_format == ReportFormat::Json && !taken.is_empty() {
+            let mut lines = String::new();
+            for r in &taken {
+                let json = serde_json::to_string(r).expect("reports serialize");
+                lines.push_str(&format!("{{\"taken\":{json}}}\n"));
+            }
+            self.write(&lines);
+        }
+        taken
     }
 
     /// Reports nobody took: these set the exit status.

@@ -154,7 +154,8 @@ fn is_user(function: &str) -> bool {
         "??",
     ];
     let p = path_of(function);
-    !(INFRA.iter().any(|prefix| p.starts_with(prefix)) || p == "main")
+    // `<fn() -> T as FnOnce<()>>::call_once`: the harness calling a test.
+    !(INFRA.iter().any(|prefix| p.starts_with(prefix)) || p == "main" || p.starts_with("fn("))
 }
 
 #[cfg(test)]

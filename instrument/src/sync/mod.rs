@@ -2,17 +2,35 @@
 //! happens-before edge for the detector. Without the `detect` feature these
 //! are std's own types.
 
-pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
+pub use std::sync::{Arc, LockResult, OnceState, PoisonError, TryLockError, TryLockResult, Weak};
+
+pub mod atomic;
+pub mod mpsc;
 
 #[cfg(any(feature = "detect", racedet_detect))]
+mod barrier;
+#[cfg(any(feature = "detect", racedet_detect))]
+mod condvar;
+#[cfg(any(feature = "detect", racedet_detect))]
 mod mutex;
+#[cfg(any(feature = "detect", racedet_detect))]
+mod once;
 #[cfg(any(feature = "detect", racedet_detect))]
 mod rwlock;
 
 #[cfg(any(feature = "detect", racedet_detect))]
+pub use barrier::{Barrier, BarrierWaitResult};
+#[cfg(any(feature = "detect", racedet_detect))]
+pub use condvar::{Condvar, WaitTimeoutResult};
+#[cfg(any(feature = "detect", racedet_detect))]
 pub use mutex::{Mutex, MutexGuard};
+#[cfg(any(feature = "detect", racedet_detect))]
+pub use once::{Once, OnceLock};
 #[cfg(any(feature = "detect", racedet_detect))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[cfg(not(any(feature = "detect", racedet_detect)))]
-pub use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use std::sync::{
+    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult,
+};

@@ -76,6 +76,22 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// For `Condvar`: releases to the next locker exactly as an unlock
+    /// does, and hands back the real guard (still locked, for std's wait to
+    /// unlock atomically) and its mutex (to re-acquire through
+    /// `Mutex::guard` once the wait has re-locked).
+    pub(crate) fn unlock_for_wait(self) -> (std::sync::MutexGuard<'a, T>, &'a Mutex<T>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the real lock is held (by `inner`).
+        unsafe { this.lock.clock.unlocking() };
+        // SAFETY: `this` is never dropped, so `inner` is moved out exactly
+        // once.
+        let inner = unsafe { std::ptr::read(&this.inner) };
+        (inner, this.lock)
+    }
+}
+
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the real lock is still held (`inner` drops after this).

@@ -1,0 +1,111 @@
+//! Runs a workload in a child process per run and collects medians.
+
+use std::process::Command;
+use std::time::Instant;
+
+/// Which side of the comparison.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// std types only.
+    Plain,
+    /// racedet types with detection on.
+    Detected,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Detected => "detected",
+        }
+    }
+}
+
+/// The medians of one workload in one mode.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub ns_per_op: f64,
+    pub rss_kb: u64,
+    pub reports: usize,
+}
+
+/// Runs `runs` child processes and takes the medians.
+pub fn measure(name: &str, mode: Mode, runs: usize, spawn_threads: usize) -> Measured {
+    let exe = std::env::current_exe().expect("own path");
+    let mut ns = Vec::new();
+    let mut rss = Vec::new();
+    let mut reports = 0;
+    for _ in 0..runs {
+        let out = Command::new(&exe)
+            .args(["--child", name, mode.as_str(), &spawn_threads.to_string()])
+            // A racy workload's reports are not part of the measurement.
+            .env("RACEDET_OPTIONS", "log_path=/dev/null")
+            .output()
+            .expect("child runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("result "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} {} child printed no result (status {:?}): {}",
+                    mode.as_str(),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        let f: Vec<&str> = line.split_whitespace().collect();
+        ns.push(f[1].parse::<f64>().unwrap());
+        rss.push(f[2].parse::<u64>().unwrap());
+        reports = f[3].parse::<usize>().unwrap();
+    }
+    Measured {
+        ns_per_op: median_f(&mut ns),
+        rss_kb: median_u(&mut rss),
+        reports,
+    }
+}
+
+fn median_f(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn median_u(v: &mut [u64]) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// In the child: runs one workload once and prints
+/// `result NS_PER_OP PEAK_RSS_KB REPORTS`.
+pub fn child(args: &[String]) {
+    let name = args.first().map(String::as_str).unwrap_or("");
+    let mode = match args.get(1).map(String::as_str) {
+        Some("plain") => Mode::Plain,
+        Some("detected") => Mode::Detected,
+        _ => panic!("child needs a mode"),
+    };
+    let spawn_threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let start = Instant::now();
+    let ops = crate::workloads::run(name, mode, spawn_threads);
+    let elapsed = start.elapsed();
+    let ns = elapsed.as_nanos() as f64 / ops as f64;
+    println!(
+        "result {ns:.3} {} {}",
+        peak_rss_kb(),
+        racedet::reports::count()
+    );
+}
+
+/// VmHWM: the process's peak resident set.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,150 @@
+//! Building the test binaries with detection and finding them: cargo's JSON
+//! messages name every test executable it built.
+
+use crate::cargo::Workspace;
+use crate::error::{Failure, Result};
+use crate::marker;
+use crate::run_dir::BinaryInfo;
+use crate::runner::Runner;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The parts of a `compiler-artifact` message used here.
+#[derive(Deserialize)]
+struct Artifact {
+    reason: String,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    manifest_path: Option<PathBuf>,
+    #[serde(default)]
+    profile: Option<Profile>,
+    #[serde(default)]
+    target: Option<Target>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    test: bool,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    src_path: PathBuf,
+}
+
+/// Runs `cmd` (a runner with its build-only flags) and returns the test
+/// executables it built, each checked for the runtime marker. A failed
+/// build passes on cargo's exit status.
+pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<BinaryInfo>> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Failure::input(format!("cannot run {}: {e}", runner.name())))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut paths = BTreeSet::new();
+    let mut binaries = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| Failure::input(format!("reading cargo's output: {e}")))?;
+        // Cargo's JSON messages are objects; anything else a runner prints
+        // on stdout is not ours to read.
+        if !line.starts_with('{') {
+            continue;
+        }
+        let Ok(a) = serde_json::from_str::<Artifact>(&line) else {
+            continue;
+        };
+        if a.reason != "compiler-artifact" || !a.profile.as_ref().is_some_and(|p| p.test) {
+            continue;
+        }
+        let Some(exe) = a.executable else { continue };
+        if paths.insert(exe.clone()) {
+            binaries.push((exe, a.manifest_path, a.target.map(|t| t.src_path)));
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Failure::input(format!("waiting for {}: {e}", runner.name())))?;
+    if !status.success() {
+        return Err(Failure::with_code(
+            format!(
+                "building the tests with detection failed ({} exited with {status})",
+                runner.name()
+            ),
+            crate::run::exit_code(status),
+        ));
+    }
+    let mut described = binaries
+        .into_iter()
+        .map(|(exe, manifest, src)| describe(ws, exe, manifest, src))
+        .collect::<Result<Vec<_>>>()?;
+    // Build order varies with scheduling; listings should not.
+    described.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(described)
+}
+
+/// Names a binary as the user knows it (`package: tests/foo.rs`) and reads
+/// its marker.
+fn describe(
+    ws: &Workspace,
+    exe: PathBuf,
+    manifest: Option<PathBuf>,
+    src: Option<PathBuf>,
+) -> Result<BinaryInfo> {
+    let program = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = manifest
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
+    let package = dir
+        .as_deref()
+        .and_then(|d| ws.package_of(d))
+        .map(str::to_string)
+        .or_else(|| {
+            dir.as_deref()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| program.clone());
+    let src = match (src, dir.as_deref()) {
+        (Some(src), Some(dir)) => src.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(src),
+        (Some(src), None) => src,
+        (None, _) => PathBuf::from(&program),
+    };
+    let found = marker::read(&exe)?;
+    Ok(BinaryInfo {
+        name: format!("{package}: {}", src.display()),
+        program,
+        path: exe,
+        instrumented: found.is_instrumented(),
+        marker: found.describe(),
+    })
+}
+
+/// A runner command with the detection environment.
+pub fn command(
+    runner: Runner,
+    extra: &[&str],
+    args: &[String],
+    target_dir: &Path,
+    env: &[(String, OsString)],
+) -> Command {
+    let mut cmd = crate::cargo::command();
+    cmd.args(runner.subcommand())
+        .args(extra)
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}

@@ -1,0 +1,166 @@
+//! The environment that turns detection on for a whole dependency graph
+//! without editing manifests, and points every test process's reports at
+//! the run directory.
+
+use crate::error::{Failure, Result};
+use racedet_runtime::options::Options;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The `cfg` the `racedet` crate checks besides its `detect` feature.
+const DETECT_CFG: &str = "racedet_detect";
+
+/// Flags for rustc and rustdoc that compile detection into every crate:
+/// for the build and the run alike, so the run rebuilds nothing.
+pub fn build_vars() -> Vec<(String, OsString)> {
+    let var = |k: &str| std::env::var(k).ok();
+    vec![
+        flags_var(
+            "RUSTFLAGS",
+            var("CARGO_ENCODED_RUSTFLAGS"),
+            var("RUSTFLAGS"),
+        ),
+        flags_var(
+            "RUSTDOCFLAGS",
+            var("CARGO_ENCODED_RUSTDOCFLAGS"),
+            var("RUSTDOCFLAGS"),
+        ),
+    ]
+}
+
+/// `RACEDET_OPTIONS` for the test processes of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The variable to set.
+    pub var: (String, OsString),
+    /// The `exitcode` a racy process exits with (the user's, or 66).
+    pub exitcode: i32,
+    /// The user's pairs this run replaces, to say so.
+    pub replaced: Vec<String>,
+}
+
+/// Checks the user's `RACEDET_OPTIONS` before anything is built: the same
+/// check every test process would make, once, with the same message.
+pub fn validate_user_options() -> Result<()> {
+    user_options().map(drop)
+}
+
+fn user_options() -> Result<(String, Options)> {
+    let user = std::env::var("RACEDET_OPTIONS").unwrap_or_default();
+    let parsed = Options::parse(&user).map_err(|e| Failure::input(e.to_string()))?;
+    Ok((user, parsed))
+}
+
+/// The user's options with reports sent to `reports_prefix` (`RUN/report`)
+/// as JSON.
+pub fn run_options(reports_prefix: &Path) -> Result<RunOptions> {
+    let (user, parsed) = user_options()?;
+    let (options, replaced) = merged_options(&user, reports_prefix)?;
+    Ok(RunOptions {
+        var: ("RACEDET_OPTIONS".to_string(), options.into()),
+        exitcode: parsed.exitcode,
+        replaced,
+    })
+}
+
+/// Appends `--cfg racedet_detect` to the flags cargo will use. Cargo reads
+/// `CARGO_ENCODED_<NAME>` (flags separated by 0x1f; set at all, even empty,
+/// it wins) before `<NAME>`, so the one in use is the one extended.
+fn flags_var(name: &str, encoded: Option<String>, plain: Option<String>) -> (String, OsString) {
+    if let Some(enc) = encoded {
+        let value = if enc.split('\x1f').any(|f| f == DETECT_CFG) {
+            enc
+        } else if enc.is_empty() {
+            format!("--cfg\x1f{DETECT_CFG}")
+        } else {
+            format!("{enc}\x1f--cfg\x1f{DETECT_CFG}")
+        };
+        return (format!("CARGO_ENCODED_{name}"), value.into());
+    }
+    let plain = plain.unwrap_or_default();
+    let value = if plain.split_whitespace().any(|f| f == DETECT_CFG) {
+        plain
+    } else if plain.trim().is_empty() {
+        format!("--cfg {DETECT_CFG}")
+    } else {
+        format!("{} --cfg {DETECT_CFG}", plain.trim_end())
+    };
+    (name.to_string(), value.into())
+}
+
+/// The user's `RACEDET_OPTIONS`, validated, with `report_format` and
+/// `log_path` replaced by this run's; every other key is kept.
+fn merged_options(user: &str, prefix: &Path) -> Result<(String, Vec<String>)> {
+    let prefix = prefix.to_string_lossy();
+    if prefix.contains([' ', '\t', '\n', ':']) {
+        return Err(Failure::input(format!(
+            "the run directory {prefix} contains a space or `:`, which RACEDET_OPTIONS cannot \
+             carry; set CARGO_TARGET_DIR (or --target-dir) to a path without them"
+        )));
+    }
+    let mut kept = Vec::new();
+    let mut replaced = Vec::new();
+    // The runtime separates pairs by whitespace or `:`; so does this.
+    for pair in user.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
+        let key = pair.split('=').next().unwrap_or(pair);
+        if key == "log_path" || key == "report_format" {
+            replaced.push(pair.to_string());
+        } else {
+            kept.push(pair.to_string());
+        }
+    }
+    kept.push("report_format=json".to_string());
+    kept.push(format!("log_path={prefix}"));
+    Ok((kept.join(" "), replaced))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustflags_are_extended_not_replaced() {
+        assert_eq!(
+            flags_var("RUSTFLAGS", None, Some("-C opt-level=1".into())),
+            (
+                "RUSTFLAGS".to_string(),
+                "-C opt-level=1 --cfg racedet_detect".into()
+            )
+        );
+        assert_eq!(
+            flags_var("RUSTFLAGS", None, None).1,
+            OsString::from("--cfg racedet_detect")
+        );
+        assert_eq!(
+            flags_var(
+                "RUSTFLAGS",
+                Some("-Cdebuginfo=1".into()),
+                Some("ignored".into())
+            ),
+            (
+                "CARGO_ENCODED_RUSTFLAGS".to_string(),
+                "-Cdebuginfo=1\x1f--cfg\x1fracedet_detect".into()
+            )
+        );
+    }
+
+    #[test]
+    fn user_options_are_kept_except_where_reports_go() {
+        let (o, replaced) = merged_options(
+            "history=full log_path=/tmp/x report_format=text",
+            Path::new("/t/runs/1/report"),
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            "history=full report_format=json log_path=/t/runs/1/report"
+        );
+        assert_eq!(replaced, ["log_path=/tmp/x", "report_format=text"]);
+    }
+
+    #[test]
+    fn a_run_directory_the_options_cannot_carry_is_refused() {
+        let e = merged_options("", Path::new("/my dir/report")).unwrap_err();
+        assert!(e.message.contains("CARGO_TARGET_DIR"), "{e}");
+    }
+}

@@ -1,0 +1,198 @@
+//! Reading JSON report files and run directories back.
+//!
+//! A report file is what the runtime writes with `report_format=json`: one
+//! `Report` per line (JSON Lines). A run directory holds such files, named
+//! `report.PID`, and `run.json`. Every problem is an error naming the file
+//! (and line); nothing is skipped without a word.
+
+use crate::error::{Failure, Result};
+use crate::run_dir::{RunInfo, REPORT_PREFIX, RUN_INFO};
+use racedet_runtime::report::{PairKey, Report};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One report and the file it came from.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The report.
+    pub report: Report,
+    /// The file it was read from (a file is one process's log).
+    pub file: PathBuf,
+}
+
+/// Everything read from the paths given.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Every report, in file order.
+    pub reports: Vec<Found>,
+    /// Report files read.
+    pub files: Vec<PathBuf>,
+    /// Races a process took with `racedet::reports::take` (a test that
+    /// expects them), by report file: they do not fail the run.
+    pub taken: Vec<(PathBuf, PairKey)>,
+    /// Metadata of the run directories read.
+    pub runs: Vec<RunInfo>,
+    /// Things worth saying that are not errors: runtime notices found in
+    /// report files (`max_reports` reached), files in a run directory that
+    /// are not reports. Callers print them.
+    pub notes: Vec<String>,
+}
+
+/// Reads one report file (used while a run is going on, to count each
+/// binary's races as it finishes).
+pub fn load_one(path: &Path) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    load_file(path, &mut loaded)?;
+    Ok(loaded)
+}
+
+/// Reads each path: a report file, or a run directory.
+pub fn load(paths: &[PathBuf]) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Failure::input(format!(
+                    "{}: no such file or directory (expected a JSON report file or a run \
+                     directory such as target/racedet/runs/latest)",
+                    path.display()
+                ))
+            } else {
+                Failure::input(format!("{}: cannot read: {e}", path.display()))
+            }
+        })?;
+        if meta.is_dir() {
+            load_run_dir(path, &mut loaded)?;
+        } else {
+            load_file(path, &mut loaded)?;
+        }
+    }
+    Ok(loaded)
+}
+
+fn load_run_dir(dir: &Path, loaded: &mut Loaded) -> Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Failure::input(format!("{}: cannot list: {e}", dir.display())))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Failure::input(format!("{}: cannot list: {e}", dir.display())))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    // Sorted, so merged output does not depend on directory order.
+    names.sort();
+    let report_prefix = format!("{REPORT_PREFIX}.");
+    let is_report = |n: &str| n.starts_with(&report_prefix);
+    if !names.iter().any(|n| is_report(n) || n == RUN_INFO) {
+        return Err(Failure::input(format!(
+            "{}: not a racedet run directory (expected {REPORT_PREFIX}.PID files or {RUN_INFO} \
+             in it, as cargo racedet test writes under target/racedet/runs/)",
+            dir.display()
+        )));
+    }
+    for name in names {
+        let path = dir.join(&name);
+        if name == RUN_INFO {
+            loaded.runs.push(RunInfo::load(&path)?);
+        } else if is_report(&name) {
+            load_file(&path, loaded)?;
+        } else {
+            loaded.notes.push(format!(
+                "ignoring {} (not a {REPORT_PREFIX}.PID file)",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+    for (i, line) in text.lines().enumerate() {
+        let at = format!("{}:{}", path.display(), i + 1);
+        match parse_line(line, &at)? {
+            Line::Report(report) => loaded.reports.push(Found {
+                report: *report,
+                file: path.to_path_buf(),
+            }),
+            Line::Taken(report) => loaded.taken.push((path.to_path_buf(), report.pair_key())),
+            Line::Notice(text) => loaded.notes.push(format!("{at}: {text}")),
+            Line::Blank => {}
+        }
+    }
+    loaded.files.push(path.to_path_buf());
+    Ok(())
+}
+
+/// One line of a report file.
+#[derive(Debug)]
+enum Line {
+    Report(Box<Report>),
+    /// `{"taken": REPORT}`: the process took this report with
+    /// `racedet::reports::take`, so, as for its exit status, it is handled.
+    Taken(Box<Report>),
+    /// A line the runtime writes between reports, such as
+    /// `racedet: max_reports=N reached; ...`.
+    Notice(String),
+    Blank,
+}
+
+/// Parses one line, or says what was expected there.
+fn parse_line(line: &str, at: &str) -> Result<Line> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return Ok(Line::Blank);
+    }
+    if trimmed.starts_with("racedet: ") {
+        return Ok(Line::Notice(trimmed.to_string()));
+    }
+    if trimmed.starts_with("==================") || trimmed.starts_with("WARNING: DATA RACE") {
+        return Err(Failure::input(format!(
+            "{at}: this is a text report; expected JSON reports, one per line (written with \
+             RACEDET_OPTIONS=report_format=json, as cargo racedet test does)"
+        )));
+    }
+    let expected = |e: serde_json::Error| {
+        Failure::input(format!(
+            "{at}: expected a racedet JSON report (one object per line, as written with \
+             report_format=json): {e}"
+        ))
+    };
+    let mut value: Value = serde_json::from_str(trimmed).map_err(expected)?;
+    match value.get_mut("taken").map(Value::take) {
+        Some(taken) => serde_json::from_value(taken).map(Line::Taken),
+        None => serde_json::from_value(value).map(Line::Report),
+    }
+    .map_err(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_lines_and_runtime_notices_are_not_reports() {
+        assert!(matches!(parse_line("", "f:1").unwrap(), Line::Blank));
+        assert!(matches!(
+            parse_line("racedet: max_reports=1 reached; ...", "f:2").unwrap(),
+            Line::Notice(_)
+        ));
+    }
+
+    #[test]
+    fn a_bad_line_names_file_and_line() {
+        let e = parse_line("{\"kind\": 3}", "dir/report.1:7").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("dir/report.1:7: expected a racedet JSON report"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_text_report_says_json_was_expected() {
+        let e = parse_line("==================", "r.txt:1").unwrap_err();
+        assert!(e.message.contains("report_format=json"), "{e}");
+    }
+}

@@ -1,0 +1,241 @@
+//! Progress of a `cargo test` run, one test binary at a time.
+//!
+//! cargo runs test binaries one after another and says so on stderr
+//! (`     Running tests/foo.rs (target/.../foo-1a2b)`). Each such line ends
+//! the previous binary, so its report files are complete: they are counted
+//! then, and the binary's race count printed before the next one starts.
+
+use crate::load;
+use crate::run_dir::{BinaryInfo, REPORT_PREFIX};
+use crate::summary::races_phrase;
+use std::collections::{BTreeSet, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What a line of cargo's stderr says, for progress.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CargoLine {
+    /// A test binary starts; the file name of its path.
+    Running(String),
+    /// Doctests of a crate start.
+    DocTests(String),
+    /// The process just run failed: `exit status: 101`, `signal: 11, ...`.
+    Failed(String),
+    /// Anything else.
+    Other,
+}
+
+/// Classifies one line (colours removed first).
+pub fn classify(line: &str) -> CargoLine {
+    let line = strip_ansi(line);
+    let t = line.trim();
+    if let Some(rest) = t.strip_prefix("Running ") {
+        // `Running [unittests ]SRC (PATH)`: the path is in the last parens.
+        if let (Some(open), true) = (rest.rfind(" ("), rest.ends_with(')')) {
+            let path = &rest[open + 2..rest.len() - 1];
+            let name = Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return CargoLine::Running(name);
+        }
+    }
+    if let Some(krate) = t.strip_prefix("Doc-tests ") {
+        return CargoLine::DocTests(krate.trim().to_string());
+    }
+    if let Some(rest) = t.strip_prefix("process didn't exit successfully: ") {
+        if let (Some(open), true) = (rest.rfind(" ("), rest.ends_with(')')) {
+            return CargoLine::Failed(rest[open + 2..rest.len() - 1].to_string());
+        }
+    }
+    CargoLine::Other
+}
+
+/// Removes ANSI escape sequences (cargo colours its output on a terminal).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters... final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The binary being run.
+struct Current {
+    label: String,
+    /// Doctests are built on the fly by rustdoc, so no marker was read.
+    doctests: bool,
+    instrumented: bool,
+    failed: Option<String>,
+}
+
+/// Follows a `cargo test` run and prints `racedet: [i/N] ...` lines.
+pub struct Progress<'a> {
+    binaries: &'a [BinaryInfo],
+    run_dir: &'a Path,
+    counted: HashSet<PathBuf>,
+    started: usize,
+    current: Option<Current>,
+}
+
+impl<'a> Progress<'a> {
+    /// Progress over the binaries found by the build, writing its report
+    /// files into `run_dir`.
+    pub fn new(binaries: &'a [BinaryInfo], run_dir: &'a Path) -> Progress<'a> {
+        Progress {
+            binaries,
+            run_dir,
+            counted: HashSet::new(),
+            started: 0,
+            current: None,
+        }
+    }
+
+    /// Takes one line of cargo's stderr and passes it on to `out`, after
+    /// the result of the binary it ends and before the progress line of the
+    /// binary it starts.
+    pub fn line(&mut self, raw: &[u8], out: &mut dyn Write) {
+        let line = String::from_utf8_lossy(raw);
+        let kind = classify(&line);
+        if matches!(kind, CargoLine::Running(_) | CargoLine::DocTests(_)) {
+            self.finish(out);
+        }
+        let _ = out.write_all(raw);
+        match kind {
+            CargoLine::Running(program) => {
+                self.started += 1;
+                let known = self.binaries.iter().find(|b| b.program == program);
+                let label = format!(
+                    "[{}/{}] {}",
+                    self.started,
+                    self.binaries.len(),
+                    known.map_or(program.as_str(), |b| b.name.as_str())
+                );
+                let instrumented = known.is_some_and(|b| b.instrumented);
+                let note = if instrumented {
+                    ""
+                } else {
+                    " (NOT instrumented: nothing in it is checked)"
+                };
+                let _ = writeln!(out, "racedet: {label}: running{note}");
+                self.current = Some(Current {
+                    label,
+                    doctests: false,
+                    instrumented,
+                    failed: None,
+                });
+            }
+            CargoLine::DocTests(krate) => {
+                let label = format!("doctests of {krate}");
+                let _ = writeln!(out, "racedet: {label}: running");
+                self.current = Some(Current {
+                    label,
+                    doctests: true,
+                    instrumented: false,
+                    failed: None,
+                });
+            }
+            CargoLine::Failed(status) => {
+                if let Some(c) = self.current.as_mut() {
+                    c.failed.get_or_insert(status);
+                }
+            }
+            CargoLine::Other => {}
+        }
+    }
+
+    /// Ends the binary being run, if any: counts the races in the report
+    /// files that appeared while it ran, and says them.
+    pub fn finish(&mut self, out: &mut dyn Write) {
+        let Some(c) = self.current.take() else { return };
+        let mut keys = BTreeSet::new();
+        for file in self.new_report_files() {
+            match load::load_one(&file) {
+                Ok(loaded) => {
+                    let taken: BTreeSet<_> = loaded.taken.iter().map(|(_, k)| k).collect();
+                    keys.extend(
+                        loaded
+                            .reports
+                            .iter()
+                            .map(|f| f.report.pair_key())
+                            .filter(|k| !taken.contains(k)),
+                    )
+                }
+                // Said again, as an error, when the run's reports are read.
+                Err(e) => {
+                    let _ = writeln!(out, "racedet: warning: {e}");
+                }
+            }
+        }
+        let mut said = if !keys.is_empty() {
+            races_phrase(keys.len())
+        } else if c.doctests {
+            "no races reported (doctests are not checked for the runtime marker)".to_string()
+        } else if c.instrumented {
+            "no races".to_string()
+        } else {
+            "not instrumented, nothing checked".to_string()
+        };
+        if let Some(status) = c.failed {
+            said.push_str(&format!(" ({status})"));
+        }
+        let _ = writeln!(out, "racedet: {}: {said}", c.label);
+    }
+
+    fn new_report_files(&mut self) -> Vec<PathBuf> {
+        let prefix = format!("{REPORT_PREFIX}.");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.run_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .filter(|p| !self.counted.contains(p))
+            .collect();
+        files.sort();
+        self.counted.extend(files.iter().cloned());
+        files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_lines_name_the_binary_file() {
+        assert_eq!(
+            classify("     Running unittests src/lib.rs (target/racedet/debug/deps/foo-1a2b)"),
+            CargoLine::Running("foo-1a2b".into())
+        );
+        assert_eq!(
+            classify("\x1b[1m\x1b[92m     Running\x1b[0m tests/x.rs (/abs/deps/x-9f)"),
+            CargoLine::Running("x-9f".into())
+        );
+    }
+
+    #[test]
+    fn doctests_and_failures_are_recognised() {
+        assert_eq!(
+            classify("   Doc-tests my_crate"),
+            CargoLine::DocTests("my_crate".into())
+        );
+        assert_eq!(
+            classify("  process didn't exit successfully: `/t/deps/x-9f` (exit status: 66)"),
+            CargoLine::Failed("exit status: 66".into())
+        );
+        assert_eq!(classify("test result: ok."), CargoLine::Other);
+    }
+}

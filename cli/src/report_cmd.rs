@@ -1,0 +1,163 @@
+//! `cargo racedet report [PATH...]`: read report files and run directories
+//! (by default the latest run), merge them, filter, and print text, JSON or
+//! SARIF.
+
+use crate::cargo::{self, Workspace};
+use crate::error::{Result, RACES_FOUND};
+use crate::load;
+use crate::races::Races;
+use crate::sarif;
+use crate::summary::{plural, races_phrase};
+use clap::ValueEnum;
+use racedet_runtime::report::ReportKind;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Output formats.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Go-style report blocks and a summary line.
+    Text,
+    /// JSON Lines: one report object per line, the runtime's own format (so
+    /// the output can be read back by `cargo racedet report`).
+    Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+}
+
+/// A report kind on the command line: its words, or its SARIF rule id.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// Two unordered map writes (also `concurrent-map-writes`).
+    #[value(name = "concurrent map writes", alias = "concurrent-map-writes")]
+    MapWrites,
+    /// An unordered map read and write (also `concurrent-map-read-and-map-write`).
+    #[value(
+        name = "concurrent map read and map write",
+        alias = "concurrent-map-read-and-map-write"
+    )]
+    MapReadWrite,
+    /// An unordered iteration and write (also `concurrent-map-iteration-and-map-write`).
+    #[value(
+        name = "concurrent map iteration and map write",
+        alias = "concurrent-map-iteration-and-map-write"
+    )]
+    MapIterationWrite,
+    /// Any other race: cells, UnsafeCell, mixed atomic/plain (also `data-race`).
+    #[value(name = "data race", alias = "data-race")]
+    DataRace,
+}
+
+impl Kind {
+    fn report_kind(self) -> ReportKind {
+        match self {
+            Kind::MapWrites => ReportKind::MapWrites,
+            Kind::MapReadWrite => ReportKind::MapReadWrite,
+            Kind::MapIterationWrite => ReportKind::MapIterationWrite,
+            Kind::DataRace => ReportKind::DataRace,
+        }
+    }
+}
+
+/// What to report.
+pub struct Request<'a> {
+    /// Files and run directories; empty means the latest run.
+    pub paths: &'a [PathBuf],
+    /// Only these kinds (any of them), when given.
+    pub kinds: &'a [Kind],
+    /// Only races with a site whose file contains one of these.
+    pub path_filters: &'a [String],
+    /// Output format.
+    pub format: Format,
+}
+
+/// Prints the merged reports; exit status 66 when any race is listed.
+pub fn run(req: &Request) -> Result<i32> {
+    let paths = if req.paths.is_empty() {
+        let ws = Workspace::find(None)?;
+        vec![crate::run_dir::latest(&cargo::runs_dir(&ws.target_dir))?]
+    } else {
+        req.paths.to_vec()
+    };
+    let loaded = load::load(&paths)?;
+    for note in &loaded.notes {
+        eprintln!("racedet: note: {note}");
+    }
+    let files = loaded.files.len();
+    let runs = loaded.runs;
+    let mut races = Races::merge(loaded.reports, &loaded.taken);
+    let before = races.len();
+    let kinds: Vec<ReportKind> = req.kinds.iter().map(|k| k.report_kind()).collect();
+    races.retain(|r| {
+        (kinds.is_empty() || kinds.contains(&r.kind))
+            && (req.path_filters.is_empty()
+                || req.path_filters.iter().any(|p| {
+                    r.current.site.file.contains(p.as_str())
+                        || r.previous.site.file.contains(p.as_str())
+                }))
+    });
+
+    let mut out = std::io::stdout().lock();
+    match req.format {
+        Format::Text => {
+            for race in races.iter() {
+                let _ = write!(out, "{}", race.report.to_text());
+            }
+            let filtered = if before != races.len() {
+                format!(" ({before} before filtering)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "racedet: {}{filtered} in {}",
+                races_phrase(races.len()),
+                plural(files, "report file", "report files")
+            );
+            if races.expected() > 0 {
+                let _ = writeln!(
+                    out,
+                    "racedet: not listed: {} taken by racedet::reports::take in the tests that made them (expected)",
+                    races_phrase(races.expected())
+                );
+            }
+        }
+        Format::Json => {
+            for race in races.iter() {
+                let line = serde_json::to_string(&race.report).expect("reports serialize");
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        Format::Sarif => {
+            let log =
+                serde_json::to_string_pretty(&sarif::render(&races)).expect("SARIF serializes");
+            let _ = writeln!(out, "{log}");
+        }
+    }
+    if req.format != Format::Text && races.expected() > 0 {
+        eprintln!(
+            "racedet: note: not listed: {} taken by racedet::reports::take in the tests that made them (expected)",
+            races_phrase(races.expected())
+        );
+    }
+    // Never let an unchecked binary pass for a clean one.
+    for run in &runs {
+        let missing: Vec<_> = run.binaries.iter().filter(|b| !b.instrumented).collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "racedet: note: this run had {} that nothing was checked in: {}",
+                plural(
+                    missing.len(),
+                    "test binary not instrumented",
+                    "test binaries not instrumented"
+                ),
+                missing
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(if races.is_empty() { 0 } else { RACES_FOUND })
+}

@@ -1,0 +1,276 @@
+//! `cargo racedet test` and `cargo racedet nextest`: build the suite with
+//! detection, list binaries that are not instrumented, run it with reports
+//! going to a fresh run directory, and sum up.
+
+use crate::artifacts;
+use crate::cargo::{self, Workspace};
+use crate::detect_env;
+use crate::error::{Failure, Result};
+use crate::load;
+use crate::progress::Progress;
+use crate::races::Races;
+use crate::run_dir::{self, RunInfo, REPORT_PREFIX};
+use crate::runner::{Runner, RunnerArgs};
+use crate::summary::{self, plural, races_phrase};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+/// Runs the suite; returns the exit status: the races' `exitcode` (66) when
+/// races were found, else the runner's own status.
+pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
+    let rargs = RunnerArgs::parse(runner, args, fail_fast)?;
+    detect_env::validate_user_options()?;
+    let ws = Workspace::find(rargs.manifest_path.as_deref())?;
+    let base = rargs
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| ws.target_dir.clone());
+    let target = cargo::racedet_dir(&base);
+    let build_vars = detect_env::build_vars();
+    let mut err = std::io::stderr();
+
+    let _ = writeln!(
+        err,
+        "racedet: building tests with detection in {}",
+        target.display()
+    );
+    let build = artifacts::command(
+        runner,
+        runner.build_only_flags(),
+        &rargs.build,
+        &target,
+        &build_vars,
+    );
+    let binaries = artifacts::build(build, runner, &ws)?;
+
+    // Only now, so a failed build leaves no empty run behind `latest`.
+    let run_dir = run_dir::create(&cargo::runs_dir(&base))?;
+    let options = detect_env::run_options(&run_dir.join(REPORT_PREFIX))?;
+    let _ = writeln!(err, "racedet: run directory {}", run_dir.display());
+    for pair in &options.replaced {
+        let _ = writeln!(
+            err,
+            "racedet: note: RACEDET_OPTIONS `{pair}` is replaced for this run (reports go to the run directory as JSON)"
+        );
+    }
+    let mut info = RunInfo {
+        racedet_version: env!("CARGO_PKG_VERSION").to_string(),
+        runner: runner.name().to_string(),
+        args: args.to_vec(),
+        started_unix: run_dir::unix_now(),
+        binaries,
+        runner_status: None,
+    };
+    info.save(&run_dir)?;
+    say_instrumentation(&info, &mut err);
+
+    let mut vars = build_vars;
+    vars.push(options.var.clone());
+    let mut cmd = artifacts::command(runner, &[], &rargs.run, &target, &vars);
+    let status = match runner {
+        Runner::CargoTest => run_with_progress(cmd, &info, &run_dir)?,
+        // nextest shows its own per-test progress; its output is left alone.
+        Runner::Nextest => cmd
+            .stdin(Stdio::inherit())
+            .status()
+            .map_err(|e| Failure::input(format!("cannot run {}: {e}", runner.name())))?,
+    };
+    let code = exit_code(status);
+    info.runner_status = Some(code);
+    info.save(&run_dir)?;
+
+    let loaded = load::load(std::slice::from_ref(&run_dir))?;
+    for note in &loaded.notes {
+        let _ = writeln!(err, "racedet: note: {note}");
+    }
+    let races = Races::merge(loaded.reports, &loaded.taken);
+    say_summary(&info, &races, code, &run_dir, runner, &mut err);
+    // The user's `exitcode` (66 unless set) says races were found, as each
+    // racy process did; `exitcode=0` asks for races not to fail the run.
+    Ok(if !races.is_empty() && options.exitcode != 0 {
+        options.exitcode
+    } else {
+        code
+    })
+}
+
+/// Runs `cargo test`, passing its stderr through line by line and adding
+/// `racedet: [i/N]` progress.
+fn run_with_progress(
+    mut cmd: std::process::Command,
+    info: &RunInfo,
+    run_dir: &Path,
+) -> Result<ExitStatus> {
+    // cargo colours its output only on a terminal; its stderr is a pipe
+    // here, so pass the user's terminal on in words.
+    if std::io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        cmd.env("CARGO_TERM_COLOR", "always");
+    }
+    let mut child = cmd
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Failure::input(format!("cannot run cargo test: {e}")))?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut progress = Progress::new(&info.binaries, run_dir);
+    let mut out = std::io::stderr();
+    let mut reader = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    // Bytes, not `lines()`: test output need not be UTF-8.
+    while reader.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+        progress.line(&buf, &mut out);
+        buf.clear();
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Failure::input(format!("waiting for cargo test: {e}")))?;
+    progress.finish(&mut out);
+    Ok(status)
+}
+
+/// Lists the binaries that are not instrumented: they are never clean, only
+/// unchecked.
+fn say_instrumentation(info: &RunInfo, err: &mut dyn Write) {
+    let missing: Vec<_> = info.binaries.iter().filter(|b| !b.instrumented).collect();
+    let _ = writeln!(
+        err,
+        "racedet: {} built, {} instrumented",
+        plural(info.binaries.len(), "test binary", "test binaries"),
+        info.binaries.len() - missing.len()
+    );
+    if !missing.is_empty() {
+        let _ = writeln!(
+            err,
+            "racedet: not instrumented (they do not start the racedet runtime, so nothing in them is checked):"
+        );
+        for b in missing {
+            let _ = writeln!(err, "racedet:     {} ({})", b.name, b.path.display());
+        }
+    }
+}
+
+fn say_summary(
+    info: &RunInfo,
+    races: &Races,
+    code: i32,
+    run_dir: &Path,
+    runner: Runner,
+    err: &mut dyn Write,
+) {
+    let instrumented: Vec<_> = info.binaries.iter().filter(|b| b.instrumented).collect();
+    let missing: Vec<_> = info.binaries.iter().filter(|b| !b.instrumented).collect();
+    let _ = writeln!(err, "racedet: ---- summary ----");
+    if runner == Runner::Nextest {
+        // cargo test's binaries were summed up one by one as they ended;
+        // nextest's run interleaved, so their counts come here.
+        for b in &instrumented {
+            let n = races.count_in(&b.program);
+            let said = if n == 0 {
+                "no races".to_string()
+            } else {
+                races_phrase(n)
+            };
+            let _ = writeln!(err, "racedet: {}: {said}", b.name);
+        }
+    }
+    if instrumented.is_empty() {
+        let _ = writeln!(
+            err,
+            "racedet: nothing was checked: no test binary is instrumented"
+        );
+    } else if races.is_empty() {
+        let _ = writeln!(
+            err,
+            "racedet: no data races found in {}",
+            plural(
+                instrumented.len(),
+                "instrumented test binary",
+                "instrumented test binaries"
+            )
+        );
+    } else {
+        let with_races = instrumented
+            .iter()
+            .filter(|b| races.count_in(&b.program) > 0)
+            .count();
+        let _ = writeln!(
+            err,
+            "racedet: found {} in {with_races} of {}:",
+            races_phrase(races.len()),
+            plural(
+                instrumented.len(),
+                "instrumented test binary",
+                "instrumented test binaries"
+            )
+        );
+        let name = |program: &str| {
+            info.binary_name(program)
+                .map(str::to_string)
+                .unwrap_or_else(|| program.to_string())
+        };
+        let _ = write!(err, "{}", summary::render(races, &name));
+    }
+    if races.expected() > 0 {
+        let _ = writeln!(
+            err,
+            "racedet: {} taken by racedet::reports::take in the tests that made them (expected): not counted",
+            races_phrase(races.expected())
+        );
+    }
+    if !missing.is_empty() {
+        const SHOWN: usize = 3;
+        let mut names: Vec<&str> = missing
+            .iter()
+            .take(SHOWN)
+            .map(|b| b.name.as_str())
+            .collect();
+        let more = format!(
+            "and {} more, listed above",
+            missing.len().saturating_sub(SHOWN)
+        );
+        if missing.len() > SHOWN {
+            names.push(&more);
+        }
+        let _ = writeln!(
+            err,
+            "racedet: NOT checked ({} not instrumented): {}",
+            plural(missing.len(), "test binary", "test binaries"),
+            names.join(", ")
+        );
+    }
+    if code != 0 {
+        let why = if races.is_empty() {
+            "tests failed".to_string()
+        } else {
+            "a test process that finds races fails".to_string()
+        };
+        let _ = writeln!(
+            err,
+            "racedet: {} exited with status {code} ({why})",
+            runner.name()
+        );
+    }
+    let _ = writeln!(
+        err,
+        "racedet: reports in {} (`cargo racedet report` prints them in full)",
+        run_dir.display()
+    );
+}
+
+/// A child's exit status as a process exit code; 128 + signal when it was
+/// killed, as shells report it.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}

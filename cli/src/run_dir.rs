@@ -1,0 +1,228 @@
+//! Run directories: `<target-dir>/racedet/runs/<UTC time>/`, one per
+//! `cargo racedet test`, holding the `report.PID` files the test processes
+//! write and `run.json` (what was run, which binaries were instrumented).
+//! `runs/latest` points at the newest one.
+
+use crate::error::{Failure, Result};
+use serde::{Deserialize, Serialize};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// File name of a run's metadata inside its directory.
+pub const RUN_INFO: &str = "run.json";
+
+/// Prefix given to `log_path`: the runtime appends `.PID`.
+pub const REPORT_PREFIX: &str = "report";
+
+/// Name of the pointer to the newest run, inside `runs/`.
+pub const LATEST: &str = "latest";
+
+/// What a run was, so `cargo racedet report` on its directory (perhaps
+/// copied from another machine) can still say what was not checked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Version of `cargo racedet` that made the run.
+    pub racedet_version: String,
+    /// `cargo test` or `cargo nextest run`.
+    pub runner: String,
+    /// The user's arguments to the runner.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Seconds since the Unix epoch when the run started.
+    #[serde(default)]
+    pub started_unix: u64,
+    /// The test binaries that were built.
+    #[serde(default)]
+    pub binaries: Vec<BinaryInfo>,
+    /// Exit status of the runner, once it has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_status: Option<i32>,
+}
+
+/// One test binary of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BinaryInfo {
+    /// `package: tests/foo.rs`.
+    pub name: String,
+    /// File name, as reports name it in `program`.
+    pub program: String,
+    /// Where it was built.
+    pub path: PathBuf,
+    /// Whether it starts the runtime with detection compiled in.
+    pub instrumented: bool,
+    /// What its marker says, in words.
+    pub marker: String,
+}
+
+impl RunInfo {
+    /// Display name of a report's `program`, when it is one of our binaries.
+    pub fn binary_name(&self, program: &str) -> Option<&str> {
+        self.binaries
+            .iter()
+            .find(|b| b.program == program)
+            .map(|b| b.name.as_str())
+    }
+
+    /// Writes `run.json` into `dir` (replacing the previous one of this run).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(RUN_INFO);
+        let text = serde_json::to_string_pretty(self).expect("run info serializes");
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Reads `run.json` of a run directory; a malformed one is an error
+    /// naming it.
+    pub fn load(path: &Path) -> Result<RunInfo> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Failure::input(format!(
+                "{}: expected racedet run metadata (JSON written by cargo racedet test): {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// Creates a new, empty run directory under `runs` and points `latest` at
+/// it. Never reuses an existing directory: `create_dir` fails on one, and
+/// the next suffix is tried (two runs in the same second, or in parallel).
+pub fn create(runs: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(runs)
+        .map_err(|e| Failure::input(format!("cannot create {}: {e}", runs.display())))?;
+    let stamp = utc_stamp(SystemTime::now());
+    for n in 1.. {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = runs.join(&name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                point_latest(runs, &name)?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Failure::input(format!(
+                    "cannot create run directory {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+    unreachable!("the suffixes are unbounded")
+}
+
+/// The newest run under `runs`, following `latest`.
+pub fn latest(runs: &Path) -> Result<PathBuf> {
+    let pointer = runs.join(LATEST);
+    let no_runs = || {
+        Failure::input(format!(
+            "no racedet run found at {} (run `cargo racedet test` first, or pass report \
+             files or run directories)",
+            pointer.display()
+        ))
+    };
+    let meta = std::fs::symlink_metadata(&pointer).map_err(|_| no_runs())?;
+    let dir = if meta.file_type().is_symlink() || meta.is_dir() {
+        pointer.clone()
+    } else {
+        // Where symlinks are not available `latest` is a file naming the run.
+        let name = std::fs::read_to_string(&pointer).map_err(|_| no_runs())?;
+        runs.join(name.trim())
+    };
+    if !dir.is_dir() {
+        return Err(Failure::input(format!(
+            "{} points at a run directory that no longer exists ({})",
+            pointer.display(),
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Replaces `runs/latest` atomically (a new link renamed over the old one),
+/// so a reader never sees it missing.
+fn point_latest(runs: &Path, name: &str) -> Result<()> {
+    let pointer = runs.join(LATEST);
+    let tmp = runs.join(format!(".{LATEST}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    let made = std::os::unix::fs::symlink(name, &tmp);
+    #[cfg(not(unix))]
+    let made = std::fs::write(&tmp, name);
+    made.and_then(|()| std::fs::rename(&tmp, &pointer))
+        .map_err(|e| Failure::input(format!("cannot update {}: {e}", pointer.display())))
+}
+
+/// `20260804-101530`: sorts by time, and is a valid file name everywhere.
+fn utc_stamp(now: SystemTime) -> String {
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// Seconds since the Unix epoch, for `RunInfo::started_unix`.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm), to avoid a date crate for one name.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamp_is_utc_date_and_time() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29 12:34:56
+        assert_eq!(utc_stamp(t), "20240229-123456");
+    }
+
+    #[test]
+    fn runs_never_share_a_directory_and_latest_follows() {
+        let runs = std::env::temp_dir().join(format!("racedet-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runs);
+        let a = create(&runs).unwrap();
+        let b = create(&runs).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            std::fs::canonicalize(latest(&runs).unwrap()).unwrap(),
+            std::fs::canonicalize(&b).unwrap()
+        );
+        std::fs::remove_dir_all(&runs).unwrap();
+    }
+
+    #[test]
+    fn no_latest_is_an_error_saying_what_to_do() {
+        let e = latest(Path::new("/nonexistent/racedet/runs")).unwrap_err();
+        assert!(e.message.contains("cargo racedet test"), "{e}");
+    }
+}

@@ -1,0 +1,231 @@
+//! The two ways of running a suite, `cargo test` and `cargo nextest run`,
+//! and the user's arguments to them: what cargo racedet must know (where
+//! the manifest and target directory are) and what it adds.
+
+use crate::error::{Failure, Result};
+use std::path::PathBuf;
+
+/// Which test runner.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// `cargo test`: one process per test binary, run one after another.
+    CargoTest,
+    /// `cargo nextest run`: one process per test, in parallel.
+    Nextest,
+}
+
+impl Runner {
+    /// `cargo test` / `cargo nextest run`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runner::CargoTest => "cargo test",
+            Runner::Nextest => "cargo nextest run",
+        }
+    }
+
+    /// The cargo subcommand words.
+    pub fn subcommand(self) -> &'static [&'static str] {
+        match self {
+            Runner::CargoTest => &["test"],
+            Runner::Nextest => &["nextest", "run"],
+        }
+    }
+
+    /// Flags that build the tests without running them and print cargo's
+    /// JSON messages (with human diagnostics on stderr) on stdout.
+    pub fn build_only_flags(self) -> &'static [&'static str] {
+        match self {
+            Runner::CargoTest => &["--no-run", "--message-format=json-render-diagnostics"],
+            Runner::Nextest => &[
+                "--no-run",
+                "--cargo-message-format",
+                "json-render-diagnostics",
+            ],
+        }
+    }
+
+    /// The flag that keeps running after a failure. A race fails its test
+    /// process, and one race must not hide the others.
+    fn no_fail_fast(self) -> &'static str {
+        "--no-fail-fast"
+    }
+
+    /// User flags that already decide about failing fast.
+    fn fail_fast_flags(self) -> &'static [&'static str] {
+        match self {
+            Runner::CargoTest => &["--no-fail-fast"],
+            Runner::Nextest => &[
+                "--no-fail-fast",
+                "--nff",
+                "--fail-fast",
+                "--ff",
+                "--max-fail",
+            ],
+        }
+    }
+
+    /// Flags cargo racedet sets itself and so cannot take from the user.
+    fn reserved_flags(self) -> &'static [&'static str] {
+        match self {
+            Runner::CargoTest => &["--message-format"],
+            Runner::Nextest => &["--cargo-message-format"],
+        }
+    }
+}
+
+/// The user's arguments, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerArgs {
+    /// For the build step (with `--no-run`): the user's arguments without
+    /// the fail-fast flags, which nextest refuses next to `--no-run`.
+    pub build: Vec<String>,
+    /// For the run: the user's arguments, plus `--no-fail-fast` unless they
+    /// decided about failing fast themselves.
+    pub run: Vec<String>,
+    /// `--manifest-path`, for `cargo metadata`.
+    pub manifest_path: Option<String>,
+    /// `--target-dir`, the base under which `racedet/` goes. Taken out of
+    /// both lists: the runner gets `<it>/racedet` instead.
+    pub target_dir: Option<PathBuf>,
+}
+
+impl RunnerArgs {
+    /// Splits `args` (everything after `cargo racedet test`). Only flags
+    /// before `--` are the runner's; the rest belongs to the test binaries.
+    pub fn parse(runner: Runner, args: &[String], fail_fast: bool) -> Result<RunnerArgs> {
+        let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+        let (ours, theirs) = args.split_at(split);
+        let mut build = Vec::new();
+        let mut run = Vec::new();
+        let mut manifest_path = None;
+        let mut target_dir = None;
+        let mut decided = false;
+        let mut it = ours.iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            if runner.reserved_flags().contains(&flag) {
+                return Err(Failure::input(format!(
+                    "`{flag}` is set by cargo racedet {} itself; remove it",
+                    match runner {
+                        Runner::CargoTest => "test",
+                        Runner::Nextest => "nextest",
+                    }
+                )));
+            }
+            let mut value = |what: &str| {
+                inline
+                    .clone()
+                    .or_else(|| it.next().cloned())
+                    .ok_or_else(|| Failure::input(format!("`{flag}` needs a value ({what})")))
+            };
+            if runner.fail_fast_flags().contains(&flag) {
+                decided = true;
+                run.push(arg.clone());
+                if flag == "--max-fail" && inline.is_none() {
+                    run.push(value("a number of failures")?);
+                }
+                continue;
+            }
+            match flag {
+                "--target-dir" => target_dir = Some(PathBuf::from(value("a directory")?)),
+                "--manifest-path" => {
+                    let m = value("a path to Cargo.toml")?;
+                    build.push(format!("--manifest-path={m}"));
+                    run.push(format!("--manifest-path={m}"));
+                    manifest_path = Some(m);
+                }
+                _ => {
+                    build.push(arg.clone());
+                    run.push(arg.clone());
+                }
+            }
+        }
+        if !decided && !fail_fast {
+            run.insert(0, runner.no_fail_fast().to_string());
+        }
+        build.extend(theirs.iter().cloned());
+        run.extend(theirs.iter().cloned());
+        Ok(RunnerArgs {
+            build,
+            run,
+            manifest_path,
+            target_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn no_fail_fast_is_added_and_binary_args_are_kept() {
+        let a = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["-p", "x", "--", "--test-threads=1"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            a.run,
+            strings(&["--no-fail-fast", "-p", "x", "--", "--test-threads=1"])
+        );
+        assert_eq!(a.build, strings(&["-p", "x", "--", "--test-threads=1"]));
+    }
+
+    #[test]
+    fn target_dir_is_taken_out_and_manifest_path_seen() {
+        let a = RunnerArgs::parse(
+            Runner::Nextest,
+            &strings(&["--target-dir", "/t", "--manifest-path=a/Cargo.toml", "--ff"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.target_dir, Some(PathBuf::from("/t")));
+        assert_eq!(a.manifest_path.as_deref(), Some("a/Cargo.toml"));
+        assert_eq!(a.run, strings(&["--manifest-path=a/Cargo.toml", "--ff"]));
+        assert_eq!(a.build, strings(&["--manifest-path=a/Cargo.toml"]));
+    }
+
+    #[test]
+    fn flags_after_double_dash_belong_to_the_test_binaries() {
+        let a = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["--", "--target-dir", "x"]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(a.target_dir, None);
+        assert_eq!(a.run, strings(&["--", "--target-dir", "x"]));
+    }
+
+    #[test]
+    fn nextest_max_fail_goes_to_the_run_only() {
+        let a = RunnerArgs::parse(
+            Runner::Nextest,
+            &strings(&["--max-fail", "3", "-E", "all()"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.run, strings(&["--max-fail", "3", "-E", "all()"]));
+        assert_eq!(a.build, strings(&["-E", "all()"]));
+    }
+
+    #[test]
+    fn message_format_is_refused() {
+        let e = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["--message-format=json"]),
+            false,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("--message-format"), "{e}");
+    }
+}

@@ -1,0 +1,568 @@
+//! End-to-end tests of the real `cargo-racedet` binary on the fixture crates
+//! in `tests/fixtures/` (each its own workspace, depending on racedet by
+//! path).
+//!
+//! Every fixture builds into one shared target directory, so the racedet
+//! runtime and its dependencies are compiled once for all of them; and the
+//! racy suite runs once, its run directory reused by the report tests.
+//! Detection is happens-before based, so the racy fixture races on every
+//! run whatever the interleaving: no sleeps, no retries.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cargo-racedet");
+
+/// Shared target directory of the fixtures, under the workspace target.
+fn fixture_target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("racedet-fixtures")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+/// A scratch directory of this test, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    // Outside every Cargo project (the system temp dir, not the target dir,
+    // which may sit inside this workspace): a test that expects "no
+    // project here" must not find the workspace's manifest above it.
+    let dir = std::env::temp_dir()
+        .join(format!("racedet-cli-tests-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `cargo-racedet ARGS` in `dir`, in a clean environment: settings of an
+/// outer run (even `cargo racedet test` on this workspace) must not leak in.
+fn racedet(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", fixture_target())
+        .env("CARGO_TERM_COLOR", "never")
+        // The fixtures' dependencies are a subset of this workspace's,
+        // so they are in the local cache already.
+        .env("CARGO_NET_OFFLINE", "true");
+    for var in [
+        "RACEDET_OPTIONS",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_ENCODED_RUSTDOCFLAGS",
+        "CARGO_BUILD_TARGET_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `cmd`; the output is printed so a failing test shows it.
+fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("cargo-racedet runs");
+    eprintln!("--- {cmd:?} exited with {}", out.status);
+    eprintln!("--- stdout:\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("--- stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Suite runs one at a time: they share a target directory (whose lock
+/// would serialize them anyway) and `runs/latest`.
+fn suite_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The run directory a suite run names on its last line.
+fn run_dir_of(out: &Output) -> PathBuf {
+    let err = stderr(out);
+    let line = err
+        .lines()
+        .find_map(|l| l.strip_prefix("racedet: run directory "))
+        .expect("the run directory is named");
+    PathBuf::from(line.trim())
+}
+
+/// `src/lib.rs:L:C` of the method call `call` in the racy fixture, as
+/// `#[track_caller]` records it (the column of the method name).
+fn racy_site(call: &str) -> String {
+    let src = std::fs::read_to_string(fixture("racy/src/lib.rs")).unwrap();
+    let (i, line) = src
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(call))
+        .expect("call in fixture");
+    let column = line.find(call).unwrap() + call.find('.').unwrap() + 2;
+    format!("src/lib.rs:{}:{column}", i + 1)
+}
+
+/// The racy suite, run once (with `report` on the latest run right after,
+/// under the same lock), for every test that needs its reports.
+struct RacyRun {
+    test: Output,
+    latest_report: Output,
+    run_dir: PathBuf,
+}
+
+fn racy_run() -> &'static RacyRun {
+    static RUN: OnceLock<RacyRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let _lock = suite_lock();
+        let test = run(racedet(&fixture("racy"), &["racedet", "test"]));
+        let latest_report = run(racedet(&fixture("racy"), &["racedet", "report"]));
+        let run_dir = run_dir_of(&test);
+        RacyRun {
+            test,
+            latest_report,
+            run_dir,
+        }
+    })
+}
+
+#[test]
+fn racy_suite_exits_66_and_the_summary_names_both_sites() {
+    let r = racy_run();
+    assert_eq!(r.test.status.code(), Some(66));
+    let err = stderr(&r.test);
+    let summary = &err[err.find("---- summary ----").expect("a summary")..];
+    assert!(
+        summary.contains("found 1 distinct data race in 1 of 2 instrumented test binaries"),
+        "{summary}"
+    );
+    assert!(summary.contains("concurrent map writes"), "{summary}");
+    assert!(summary.contains(&racy_site("a.insert(")), "{summary}");
+    assert!(summary.contains(&racy_site("b.insert(")), "{summary}");
+    assert!(
+        summary.contains("in racy-fixture: tests/racy.rs (1 process)"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn racy_suite_shows_progress_and_race_counts_per_binary() {
+    let err = stderr(&racy_run().test);
+    assert!(
+        err.contains("racedet: 2 test binaries built, 2 instrumented"),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: [1/2] racy-fixture: src/lib.rs: no races"),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: [2/2] racy-fixture: tests/racy.rs: 1 distinct data race"),
+        "{err}"
+    );
+}
+
+#[test]
+fn report_without_paths_reads_the_latest_run() {
+    let r = racy_run();
+    assert_eq!(r.latest_report.status.code(), Some(66));
+    let out = stdout(&r.latest_report);
+    assert!(
+        out.starts_with("==================\nWARNING: DATA RACE: concurrent map writes\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("racedet: 1 distinct data race in 1 report file\n"),
+        "{out}"
+    );
+    assert!(r.run_dir.join("run.json").is_file());
+}
+
+#[test]
+fn clean_suite_exits_0() {
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(&fixture("clean"), &["racedet", "test"]))
+    };
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: no data races found in 1 instrumented test binary"),
+        "{err}"
+    );
+    assert!(!err.contains("not instrumented"), "{err}");
+    // A clean run is still a run: `report` on it lists nothing, exit 0.
+    let report = run(racedet(
+        &fixture("clean"),
+        &["report", run_dir_of(&out).to_str().unwrap()],
+    ));
+    assert_eq!(report.status.code(), Some(0));
+    assert_eq!(
+        stdout(&report),
+        "racedet: 0 distinct data races in 0 report files\n"
+    );
+}
+
+#[test]
+fn binary_without_the_runtime_is_listed_as_not_instrumented() {
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(&fixture("plain"), &["test"]))
+    };
+    // Its tests pass; it is not clean, only unchecked, and said so.
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: 1 test binary built, 0 instrumented"),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: [1/1] plain-fixture: src/lib.rs: not instrumented, nothing checked"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "racedet: NOT checked (1 test binary not instrumented): plain-fixture: src/lib.rs"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: nothing was checked: no test binary is instrumented"),
+        "{err}"
+    );
+
+    // `check` agrees, on the binary the run recorded.
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir_of(&out).join("run.json")).unwrap())
+            .unwrap();
+    let plain = info["binaries"][0]["path"].as_str().unwrap();
+    let checked = run(racedet(&fixture("plain"), &["check", plain]));
+    assert_eq!(checked.status.code(), Some(1));
+    assert!(
+        stdout(&checked).contains(": not instrumented"),
+        "{}",
+        stdout(&checked)
+    );
+}
+
+#[test]
+fn check_reads_the_marker_of_an_instrumented_binary() {
+    let info: Value = serde_json::from_str(
+        &std::fs::read_to_string(racy_run().run_dir.join("run.json")).unwrap(),
+    )
+    .unwrap();
+    let paths: Vec<&str> = info["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .collect();
+    let mut args = vec!["check"];
+    args.extend(&paths);
+    let out = run(racedet(&fixture("racy"), &args));
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        text.matches(&format!(
+            ": racedet-runtime {version}, detection compiled in"
+        ))
+        .count(),
+        2,
+        "{text}"
+    );
+}
+
+/// Copies the racy run's report files into a fresh run directory, passing
+/// each line through `edit` (to make a second, different race).
+fn copy_run(name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+    let dir = scratch(name);
+    for entry in std::fs::read_dir(&racy_run().run_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_str().unwrap().to_string();
+        if file.starts_with("report.") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let edited: String = text.lines().map(|l| edit(l) + "\n").collect();
+            std::fs::write(dir.join(file), edited).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn report_merges_run_directories_from_several_machines() {
+    let a = copy_run("machine-a", str::to_string);
+    let b = copy_run("machine-b", str::to_string);
+    let other = copy_run("machine-c", |l| {
+        l.replace("\"src/lib.rs\"", "\"src/other.rs\"")
+            .replace("\"concurrent map writes\"", "\"data race\"")
+    });
+    let dirs = [
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ];
+
+    // The same race from two machines is one race.
+    let same = run(racedet(&a, &["report", dirs[0], dirs[1]]));
+    assert_eq!(same.status.code(), Some(66));
+    assert!(
+        stdout(&same).ends_with("racedet: 1 distinct data race in 2 report files\n"),
+        "{}",
+        stdout(&same)
+    );
+
+    // Different races add up; JSON output is one report per line.
+    let all = run(racedet(
+        &a,
+        &["report", "--format", "json", dirs[0], dirs[1], dirs[2]],
+    ));
+    assert_eq!(all.status.code(), Some(66));
+    let lines: Vec<Value> = stdout(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON report per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+
+    // Filters: by kind, by path.
+    let kind = run(racedet(
+        &a,
+        &["report", "--kind", "data race", dirs[0], dirs[2]],
+    ));
+    assert!(
+        stdout(&kind).contains("1 distinct data race (2 before filtering)"),
+        "{}",
+        stdout(&kind)
+    );
+    assert!(stdout(&kind).contains("src/other.rs"));
+    let path = run(racedet(
+        &a,
+        &[
+            "report", "--path", "other.rs", "--format", "json", dirs[0], dirs[2],
+        ],
+    ));
+    assert_eq!(stdout(&path).lines().count(), 1);
+    let none = run(racedet(&a, &["report", "--path", "nowhere.rs", dirs[0]]));
+    assert_eq!(none.status.code(), Some(0));
+}
+
+#[test]
+fn json_output_reads_back_as_the_same_races() {
+    let dir = racy_run().run_dir.to_str().unwrap().to_string();
+    let first = run(racedet(
+        &fixture("racy"),
+        &["report", "--format", "json", &dir],
+    ));
+    let file = scratch("round-trip").join("merged.jsonl");
+    std::fs::write(&file, &first.stdout).unwrap();
+    let again = run(racedet(
+        &fixture("racy"),
+        &["report", "--format", "json", file.to_str().unwrap()],
+    ));
+    assert_eq!(again.status.code(), Some(66));
+    assert_eq!(stdout(&first), stdout(&again));
+}
+
+#[test]
+fn sarif_output_has_the_2_1_0_shape() {
+    let dir = racy_run().run_dir.to_str().unwrap().to_string();
+    let out = run(racedet(
+        &fixture("racy"),
+        &["report", "--format", "sarif", &dir],
+    ));
+    assert_eq!(out.status.code(), Some(66));
+    let log: Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    assert!(log["$schema"]
+        .as_str()
+        .unwrap()
+        .contains("sarif-schema-2.1.0"));
+    assert_eq!(log["version"], "2.1.0");
+    let run0 = &log["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "racedet");
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "concurrent-map-writes",
+            "concurrent-map-read-and-map-write",
+            "concurrent-map-iteration-and-map-write",
+            "data-race"
+        ]
+    );
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r["ruleId"], "concurrent-map-writes");
+    assert!(r["message"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("concurrent map writes: write in `insert`"));
+    let at = |loc: &Value| {
+        let p = &loc["physicalLocation"];
+        format!(
+            "{}:{}:{}",
+            p["artifactLocation"]["uri"].as_str().unwrap(),
+            p["region"]["startLine"],
+            p["region"]["startColumn"]
+        )
+    };
+    let mut sites = vec![at(&r["locations"][0]), at(&r["relatedLocations"][0])];
+    sites.sort();
+    let mut expected = vec![racy_site("a.insert("), racy_site("b.insert(")];
+    expected.sort();
+    assert_eq!(sites, expected);
+}
+
+#[test]
+fn malformed_report_line_is_an_error_naming_file_and_line() {
+    let dir = copy_run("malformed", str::to_string);
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("report.")
+        })
+        .unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("{\"kind\": \"concurrent map writes\", \"current\": 1}\n");
+    std::fs::write(&file, text).unwrap();
+    let out = run(racedet(&dir, &["report", dir.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let expected = format!(
+        "racedet: error: {}:2: expected a racedet JSON report (one object per line",
+        file.display()
+    );
+    assert!(err.starts_with(&expected), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing is printed from a half-read input"
+    );
+}
+
+#[test]
+fn a_race_the_test_took_is_expected_not_counted() {
+    // `{"taken": REPORT}` is what a process adds when a test drains the
+    // report with `racedet::reports::take`: it does not fail the process,
+    // and it does not fail the run.
+    let dir = copy_run("taken", |l| format!("{l}\n{{\"taken\":{l}}}"));
+    let out = run(racedet(&dir, &["report", dir.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "racedet: 0 distinct data races in 1 report file\n\
+         racedet: not listed: 1 distinct data race taken by racedet::reports::take in the \
+         tests that made them (expected)\n"
+    );
+}
+
+#[test]
+fn text_report_given_as_json_says_what_was_expected() {
+    let file = scratch("text-report").join("report.1");
+    std::fs::write(&file, "==================\nWARNING: DATA RACE: data race\n").unwrap();
+    let out = run(racedet(
+        &fixture("racy"),
+        &["report", file.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(":1: this is a text report; expected JSON reports"));
+}
+
+#[test]
+fn missing_paths_say_what_was_expected() {
+    let out = run(racedet(&fixture("racy"), &["report", "/no/such/run"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "racedet: error: /no/such/run: no such file or directory (expected a JSON report \
+         file or a run directory such as target/racedet/runs/latest)\n"
+    );
+
+    let out = run(racedet(&fixture("racy"), &["check", "/no/such/binary"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/no/such/binary: no such file (expected a compiled test binary"));
+
+    let empty = scratch("not-a-run");
+    let out = run(racedet(&empty, &["report", empty.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a racedet run directory (expected report.PID files"));
+}
+
+#[test]
+fn bad_options_are_refused_before_anything_is_built() {
+    let mut cmd = racedet(&fixture("clean"), &["test"]);
+    cmd.env("RACEDET_OPTIONS", "histry=full");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: bad RACEDET_OPTIONS: unknown key `histry`"),
+        "{err}"
+    );
+    assert!(!err.contains("Compiling"), "{err}");
+
+    let out = run(racedet(&fixture("clean"), &["report", "--frobnicate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unexpected argument '--frobnicate'"));
+
+    let out = run(racedet(&fixture("clean"), &["report", "--kind", "races"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("concurrent map writes"));
+}
+
+#[test]
+fn test_outside_a_cargo_project_is_a_clear_error() {
+    let dir = scratch("no-project");
+    let out = run(racedet(&dir, &["test"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: cargo metadata failed: could not find `Cargo.toml`"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn nextest_runs_each_test_in_its_own_process_and_finds_the_race() {
+    let has_nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nextest {
+        eprintln!("cargo-nextest is not installed: this test checks nothing");
+        return;
+    }
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(&fixture("racy"), &["nextest"]))
+    };
+    assert_eq!(out.status.code(), Some(66));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: racy-fixture: tests/racy.rs: 1 distinct data race"),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: racy-fixture: src/lib.rs: no races"),
+        "{err}"
+    );
+    assert!(err.contains(&racy_site("a.insert(")), "{err}");
+}

@@ -1,0 +1,67 @@
+//! One-time initialization (`Once`, `OnceLock`): the initialization
+//! happens before every observer of its completion.
+
+use crate::sync::{acquire, release_store};
+use racedet_detector::SyncClock;
+use std::cell::UnsafeCell;
+use std::panic::RefUnwindSafe;
+
+/// The clock of one `Once`, next to the real (std) once that guards it.
+///
+/// Written exactly once per initialization, by the initializing closure
+/// while std's once is running it (exclusively); read only by threads that
+/// have observed completion, which std orders after the closure returned.
+/// So std's once itself serializes every access, and observers read the
+/// clock without a lock.
+pub struct OnceClock {
+    clock: UnsafeCell<SyncClock>,
+}
+
+// SAFETY: see the type's doc: std's once orders the single write before
+// every read.
+unsafe impl Sync for OnceClock {}
+
+// A failed (panicking) initializer never reaches the write, so a caught
+// panic cannot expose a half-written clock.
+impl RefUnwindSafe for OnceClock {}
+
+impl Default for OnceClock {
+    fn default() -> Self {
+        OnceClock::new()
+    }
+}
+
+impl OnceClock {
+    /// No initialization yet (`const`, for statics).
+    pub const fn new() -> OnceClock {
+        OnceClock {
+            clock: UnsafeCell::new(SyncClock::new()),
+        }
+    }
+
+    /// In the initializing closure, after the user's initializer returned:
+    /// publishes everything the initializing thread did.
+    ///
+    /// # Safety
+    /// Called only from inside the std once's initialization closure.
+    #[inline]
+    pub unsafe fn initialized(&self) {
+        release_store(&mut *self.clock.get());
+    }
+
+    /// After observing completion (a call that returned after the
+    /// initialization, a `get` that found the value...).
+    ///
+    /// # Safety
+    /// The caller has observed, through std's once, that the
+    /// initialization completed.
+    #[inline]
+    pub unsafe fn observed(&self) {
+        acquire(&*self.clock.get());
+    }
+
+    /// Forgets the initialization (`OnceLock::take`: exclusive access).
+    pub fn reset(&mut self) {
+        *self.clock.get_mut() = SyncClock::new();
+    }
+}

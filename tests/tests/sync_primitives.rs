@@ -1,0 +1,1450 @@
+//! Condvar, Barrier, Once/OnceLock, channels, atomics, park/unpark,
+//! annotations and UnsafeCell: race and no-race pairs.
+//!
+//! Where a test needs one thread to run after another *without* a
+//! happens-before edge (so a race is still a race), it uses a [`Signal`]:
+//! a std atomic, which racedet does not see.
+
+use racedet::annotate::{happens_after, happens_before};
+use racedet::cell::{RaceCell, UnsafeCell};
+use racedet::reports::{Report, ReportKind};
+use racedet::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*,
+};
+use racedet::sync::mpsc::{
+    channel, sync_channel, RecvTimeoutError, SendError, TryRecvError, TrySendError,
+};
+use racedet::sync::{Arc, Barrier, Condvar, Mutex, Once, OnceLock};
+use racedet::thread::{self, JoinHandle};
+use racedet_tests::{assert_silent, expect_race, site};
+use std::time::Duration;
+
+/// Real-time ordering racedet cannot see: makes a scenario's interleaving
+/// deterministic without adding a happens-before edge.
+#[derive(Default)]
+struct Signal(std::sync::atomic::AtomicBool);
+
+impl Signal {
+    fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn wait(&self) {
+        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
+fn named<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .unwrap()
+}
+
+/// Asserts a plain data race between threads named `a` and `b`, on an
+/// object of kind `object`.
+#[track_caller]
+fn assert_data_race(r: &Report, object: &str, a: &str, b: &str) {
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
+    assert_eq!(r.object.kind, object, "{}", r.to_text());
+    let (cur, prev) = (r.current.thread.label(), r.previous.thread.label());
+    let named = |l: &str, n: &str| l.contains(&format!("'{n}'"));
+    assert!(
+        (named(&cur, a) && named(&prev, b)) || (named(&cur, b) && named(&prev, a)),
+        "threads {cur} / {prev}, expected {a} and {b}\n{}",
+        r.to_text()
+    );
+}
+
+// ---------------------------------------------------------------- Condvar
+
+#[test]
+fn condvar_handoff_through_the_mutex_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let (x2, pair2) = (x.clone(), pair.clone());
+    let t = thread::spawn(move || {
+        x2.set(1);
+        let (lock, cv) = &*pair2;
+        *lock.lock().unwrap() = true;
+        cv.notify_one();
+    });
+    let (lock, cv) = &*pair;
+    let ready = cv
+        .wait_while(lock.lock().unwrap(), |ready| !*ready)
+        .unwrap();
+    drop(ready);
+    assert_eq!(x.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn condvar_write_after_the_notifier_unlocks_races_with_the_woken_waiter() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let (x2, pair2) = (x.clone(), pair.clone());
+    let notifier = named("cv-notifier", move || {
+        let (lock, cv) = &*pair2;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+        site!(x2.set(1))
+    });
+    let waiter = named("cv-waiter", move || {
+        let (lock, cv) = &*pair;
+        let mut ready = lock.lock().unwrap();
+        while !*ready {
+            ready = cv.wait(ready).unwrap();
+        }
+        drop(ready);
+        site!(x.get())
+    });
+    let (lw, lr) = (notifier.join().unwrap(), waiter.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "cv-notifier", "cv-waiter");
+}
+
+#[test]
+fn condvar_wait_releases_the_mutex_to_the_next_locker_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let waiting = Arc::new(Signal::default());
+    let (x2, pair2, waiting2) = (x.clone(), pair.clone(), waiting.clone());
+    let waiter = thread::spawn(move || {
+        let (lock, cv) = &*pair2;
+        let g = lock.lock().unwrap();
+        x2.set(1);
+        waiting2.raise();
+        // The wait unlocks: the other thread's lock must see `x2.set(1)`.
+        let g = cv.wait_while(g, |done| !*done).unwrap();
+        // The re-lock must see what it did before notifying.
+        assert_eq!(x2.get(), 2);
+        drop(g);
+    });
+    waiting.wait();
+    let (lock, cv) = &*pair;
+    let mut g = lock.lock().unwrap();
+    assert_eq!(x.get(), 1);
+    x.set(2);
+    *g = true;
+    cv.notify_one();
+    drop(g);
+    waiter.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn condvar_timed_wait_reacquires_the_mutex_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let waiting = Arc::new(Signal::default());
+    let (x2, pair2, waiting2) = (x.clone(), pair.clone(), waiting.clone());
+    let t = thread::spawn(move || {
+        waiting2.wait();
+        // Gets the lock only once the timed wait has released it.
+        let mut g = pair2.0.lock().unwrap();
+        x2.set(7);
+        *g += 1;
+        pair2.1.notify_one();
+    });
+    let (lock, cv) = &*pair;
+    let g = lock.lock().unwrap();
+    waiting.raise();
+    let (g, r) = cv
+        .wait_timeout_while(g, Duration::from_secs(60), |n| *n == 0)
+        .unwrap();
+    assert!(!r.timed_out());
+    // Ordered by the re-lock.
+    assert_eq!(x.get(), 7);
+    drop(g);
+    t.join().unwrap();
+    let (g, _) = cv
+        .wait_timeout(lock.lock().unwrap(), Duration::from_millis(1))
+        .unwrap();
+    let (g, r) = cv
+        .wait_timeout_while(g, Duration::from_millis(5), |_| true)
+        .unwrap();
+    assert!(r.timed_out());
+    assert_eq!(*g, 1);
+    drop(g);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn condvar_wait_keeps_std_poisoning() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let pair2 = pair.clone();
+    let t = thread::spawn(move || {
+        let (lock, cv) = &*pair2;
+        let _g = lock.lock().unwrap();
+        cv.notify_all();
+        panic!("poison the mutex while holding it");
+    });
+    let (lock, cv) = &*pair;
+    let g = lock.lock().unwrap_or_else(|p| p.into_inner());
+    // Either the panic already happened (the lock is poisoned) or the wait
+    // returns poisoned after it: std's behaviour either way.
+    let _ = cv.wait_timeout(g, Duration::from_millis(50));
+    assert!(t.join().is_err());
+    assert!(lock.is_poisoned());
+    assert!(cv
+        .wait_timeout(lock.lock().unwrap_err().into_inner(), Duration::ZERO)
+        .is_err());
+}
+
+// ---------------------------------------------------------------- Barrier
+
+#[test]
+fn barrier_orders_all_arrivals_before_all_departures_over_rounds_is_silent() {
+    let first = line!();
+    const N: usize = 3;
+    const ROUNDS: u32 = 4;
+    let cells: Arc<Vec<RaceCell<u32>>> = Arc::new((0..N).map(|_| RaceCell::new(0)).collect());
+    let barrier = Arc::new(Barrier::new(N));
+    let ts: Vec<_> = (0..N)
+        .map(|i| {
+            let (cells, barrier) = (cells.clone(), barrier.clone());
+            thread::spawn(move || {
+                let mut leaders = 0;
+                for round in 1..=ROUNDS {
+                    cells[i].set(round);
+                    leaders += barrier.wait().is_leader() as u32;
+                    for c in cells.iter() {
+                        assert_eq!(c.get(), round);
+                    }
+                    leaders += barrier.wait().is_leader() as u32;
+                }
+                leaders
+            })
+        })
+        .collect();
+    let leaders: u32 = ts.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(leaders, 2 * ROUNDS, "one leader per generation");
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn barrier_does_not_order_a_read_after_one_round_with_the_next_rounds_write() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let barrier = Arc::new(Barrier::new(2));
+    let (x2, b2) = (x.clone(), barrier.clone());
+    let writer = named("barrier-writer", move || {
+        let mut line = 0;
+        for round in 1..=3 {
+            line = site!(x2.set(round));
+            b2.wait();
+        }
+        line
+    });
+    let reader = named("barrier-reader", move || {
+        let mut line = 0;
+        for _ in 1..=3 {
+            barrier.wait();
+            // Ordered after this round's write, not with the next one's.
+            line = site!(x.get());
+        }
+        line
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "barrier-writer", "barrier-reader");
+}
+
+#[test]
+fn barrier_of_one_never_blocks_and_always_leads() {
+    let b = Barrier::new(1);
+    assert!(b.wait().is_leader());
+    assert!(b.wait().is_leader());
+    assert!(format!("{:?}", b.wait()).contains("is_leader: true"));
+}
+
+// ------------------------------------------------------- Once / OnceLock
+
+#[test]
+fn once_initialization_happens_before_every_call_once_return_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let once = Arc::new(Once::new());
+    let ts: Vec<_> = (0..4)
+        .map(|i| {
+            let (x, once) = (x.clone(), once.clone());
+            thread::spawn(move || {
+                once.call_once(|| x.set(i + 1));
+                assert_ne!(x.get(), 0);
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert!(once.is_completed());
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn once_is_completed_publishes_the_initialization_is_silent() {
+    let first = line!();
+    static ONCE: Once = Once::new();
+    let x = Arc::new(RaceCell::new(0u32));
+    let x2 = x.clone();
+    let t = thread::spawn(move || ONCE.call_once(|| x2.set(5)));
+    while !ONCE.is_completed() {
+        thread::yield_now();
+    }
+    assert_eq!(x.get(), 5);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_call_once_races_with_another_observer() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let once = Arc::new(Once::new());
+    let (x2, once2) = (x.clone(), once.clone());
+    let init = named("once-init", move || {
+        once2.call_once(|| {});
+        site!(x2.set(1))
+    });
+    let observer = named("once-observer", move || {
+        once.wait();
+        site!(x.get())
+    });
+    let (lw, lr) = (init.join().unwrap(), observer.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "once-init", "once-observer");
+}
+
+#[test]
+fn once_call_once_force_runs_again_after_a_panicking_initializer() {
+    let first = line!();
+    let once = Arc::new(Once::new());
+    let x = Arc::new(RaceCell::new(0u32));
+    let once2 = once.clone();
+    let r = thread::spawn(move || once2.call_once(|| panic!("initializer fails"))).join();
+    assert!(r.is_err());
+    let x2 = x.clone();
+    let once3 = once.clone();
+    thread::spawn(move || {
+        once3.call_once_force(|state| {
+            assert!(state.is_poisoned());
+            x2.set(9);
+        })
+    })
+    .join()
+    .unwrap();
+    once.wait_force();
+    assert_eq!(x.get(), 9);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn oncelock_get_or_init_publishes_the_value_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let cell: Arc<OnceLock<u32>> = Arc::new(OnceLock::new());
+    let ts: Vec<_> = (0..4)
+        .map(|i| {
+            let (x, cell) = (x.clone(), cell.clone());
+            thread::spawn(move || {
+                let v = *cell.get_or_init(|| {
+                    x.set(i + 10);
+                    i + 10
+                });
+                assert_eq!(x.get(), v);
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn oncelock_get_that_finds_the_value_sees_its_initialization_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let cell: Arc<OnceLock<u32>> = Arc::new(OnceLock::new());
+    let (x2, cell2) = (x.clone(), cell.clone());
+    let t = thread::spawn(move || {
+        x2.set(3);
+        cell2.set(4).unwrap();
+    });
+    while cell.get().is_none() {
+        thread::yield_now();
+    }
+    assert_eq!(x.get(), 3);
+    assert_eq!(cell.wait(), &4);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_oncelock_set_races_with_the_reader_of_the_value() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let cell: Arc<OnceLock<u32>> = Arc::new(OnceLock::new());
+    let (x2, cell2) = (x.clone(), cell.clone());
+    let setter = named("oncelock-setter", move || {
+        cell2.set(1).unwrap();
+        site!(x2.set(1))
+    });
+    let getter = named("oncelock-getter", move || {
+        while cell.get().is_none() {
+            thread::yield_now();
+        }
+        site!(x.get())
+    });
+    let (lw, lr) = (setter.join().unwrap(), getter.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "oncelock-setter", "oncelock-getter");
+}
+
+#[test]
+fn oncelock_keeps_std_api_and_behaviour() {
+    let mut cell: OnceLock<String> = OnceLock::new();
+    assert_eq!(format!("{cell:?}"), "OnceLock(<uninit>)");
+    assert_eq!(cell.get(), None);
+    assert_eq!(cell.set("a".into()), Ok(()));
+    assert_eq!(cell.set("b".into()), Err("b".to_string()));
+    assert_eq!(cell.get_or_init(|| unreachable!()), "a");
+    assert_eq!(format!("{cell:?}"), "OnceLock(\"a\")");
+    let copy = cell.clone();
+    assert_eq!(copy, cell);
+    cell.get_mut().unwrap().push('!');
+    assert_eq!(cell.take().as_deref(), Some("a!"));
+    assert_eq!(cell.get(), None);
+    assert_eq!(cell.get_or_init(|| "c".into()), "c");
+    assert_eq!(cell.into_inner().as_deref(), Some("c"));
+    assert_eq!(OnceLock::from(3).into_inner(), Some(3));
+    assert_eq!(OnceLock::<u8>::default().into_inner(), None);
+    assert_eq!(copy.into_inner().as_deref(), Some("a"));
+}
+
+// --------------------------------------------------------------- Channels
+
+#[test]
+fn unbounded_send_happens_before_its_receive_is_silent() {
+    let first = line!();
+    let (tx, rx) = channel();
+    let ts: Vec<_> = (0..3)
+        .map(|i| {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for k in 0..20 {
+                    let c = Arc::new(RaceCell::new(0u32));
+                    c.set(i * 100 + k);
+                    tx.send(c).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut n = 0;
+    for c in rx.iter() {
+        c.set(c.get() + 1);
+        n += 1;
+    }
+    assert_eq!(n, 60);
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unbounded_receive_does_not_order_the_sender() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = channel::<()>();
+    let x2 = x.clone();
+    let receiver = named("unbounded-receiver", move || {
+        let line = site!(x2.set(1));
+        rx.recv().unwrap();
+        line
+    });
+    let sender = named("unbounded-sender", move || {
+        tx.send(()).unwrap();
+        site!(x.get())
+    });
+    let (lw, lr) = (receiver.join().unwrap(), sender.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "unbounded-receiver", "unbounded-sender");
+}
+
+#[test]
+fn unbounded_disconnect_happens_before_the_receive_that_observes_it_is_silent() {
+    let first = line!();
+    let (a, b) = (Arc::new(RaceCell::new(0u8)), Arc::new(RaceCell::new(0u8)));
+    let (tx, rx) = channel::<u8>();
+    let tx2 = tx.clone();
+    let (a2, b2) = (a.clone(), b.clone());
+    let ta = thread::spawn(move || {
+        a2.set(1);
+        drop(tx);
+    });
+    let tb = thread::spawn(move || {
+        b2.set(2);
+        drop(tx2);
+    });
+    assert_eq!(rx.recv(), Err(racedet::sync::mpsc::RecvError));
+    assert_eq!((a.get(), b.get()), (1, 2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    ta.join().unwrap();
+    tb.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_dropping_the_sender_races_with_the_disconnected_receiver() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = channel::<()>();
+    let x2 = x.clone();
+    let sender = named("hangup-sender", move || {
+        drop(tx);
+        site!(x2.set(1))
+    });
+    let receiver = named("hangup-receiver", move || {
+        assert!(rx.recv().is_err());
+        site!(x.get())
+    });
+    let (lw, lr) = (sender.join().unwrap(), receiver.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "hangup-sender", "hangup-receiver");
+}
+
+/// A send that gives the value back when it fails.
+type SendFn = Box<dyn Fn(u32) -> Result<(), u32> + Send>;
+
+#[test]
+fn receiver_drop_happens_before_the_send_that_fails_is_silent() {
+    let first = line!();
+    for bound in [None, Some(0), Some(2)] {
+        let x = Arc::new(RaceCell::new(0u32));
+        let x2 = x.clone();
+        let (send, rx): (SendFn, _) = match bound {
+            None => {
+                let (tx, rx) = channel();
+                (Box::new(move |v| tx.send(v).map_err(|e| e.0)), rx)
+            }
+            Some(c) => {
+                let (tx, rx) = sync_channel(c);
+                (
+                    Box::new(move |v| {
+                        tx.try_send(v).map_err(|e| match e {
+                            TrySendError::Full(v) | TrySendError::Disconnected(v) => v,
+                        })
+                    }),
+                    rx,
+                )
+            }
+        };
+        let t = thread::spawn(move || {
+            x2.set(1);
+            drop(rx);
+        });
+        // Sends succeed (or find the buffer full) until the receiver is gone.
+        while send(5).is_ok() || !t.is_finished() {
+            thread::yield_now();
+        }
+        assert_eq!(send(6), Err(6));
+        assert_eq!(x.get(), 1);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bounded_send_happens_before_its_receive_is_silent() {
+    let first = line!();
+    for cap in [0, 1, 3] {
+        let (tx, rx) = sync_channel(cap);
+        let ts: Vec<_> = (0..3)
+            .map(|i| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for k in 0..20 {
+                        let c = Arc::new(RaceCell::new(0u32));
+                        c.set(i * 100 + k);
+                        tx.send(c).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut n = 0;
+        for c in rx {
+            c.set(c.get() + 1);
+            n += 1;
+        }
+        assert_eq!(n, 60);
+        for t in ts {
+            t.join().unwrap();
+        }
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bounded_kth_receive_happens_before_the_send_k_plus_capacity_is_silent() {
+    let first = line!();
+    // Capacity 2: receive #2 happens before send #4 completes.
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = sync_channel::<u32>(2);
+    let x2 = x.clone();
+    let receiver = thread::spawn(move || {
+        assert_eq!(rx.recv(), Ok(1));
+        x2.set(1);
+        assert_eq!(rx.recv(), Ok(2));
+        rx
+    });
+    for k in 1..=4 {
+        tx.send(k).unwrap();
+    }
+    assert_eq!(x.get(), 1);
+    let rx = receiver.join().unwrap();
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [3, 4]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bounded_kth_receive_does_not_order_the_send_k_plus_capacity_minus_one() {
+    // Capacity 2: send #3 needs only receive #1, so the write between
+    // receives #1 and #2 is not ordered before what follows send #3.
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = sync_channel::<u32>(2);
+    let x2 = x.clone();
+    let receiver = named("bounded-receiver", move || {
+        assert_eq!(rx.recv(), Ok(1));
+        let line = site!(x2.set(1));
+        assert_eq!(rx.recv(), Ok(2));
+        // Kept alive until the sender is done: send #3 must not fail.
+        (line, rx)
+    });
+    let sender = named("bounded-sender", move || {
+        for k in 1..=3 {
+            tx.send(k).unwrap();
+        }
+        site!(x.get())
+    });
+    let ((lw, rx), lr) = (receiver.join().unwrap(), sender.join().unwrap());
+    assert_eq!(rx.try_recv(), Ok(3));
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "bounded-receiver", "bounded-sender");
+}
+
+#[test]
+fn rendezvous_receive_happens_before_the_send_returns_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = sync_channel::<()>(0);
+    let x2 = x.clone();
+    let receiver = thread::spawn(move || {
+        x2.set(1);
+        rx.recv().unwrap();
+    });
+    tx.send(()).unwrap();
+    assert_eq!(x.get(), 1);
+    receiver.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn rendezvous_write_after_the_receive_races_with_the_sender() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = sync_channel::<()>(0);
+    let x2 = x.clone();
+    let receiver = named("rendezvous-receiver", move || {
+        rx.recv().unwrap();
+        site!(x2.set(1))
+    });
+    let sender = named("rendezvous-sender", move || {
+        tx.send(()).unwrap();
+        site!(x.get())
+    });
+    let (lw, lr) = (receiver.join().unwrap(), sender.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "rendezvous-receiver", "rendezvous-sender");
+}
+
+#[test]
+fn rendezvous_try_send_into_a_waiting_receiver_is_ordered_after_its_receive_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let (tx, rx) = sync_channel::<u32>(0);
+    let x2 = x.clone();
+    let receiver = thread::spawn(move || {
+        x2.set(1);
+        rx.recv_timeout(Duration::from_secs(60)).unwrap()
+    });
+    // Full until the receiver waits.
+    loop {
+        match tx.try_send(7) {
+            Ok(()) => break,
+            Err(TrySendError::Full(_)) => thread::yield_now(),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(x.get(), 1);
+    assert_eq!(receiver.join().unwrap(), 7);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bounded_disconnect_happens_before_the_receive_that_observes_it_is_silent() {
+    let first = line!();
+    for cap in [0, 1] {
+        let x = Arc::new(RaceCell::new(0u32));
+        let (tx, rx) = sync_channel::<u32>(cap);
+        let x2 = x.clone();
+        let t = thread::spawn(move || {
+            x2.set(1);
+            drop(tx);
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(60)),
+            Err(RecvTimeoutError::Disconnected)
+        );
+        assert_eq!(x.get(), 1);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn sync_channel_keeps_std_behaviour() {
+    let (tx, rx) = sync_channel::<u32>(1);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(5)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    tx.try_send(1).unwrap();
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    let tx2 = tx.clone();
+    assert_eq!(rx.recv(), Ok(1));
+    tx2.send(3).unwrap();
+    drop((tx, tx2));
+    // Buffered messages are still delivered after the senders are gone.
+    assert_eq!(rx.recv(), Ok(3));
+    assert_eq!(rx.recv(), Err(racedet::sync::mpsc::RecvError));
+
+    let (tx, rx) = sync_channel::<u32>(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    drop(rx);
+    assert_eq!(tx.send(2), Err(SendError(2)));
+    assert_eq!(tx.try_send(3), Err(TrySendError::Disconnected(3)));
+
+    // A sender blocked in a rendezvous gets its message back when the
+    // receiver goes away.
+    let (tx, rx) = sync_channel::<String>(0);
+    let t = thread::spawn(move || tx.send("back".into()));
+    thread::sleep(Duration::from_millis(10));
+    drop(rx);
+    assert_eq!(t.join().unwrap(), Err(SendError("back".to_string())));
+
+    let (tx, rx) = channel::<u32>();
+    for k in 0..3 {
+        tx.send(k).unwrap();
+    }
+    drop(tx);
+    assert_eq!(rx.into_iter().collect::<Vec<_>>(), [0, 1, 2]);
+}
+
+#[test]
+fn rendezvous_with_mixed_senders_and_receives_delivers_everything_is_silent() {
+    let first = line!();
+    let (tx, rx) = sync_channel::<Arc<RaceCell<u32>>>(0);
+    let ts: Vec<_> = (0..4)
+        .map(|i| {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for k in 0..25 {
+                    let c = Arc::new(RaceCell::new(0));
+                    c.set(i * 100 + k);
+                    if i % 2 == 0 {
+                        tx.send(c).unwrap();
+                        continue;
+                    }
+                    let mut c = c;
+                    loop {
+                        match tx.try_send(c) {
+                            Ok(()) => break,
+                            Err(TrySendError::Full(back)) => {
+                                c = back;
+                                thread::yield_now();
+                            }
+                            Err(TrySendError::Disconnected(_)) => panic!("receiver gone"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    // Alternates try_recv and timed receives by attempt (try_senders only
+    // succeed while the receiver waits).
+    let (mut n, mut attempt) = (0, 0u32);
+    loop {
+        attempt += 1;
+        let got = if attempt % 3 == 0 {
+            match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => continue,
+                Err(TryRecvError::Disconnected) => None,
+            }
+        } else {
+            match rx.recv_timeout(Duration::from_millis(1)) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => None,
+            }
+        };
+        let Some(c) = got else { break };
+        c.set(c.get() + 1);
+        n += 1;
+    }
+    assert_eq!(n, 100);
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn sync_types_keep_std_auto_traits() {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn shared<T: Send + Sync + RefUnwindSafe + UnwindSafe>() {}
+    fn owned<T: Send + RefUnwindSafe + UnwindSafe>() {}
+    shared::<Barrier>();
+    shared::<Condvar>();
+    shared::<Once>();
+    shared::<OnceLock<String>>();
+    shared::<AtomicUsize>();
+    shared::<AtomicBool>();
+    shared::<AtomicPtr<String>>();
+    shared::<racedet::sync::mpsc::Sender<String>>();
+    shared::<racedet::sync::mpsc::SyncSender<String>>();
+    owned::<racedet::sync::mpsc::Receiver<String>>();
+    shared::<racedet::thread::Thread>();
+}
+
+// ---------------------------------------------------------------- Atomics
+
+#[test]
+fn release_store_acquire_load_message_passing_is_silent() {
+    let first = line!();
+    for (store, load) in [(Release, Acquire), (SeqCst, SeqCst), (AcqRel, Acquire)] {
+        let data = Arc::new(RaceCell::new(0u32));
+        let flag = Arc::new(AtomicBool::new(false));
+        let (d2, f2) = (data.clone(), flag.clone());
+        let t = thread::spawn(move || {
+            d2.set(1);
+            if store == AcqRel {
+                f2.swap(true, store);
+            } else {
+                f2.store(true, store);
+            }
+        });
+        while !flag.load(load) {
+            std::hint::spin_loop();
+        }
+        assert_eq!(data.get(), 1);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn relaxed_message_passing_races() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicBool::new(false));
+    let (d2, f2) = (data.clone(), flag.clone());
+    let writer = named("relaxed-writer", move || {
+        let line = site!(d2.set(1));
+        f2.store(true, Relaxed);
+        line
+    });
+    let reader = named("relaxed-reader", move || {
+        while !flag.load(Relaxed) {
+            std::hint::spin_loop();
+        }
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "relaxed-writer", "relaxed-reader");
+}
+
+#[test]
+fn release_store_read_by_a_relaxed_load_races() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicUsize::new(0));
+    let (d2, f2) = (data.clone(), flag.clone());
+    let writer = named("rel-writer", move || {
+        let line = site!(d2.set(1));
+        f2.store(1, Release);
+        line
+    });
+    let reader = named("rlx-reader", move || {
+        while flag.load(Relaxed) == 0 {
+            std::hint::spin_loop();
+        }
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "rel-writer", "rlx-reader");
+}
+
+#[test]
+fn release_sequence_continues_through_a_relaxed_fetch_add_is_silent() {
+    let first = line!();
+    let data = Arc::new(RaceCell::new(0u32));
+    let a = Arc::new(AtomicUsize::new(0));
+    let (d1, a1, a2) = (data.clone(), a.clone(), a.clone());
+    let head = thread::spawn(move || {
+        d1.set(1);
+        a1.store(1, Release);
+    });
+    let middle = thread::spawn(move || {
+        while a2.load(Relaxed) != 1 {
+            std::hint::spin_loop();
+        }
+        // An RMW continues the release sequence headed by the store.
+        a2.fetch_add(1, Relaxed);
+    });
+    // Reads the RMW's value: synchronizes with the head's release store.
+    while a.load(Acquire) != 2 {
+        std::hint::spin_loop();
+    }
+    assert_eq!(data.get(), 1);
+    head.join().unwrap();
+    middle.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn relaxed_store_of_another_thread_ends_the_release_sequence() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let a = Arc::new(AtomicUsize::new(0));
+    let (d1, a1, a2) = (data.clone(), a.clone(), a.clone());
+    let head = named("seq-head", move || {
+        let line = site!(d1.set(1));
+        a1.store(1, Release);
+        line
+    });
+    let stored = Arc::new(Signal::default());
+    let stored2 = stored.clone();
+    let middle = thread::spawn(move || {
+        while a2.load(Relaxed) != 1 {
+            std::hint::spin_loop();
+        }
+        a2.store(2, Relaxed);
+        stored2.raise();
+    });
+    let tail = named("seq-tail", move || {
+        // Only the relaxed store's value is read with Acquire (reading the
+        // head's 1 with Acquire would synchronize with the head directly).
+        stored.wait();
+        assert_eq!(a.load(Acquire), 2);
+        site!(data.get())
+    });
+    let lw = head.join().unwrap();
+    middle.join().unwrap();
+    let lr = tail.join().unwrap();
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "seq-head", "seq-tail");
+}
+
+#[test]
+fn release_fence_and_acquire_fence_pair_through_relaxed_atomics_is_silent() {
+    let first = line!();
+    for (rel, acq) in [(Release, Acquire), (AcqRel, AcqRel), (SeqCst, SeqCst)] {
+        let data = Arc::new(RaceCell::new(0u32));
+        let flag = Arc::new(AtomicI32::new(0));
+        let (d2, f2) = (data.clone(), flag.clone());
+        let t = thread::spawn(move || {
+            d2.set(1);
+            fence(rel);
+            f2.store(1, Relaxed);
+        });
+        while flag.load(Relaxed) != 1 {
+            std::hint::spin_loop();
+        }
+        fence(acq);
+        assert_eq!(data.get(), 1);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn release_fence_pairs_with_an_acquire_load_is_silent() {
+    let first = line!();
+    let data = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicU8::new(0));
+    let (d2, f2) = (data.clone(), flag.clone());
+    let t = thread::spawn(move || {
+        d2.set(1);
+        fence(Release);
+        f2.fetch_add(1, Relaxed);
+    });
+    while flag.load(Acquire) != 1 {
+        std::hint::spin_loop();
+    }
+    assert_eq!(data.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn acquire_fence_before_the_relaxed_load_does_not_pair() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicBool::new(false));
+    let (d2, f2) = (data.clone(), flag.clone());
+    let writer = named("fence-writer", move || {
+        let line = site!(d2.set(1));
+        fence(Release);
+        f2.store(true, Relaxed);
+        line
+    });
+    let reader = named("early-fence-reader", move || {
+        fence(Acquire);
+        while !flag.load(Relaxed) {
+            std::hint::spin_loop();
+        }
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "fence-writer", "early-fence-reader");
+}
+
+#[test]
+fn release_fence_after_the_relaxed_store_does_not_pair() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicBool::new(false));
+    let (d2, f2) = (data.clone(), flag.clone());
+    let writer = named("late-fence-writer", move || {
+        let line = site!(d2.set(1));
+        f2.store(true, Relaxed);
+        fence(Release);
+        line
+    });
+    let reader = named("fence-reader", move || {
+        while !flag.load(Relaxed) {
+            std::hint::spin_loop();
+        }
+        fence(Acquire);
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "late-fence-writer", "fence-reader");
+}
+
+#[test]
+fn compare_exchange_success_with_acquire_synchronizes_is_silent() {
+    let first = line!();
+    for weak in [false, true] {
+        let data = Arc::new(RaceCell::new(0u32));
+        let a = Arc::new(AtomicUsize::new(0));
+        let (d2, a2) = (data.clone(), a.clone());
+        let t = thread::spawn(move || {
+            d2.set(1);
+            a2.store(1, Release);
+        });
+        loop {
+            let r = if weak {
+                a.compare_exchange_weak(1, 2, Acquire, Relaxed)
+            } else {
+                a.compare_exchange(1, 2, AcqRel, Relaxed)
+            };
+            if r.is_ok() {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        assert_eq!(data.get(), 1);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn compare_exchange_success_with_relaxed_races() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let a = Arc::new(AtomicUsize::new(0));
+    let (d2, a2) = (data.clone(), a.clone());
+    let writer = named("cas-publisher", move || {
+        let line = site!(d2.set(1));
+        a2.store(1, Release);
+        line
+    });
+    let reader = named("cas-relaxed", move || {
+        while a.compare_exchange(1, 2, Relaxed, Relaxed).is_err() {
+            std::hint::spin_loop();
+        }
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "cas-publisher", "cas-relaxed");
+}
+
+#[test]
+fn compare_exchange_failure_with_acquire_is_an_acquire_load_is_silent() {
+    let first = line!();
+    let data = Arc::new(RaceCell::new(0u32));
+    let a = Arc::new(AtomicUsize::new(0));
+    let (d2, a2) = (data.clone(), a.clone());
+    let t = thread::spawn(move || {
+        d2.set(1);
+        a2.store(1, Release);
+    });
+    // Never succeeds: the failure reads 1 with the failure ordering.
+    while a.compare_exchange(7, 8, Relaxed, Acquire) != Err(1) {
+        std::hint::spin_loop();
+    }
+    assert_eq!(data.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn compare_exchange_failure_with_relaxed_races() {
+    let data = Arc::new(RaceCell::new(0u32));
+    let a = Arc::new(AtomicUsize::new(0));
+    let (d2, a2) = (data.clone(), a.clone());
+    let writer = named("cas-fail-publisher", move || {
+        let line = site!(d2.set(1));
+        a2.store(1, Release);
+        line
+    });
+    let reader = named("cas-fail-relaxed", move || {
+        while a.compare_exchange(7, 8, Acquire, Relaxed) != Err(1) {
+            std::hint::spin_loop();
+        }
+        site!(data.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "cas-fail-publisher", "cas-fail-relaxed");
+}
+
+#[test]
+fn atomic_accesses_never_race_with_each_other() {
+    let first = line!();
+    let a = Arc::new(AtomicUsize::new(0));
+    let ts: Vec<_> = (0..4)
+        .map(|i| {
+            let a = a.clone();
+            thread::spawn(move || {
+                for _ in 0..200 {
+                    a.fetch_add(1, Relaxed);
+                    a.store(i, Relaxed);
+                    let _ = a.load(Relaxed);
+                    let _ = a.swap(i, Relaxed);
+                    let _ = a.compare_exchange(i, i + 1, Relaxed, Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn plain_read_of_an_atomic_races_with_an_unordered_atomic_store() {
+    let a = Arc::new(AtomicUsize::new(0));
+    let a2 = a.clone();
+    let writer = named("atomic-store", move || site!(a2.store(1, Relaxed)));
+    let reader = named("plain-read", move || {
+        // SAFETY: the point of the test is the race; racedet reads the value
+        // atomically, so this is memory-safe.
+        site!(unsafe { a.unsync_load() })
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "atomic", "atomic-store", "plain-read");
+    let atomic_sides = [r.current.atomic, r.previous.atomic];
+    assert!(atomic_sides.contains(&true) && atomic_sides.contains(&false));
+    assert!(r.to_text().contains("Previous") && r.to_text().contains("atomic"));
+}
+
+#[test]
+fn plain_read_of_an_atomic_after_an_acquire_load_is_silent() {
+    let first = line!();
+    let a = Arc::new(AtomicUsize::new(0));
+    let a2 = a.clone();
+    let t = thread::spawn(move || a2.store(1, Release));
+    while a.load(Acquire) != 1 {
+        std::hint::spin_loop();
+    }
+    // SAFETY: ordered after the only write.
+    assert_eq!(unsafe { a.unsync_load() }, 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn atomics_keep_std_api_and_behaviour() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(5);
+    assert_eq!(COUNTER.fetch_add(1, SeqCst), 5);
+    let mut a = AtomicI32::new(10);
+    assert_eq!(a.fetch_sub(3, SeqCst), 10);
+    assert_eq!(a.fetch_max(20, SeqCst), 7);
+    assert_eq!(a.fetch_min(-1, SeqCst), 20);
+    assert_eq!(a.fetch_and(0b110, SeqCst), -1);
+    assert_eq!(a.fetch_or(1, SeqCst), 0b110);
+    assert_eq!(a.fetch_xor(0b111, SeqCst), 0b111);
+    assert_eq!(a.fetch_nand(0, SeqCst), 0);
+    assert_eq!(a.fetch_update(SeqCst, SeqCst, |v| Some(v * 2)), Ok(-1));
+    assert_eq!(a.try_update(SeqCst, SeqCst, |_| None), Err(-2));
+    assert_eq!(a.update(SeqCst, SeqCst, |v| v + 2), -2);
+    assert_eq!(a.swap(4, SeqCst), 0);
+    assert_eq!(a.compare_exchange(3, 9, SeqCst, SeqCst), Err(4));
+    *a.get_mut() += 1;
+    assert_eq!(a.with_mut(|v| *v), 5);
+    assert_eq!(format!("{a:?}"), "5");
+    assert_eq!(a.into_inner(), 5);
+    assert_eq!(AtomicI32::default().load(Relaxed), 0);
+    assert_eq!(AtomicU8::from(3).load(Relaxed), 3);
+
+    let b = AtomicBool::new(true);
+    assert!(b.fetch_not(SeqCst));
+    assert!(!b.fetch_or(true, SeqCst));
+    assert!(b.fetch_xor(true, SeqCst));
+    assert!(!b.fetch_nand(true, SeqCst));
+    assert!(b.fetch_and(false, SeqCst));
+    assert!(!b.into_inner());
+
+    let mut xs = [1u64, 2, 3];
+    let p = AtomicPtr::new(xs.as_mut_ptr());
+    let base = p.load(SeqCst);
+    assert_eq!(p.fetch_ptr_add(2, SeqCst), base);
+    // SAFETY: in bounds of `xs`.
+    assert_eq!(unsafe { *p.load(SeqCst) }, 3);
+    assert_eq!(p.fetch_byte_sub(8, SeqCst), base.wrapping_add(2));
+    assert_eq!(p.swap(base, SeqCst), base.wrapping_add(1));
+    assert!(AtomicPtr::<u8>::default().load(SeqCst).is_null());
+    assert_eq!(format!("{p:p}"), format!("{base:p}"));
+}
+
+#[test]
+#[should_panic]
+fn a_relaxed_fence_panics_as_in_std() {
+    fence(Relaxed);
+}
+
+// ------------------------------------------------------------ park/unpark
+
+#[test]
+fn unpark_happens_before_the_park_it_releases_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let unparked = Arc::new(Signal::default());
+    let me = thread::current();
+    let (x2, unparked2) = (x.clone(), unparked.clone());
+    let t = thread::spawn(move || {
+        x2.set(1);
+        me.unpark();
+        unparked2.raise();
+    });
+    unparked.wait();
+    // The token is there: returns at once, having seen the unparker.
+    thread::park();
+    assert_eq!(x.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unpark_through_a_join_handle_orders_the_childs_park_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let unparked = Arc::new(Signal::default());
+    let (x2, unparked2) = (x.clone(), unparked.clone());
+    let t = thread::spawn(move || {
+        unparked2.wait();
+        thread::park_timeout(Duration::from_secs(60));
+        x2.get()
+    });
+    x.set(1);
+    racedet::thread::unpark(t.thread());
+    unparked.raise();
+    assert_eq!(t.join().unwrap(), 1);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_unpark_races_with_the_released_thread() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let unparked = Arc::new(Signal::default());
+    let (x2, unparked2) = (x.clone(), unparked.clone());
+    let parker = named("parker", move || {
+        unparked2.wait();
+        thread::park();
+        site!(x2.get())
+    });
+    let unparker = {
+        let target = parker.thread().clone();
+        named("unparker", move || {
+            target.unpark();
+            let line = site!(x.set(1));
+            unparked.raise();
+            line
+        })
+    };
+    let (lw, lr) = (unparker.join().unwrap(), parker.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "unparker", "parker");
+}
+
+#[test]
+fn thread_handles_keep_std_api() {
+    let t = named("handle-api", || {
+        thread::current().name().map(str::to_string)
+    });
+    let id = t.thread().id();
+    assert_eq!(t.thread().name(), Some("handle-api"));
+    assert!(format!("{:?}", t.thread()).contains("handle-api"));
+    assert_eq!(t.join().unwrap().as_deref(), Some("handle-api"));
+    assert_ne!(id, thread::current().id());
+    let scoped_name = thread::scope(|s| {
+        let h = s.spawn(|| ());
+        let name = h.thread().id();
+        h.join().unwrap();
+        name
+    });
+    assert_ne!(scoped_name, id);
+}
+
+// ------------------------------------------------------------ Annotations
+
+#[test]
+fn annotations_order_synchronization_racedet_cannot_see_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let published = Arc::new(Signal::default());
+    let (x2, published2) = (x.clone(), published.clone());
+    let t = thread::spawn(move || {
+        x2.set(1);
+        happens_before(&*published2);
+        published2.raise();
+    });
+    published.wait();
+    happens_after(&*published);
+    assert_eq!(x.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn synchronization_racedet_cannot_see_races_without_annotations() {
+    let x = Arc::new(RaceCell::new(0u32));
+    let published = Arc::new(Signal::default());
+    let (x2, published2) = (x.clone(), published.clone());
+    let writer = named("unannotated-writer", move || {
+        let line = site!(x2.set(1));
+        published2.raise();
+        line
+    });
+    let reader = named("unannotated-reader", move || {
+        published.wait();
+        site!(x.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "cell", "unannotated-writer", "unannotated-reader");
+}
+
+// ------------------------------------------------------------- UnsafeCell
+
+/// A one-slot mailbox as unsafe code writes it: an `UnsafeCell` published
+/// by an atomic flag.
+struct Mailbox {
+    value: UnsafeCell<u64>,
+    full: AtomicBool,
+}
+
+// SAFETY: the value is written before `full` is set and read after it is
+// seen; racedet checks exactly that.
+unsafe impl Sync for Mailbox {}
+
+#[test]
+fn unsafe_cell_published_by_release_acquire_is_silent() {
+    let first = line!();
+    let m = Arc::new(Mailbox {
+        value: UnsafeCell::new(0),
+        full: AtomicBool::new(false),
+    });
+    let m2 = m.clone();
+    let t = thread::spawn(move || {
+        m2.value.with_mut(|p| unsafe { *p = 42 });
+        m2.full.store(true, Release);
+    });
+    while !m.full.load(Acquire) {
+        std::hint::spin_loop();
+    }
+    assert_eq!(m.value.with(|p| unsafe { *p }), 42);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_published_by_a_relaxed_flag_races() {
+    let m = Arc::new(Mailbox {
+        value: UnsafeCell::new(0),
+        full: AtomicBool::new(false),
+    });
+    let m2 = m.clone();
+    let writer = named("mailbox-writer", move || {
+        let line = site!(m2.value.with_mut(|p| unsafe { *p = 42 }));
+        m2.full.store(true, Relaxed);
+        line
+    });
+    let reader = named("mailbox-reader", move || {
+        while !m.full.load(Relaxed) {
+            std::hint::spin_loop();
+        }
+        site!(m.value.with(|p| unsafe { *p }))
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "unsafe cell", "mailbox-writer", "mailbox-reader");
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(
+        ops.contains(&"with") && ops.contains(&"with_mut"),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn unsafe_cell_concurrent_reads_are_silent() {
+    let first = line!();
+    let m = Arc::new(Mailbox {
+        value: UnsafeCell::new(7),
+        full: AtomicBool::new(true),
+    });
+    let ts: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            thread::spawn(move || m.value.with(|p| unsafe { *p }))
+        })
+        .collect();
+    for t in ts {
+        assert_eq!(t.join().unwrap(), 7);
+    }
+    let mut m = Arc::try_unwrap(m).ok().unwrap();
+    *m.value.get_mut() += 1;
+    assert_eq!(m.value.into_inner(), 8);
+    assert_silent(file!(), first, line!());
+}
