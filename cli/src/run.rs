@@ -161,6 +161,11 @@ fn say_summary(
 ) {
     let instrumented: Vec<_> = info.binaries.iter().filter(|b| b.instrumented).collect();
     let missing: Vec<_> = info.binaries.iter().filter(|b| !b.instrumented).collect();
+    // Each distinct race in full, as `go test -race` prints it: the test
+    // processes wrote JSON into the run directory, not to the terminal.
+    for race in races.iter() {
+        let _ = write!(err, "{}", race.report.to_text());
+    }
     let _ = writeln!(err, "racedet: ---- summary ----");
     if runner == Runner::Nextest {
         // cargo test's binaries were summed up one by one as they ended;
