@@ -28,20 +28,22 @@ impl VectorClock {
     }
 
     /// Entry of `tid`, 0 when absent.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, tid: Tid) -> u64 {
-        self.entries.get(tid.index()).copied().unwrap_or(0)
+        self.entries.as_slice().get(tid.index()).copied().unwrap_or(0)
     }
 
     /// Sets the entry of `tid`.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, tid: Tid, clock: u64) {
         let i = tid.index();
         // Fast path (every tick): the entry exists and stays non-zero, so
         // no resize and no trailing zero can appear.
-        if i < self.entries.len() && clock != 0 {
-            self.entries[i] = clock;
-            return;
+        if clock != 0 {
+            if let Some(e) = self.entries.as_mut_slice().get_mut(i) {
+                *e = clock;
+                return;
+            }
         }
         if i >= self.entries.len() {
             if clock == 0 {
@@ -61,12 +63,13 @@ impl VectorClock {
     }
 
     /// Pointwise maximum: afterwards `self` has seen everything `other` has.
-    #[inline]
+    #[inline(always)]
     pub fn join(&mut self, other: &VectorClock) {
-        if other.entries.len() > self.entries.len() {
-            self.entries.resize(other.entries.len(), 0);
+        let theirs = other.entries.as_slice();
+        if theirs.len() > self.entries.len() {
+            self.entries.resize(theirs.len(), 0);
         }
-        for (mine, theirs) in self.entries.iter_mut().zip(other.entries.iter()) {
+        for (mine, theirs) in self.entries.as_mut_slice().iter_mut().zip(theirs) {
             if *theirs > *mine {
                 *mine = *theirs;
             }
@@ -81,11 +84,11 @@ impl VectorClock {
         // An element loop, not `extend_from_slice`: clocks are a handful of
         // words, and a `memcpy` call costs more than copying them (every
         // unlock does this).
-        let n = other.entries.len();
-        if self.entries.len() != n {
-            self.entries.resize(n, 0);
+        let theirs = other.entries.as_slice();
+        if self.entries.len() != theirs.len() {
+            self.entries.resize(theirs.len(), 0);
         }
-        for (mine, theirs) in self.entries.iter_mut().zip(other.entries.iter()) {
+        for (mine, theirs) in self.entries.as_mut_slice().iter_mut().zip(theirs) {
             *mine = *theirs;
         }
     }

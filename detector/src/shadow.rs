@@ -227,6 +227,16 @@ impl<S: Copy> Shadow<S> {
                     *reads = AccessSet::One(Entry { epoch: e, site });
                     return None;
                 }
+                // Read-shared (FastTrack's read vector clock): every write
+                // seen, so only this slot's entry changes.
+                (AccessSet::Empty, AccessSet::Many(d)) => {
+                    d.put(Entry { epoch: e, site });
+                    return None;
+                }
+                (AccessSet::One(w), AccessSet::Many(d)) if thread.saw(w.epoch) => {
+                    d.put(Entry { epoch: e, site });
+                    return None;
+                }
                 _ => {}
             }
         }

@@ -12,6 +12,11 @@ use crate::thread::ThreadState;
 #[derive(Debug, Clone, Default)]
 pub struct SyncClock {
     clock: VectorClock,
+    /// Names the carried clock: the epoch of the release that produced it
+    /// (unique: every release ticks its thread), or 0 when it came from
+    /// elsewhere (`merge`, `clear`). A thread that has acquired a clock with
+    /// this name already has everything in it, so it can skip the join.
+    name: u64,
 }
 
 impl SyncClock {
@@ -19,6 +24,7 @@ impl SyncClock {
     pub const fn new() -> SyncClock {
         SyncClock {
             clock: VectorClock::new(),
+            name: 0,
         }
     }
 
@@ -28,15 +34,25 @@ impl SyncClock {
     }
 
     /// Lock / receive / wake: `thread` sees everything released here.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(&self, thread: &mut ThreadState) {
+        if self.name != 0 && thread.has_acquired(self.name) {
+            return;
+        }
         thread.acquire(&self.clock);
+        if self.name != 0 {
+            thread.remember_acquired(self.name);
+        }
     }
 
     /// Unlock (store form): the object now carries exactly `thread`'s clock.
-    #[inline]
+    #[inline(always)]
     pub fn release_store(&mut self, thread: &mut ThreadState) {
         self.clock.assign(&thread.clock);
+        self.name = thread.epoch().to_bits();
+        // The releaser has all of it: re-acquiring it (a lock taken again by
+        // the same thread) costs nothing.
+        thread.remember_acquired(self.name);
         thread.tick();
     }
 
@@ -45,22 +61,28 @@ impl SyncClock {
     #[inline]
     pub fn release_merge(&mut self, thread: &mut ThreadState) {
         self.clock.join(&thread.clock);
+        // A new name: the merged clock is new, though the releaser may not
+        // have all of it.
+        self.name = thread.epoch().to_bits();
         thread.tick();
     }
 
     /// Adds what another object carries (e.g. a write-lock acquire also
     /// acquires the readers' merged clock: callers acquire both).
     pub fn merge(&mut self, other: &SyncClock) {
+        self.name = 0;
         self.clock.join(&other.clock);
     }
 
     /// Adds a bare clock (e.g. a thread's final clock into its scope's).
     pub fn merge_clock(&mut self, clock: &VectorClock) {
+        self.name = 0;
         self.clock.join(clock);
     }
 
     /// Forgets everything (e.g. a reader clock once a writer has absorbed it).
     pub fn clear(&mut self) {
+        self.name = 0;
         self.clock.clear();
     }
 }

@@ -3,6 +3,9 @@
 use crate::clock::VectorClock;
 use crate::epoch::{Epoch, Tid};
 
+/// Entries of a thread's cache of acquired sync clocks.
+const ACQUIRED_CACHE: usize = 4;
+
 /// The detector state of one running thread.
 ///
 /// Invariant: `clock.get(tid) == epoch.clock()` and `epoch.tid() == tid`;
@@ -20,6 +23,11 @@ pub struct ThreadState {
     pub(crate) acquire_pending: VectorClock,
     /// The largest clock this slot may reach (see `Detector::with_clock_limit`).
     pub(crate) clock_limit: u64,
+    /// Names of sync clocks (see `SyncClock`) this thread has fully
+    /// acquired, most recent first-in: a tiny cache that turns a re-acquire
+    /// of an unchanged lock into a few compares.
+    pub(crate) acquired: [u64; ACQUIRED_CACHE],
+    pub(crate) acquired_next: usize,
     /// Set when a tick hit `clock_limit`: the thread must be moved to a fresh
     /// slot (`Detector::migrate`) before its next access.
     pub(crate) exhausted: bool,
@@ -35,6 +43,8 @@ impl ThreadState {
             release_fence: VectorClock::new(),
             acquire_pending: VectorClock::new(),
             clock_limit,
+            acquired: [0; ACQUIRED_CACHE],
+            acquired_next: 0,
             exhausted: false,
         }
     }
@@ -46,7 +56,7 @@ impl ThreadState {
     }
 
     /// The thread's current epoch: what an access made now is stamped with.
-    #[inline]
+    #[inline(always)]
     pub fn epoch(&self) -> Epoch {
         self.epoch
     }
@@ -59,27 +69,40 @@ impl ThreadState {
 
     /// Whether the access stamped `epoch` happened before this thread's
     /// current point. Hot path: one load and one compare.
-    #[inline]
+    #[inline(always)]
     pub fn saw(&self, epoch: Epoch) -> bool {
         self.clock.covers(epoch)
     }
 
     /// Whether the thread's clock is used up and it must be migrated to a
     /// fresh slot with [`crate::Detector::migrate`] before its next access.
-    #[inline]
+    #[inline(always)]
     pub fn exhausted(&self) -> bool {
         self.exhausted
     }
 
     /// Acquires `other`: afterwards this thread has seen everything `other` has.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(&mut self, other: &VectorClock) {
         self.clock.join(other);
     }
 
+    /// Whether the sync clock named `name` was already fully acquired.
+    #[inline(always)]
+    pub(crate) fn has_acquired(&self, name: u64) -> bool {
+        self.acquired.contains(&name)
+    }
+
+    /// Notes that the sync clock named `name` is fully acquired.
+    #[inline(always)]
+    pub(crate) fn remember_acquired(&mut self, name: u64) {
+        self.acquired[self.acquired_next] = name;
+        self.acquired_next = (self.acquired_next + 1) % ACQUIRED_CACHE;
+    }
+
     /// Advances this thread's own entry after a release, so accesses made
     /// after the release are not mistaken for ones made before it.
-    #[inline]
+    #[inline(always)]
     pub fn tick(&mut self) {
         let c = self.epoch.clock();
         if c >= self.clock_limit {

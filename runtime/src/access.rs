@@ -32,7 +32,7 @@ pub struct ObjectInfo {
 /// Checks and records one access by the calling thread. Hot path: one
 /// thread-local load, the shadow's O(1) fast path, no allocation, no lock
 /// (the caller serializes access to `shadow`).
-#[inline]
+#[inline(always)]
 pub fn check(
     shadow: &mut ShadowCell,
     kind: AccessKind,

@@ -79,8 +79,8 @@ impl MapShadow {
         (hash & ((1u64 << self.log2) - 1)) as u32
     }
 
-    /// An operation on one key.
-    #[inline]
+    /// An operation on one key. Hot path.
+    #[inline(always)]
     pub fn key(
         &mut self,
         write: bool,
@@ -96,12 +96,18 @@ impl MapShadow {
         } else {
             AccessKind::Read
         };
-        let info = self.info(address);
+        let (created_at, created_stack) = (self.created_at, self.created_stack);
+        let describe = || ObjectInfo {
+            kind: "map",
+            address,
+            created_at: Some(created_at),
+            created_stack,
+        };
         let cell = match self.policy {
             MapPolicy::Go => &mut self.header,
             MapPolicy::Bucket => &mut self.buckets[bucket as usize],
         };
-        check(cell, kind, detail, caller, &|| info.clone());
+        check(cell, kind, detail, caller, &describe);
     }
 
     /// An operation on the whole map (iteration, clone, clear).
@@ -146,7 +152,17 @@ impl MapShadow {
 
     /// After a mutation left `len` entries: grows the bucket array as Go
     /// would. Growth rewrites every bucket, so it is a write of each.
+    #[inline]
     pub fn resized(&mut self, len: usize, caller: &'static Location<'static>, address: usize) {
+        // Every insert asks; only a length past the load factor grows.
+        if len * 2 <= 13usize << self.log2 || self.log2 == MAX_LOG2 {
+            return;
+        }
+        self.grow(len, caller, address);
+    }
+
+    #[cold]
+    fn grow(&mut self, len: usize, caller: &'static Location<'static>, address: usize) {
         let want = log2_for(len);
         if want <= self.log2 {
             return;

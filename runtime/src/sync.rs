@@ -4,17 +4,18 @@
 
 use crate::spin::SpinLock;
 use crate::threads::{after_release, with_local};
-use racedet_detector::SyncClock;
+use racedet_detector::{SyncClock, VectorClock};
+use std::sync::OnceLock;
 use std::cell::UnsafeCell;
 
 /// The calling thread sees everything released into `clock`.
-#[inline]
+#[inline(always)]
 pub fn acquire(clock: &SyncClock) {
     with_local(|l| clock.acquire(&mut l.state));
 }
 
 /// Store-form release: `clock` becomes the calling thread's clock.
-#[inline]
+#[inline(always)]
 pub fn release_store(clock: &mut SyncClock) {
     with_local(|l| {
         clock.release_store(&mut l.state);
@@ -68,19 +69,33 @@ impl MutexClock {
     }
 }
 
-/// The clocks of a reader-writer lock: writers store into `write`; readers
-/// merge into `read`, which the next writer acquires (read-unlocks release
-/// to the next writer, never to the next reader).
+/// Read-unlocks of threads in slots below this merge into a clock of their
+/// own, so concurrent readers share no lock and no written cache line.
+const READER_SLOTS: usize = 8;
+
+/// A cache line of its own, so readers' slots do not false-share.
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(UnsafeCell<VectorClock>);
+
+/// The clocks of a reader-writer lock: writers store into `write`; each
+/// read-unlock merges into the reader's own slot (or, past
+/// `READER_SLOTS`, into `overflow`), and the next writer acquires and clears
+/// them all (read-unlocks release to the next writer, never to the next
+/// reader).
 #[derive(Default)]
 pub struct RwLockClock {
     write: UnsafeCell<SyncClock>,
-    /// A spin lock: read-unlocks hold it for one clock join.
-    read: SpinLock<SyncClock>,
+    readers: OnceLock<Box<[Padded; READER_SLOTS]>>,
+    overflow: SpinLock<SyncClock>,
 }
 
 // SAFETY: `write` is written only by the write-lock holder and read only by
 // holders of the lock (readers or the writer), which the real lock keeps
-// apart; `read` has its own mutex.
+// apart. Reader slot `i` is written only by the live thread in detector slot
+// `i` (one at a time) while it holds a read lock, and read or cleared only
+// by the write-lock holder, when no reader holds the lock. `overflow` has
+// its own lock.
 unsafe impl Sync for RwLockClock {}
 
 impl RwLockClock {
@@ -88,7 +103,8 @@ impl RwLockClock {
     pub const fn new() -> RwLockClock {
         RwLockClock {
             write: UnsafeCell::new(SyncClock::new()),
-            read: SpinLock::new(SyncClock::new()),
+            readers: OnceLock::new(),
+            overflow: SpinLock::new(SyncClock::new()),
         }
     }
 
@@ -107,7 +123,17 @@ impl RwLockClock {
     /// The caller holds a read lock.
     #[inline]
     pub unsafe fn read_unlocking(&self) {
-        release_merge(&mut self.read.lock());
+        let readers = self.readers.get_or_init(Default::default);
+        with_local(|l| {
+            let tid = l.state.tid().index();
+            if tid < READER_SLOTS {
+                (*readers[tid].0.get()).join(l.state.clock());
+                l.state.tick();
+            } else {
+                self.overflow.lock().release_merge(&mut l.state);
+            }
+            after_release(l);
+        });
     }
 
     /// After a write lock succeeded.
@@ -116,11 +142,24 @@ impl RwLockClock {
     /// The caller holds the write lock.
     #[inline]
     pub unsafe fn write_locked(&self) {
-        acquire(&*self.write.get());
-        let mut read = self.read.lock();
-        acquire(&read);
-        // Absorbed: this writer's unlock will store a clock covering it.
-        read.clear();
+        let readers = self.readers.get();
+        with_local(|l| {
+            (*self.write.get()).acquire(&mut l.state);
+            if let Some(readers) = readers {
+                for slot in readers.iter() {
+                    let clock = &mut *slot.0.get();
+                    if !clock.is_zero() {
+                        l.state.acquire(clock);
+                        // Absorbed: this writer's unlock will store a clock
+                        // covering it.
+                        clock.clear();
+                    }
+                }
+            }
+            let mut overflow = self.overflow.lock();
+            overflow.acquire(&mut l.state);
+            overflow.clear();
+        });
     }
 
     /// Before a write unlock.

@@ -126,7 +126,7 @@ impl Drop for Owner {
 /// first use. Returns `None` once the thread's state has ended (its
 /// accesses are then not checked). `f` must not call back into
 /// `with_local`. Hot path.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     let mut p = CURRENT.get();
     if p.is_null() {
@@ -182,13 +182,19 @@ fn finish(local: Local) -> VectorClock {
 
 /// Moves the calling thread to a fresh slot if its clock is used up.
 /// Called after every release-type operation.
-#[inline]
+#[inline(always)]
 pub(crate) fn after_release(local: &mut Local) {
     if local.state.exhausted() {
-        let rt = runtime();
-        if let Err(e) = rt.detector.lock().migrate(&mut local.state) {
-            crate::global::fatal(&format!("racedet: {e}"));
-        }
+        migrate(local);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn migrate(local: &mut Local) {
+    let rt = runtime();
+    if let Err(e) = rt.detector.lock().migrate(&mut local.state) {
+        crate::global::fatal(&format!("racedet: {e}"));
     }
 }
 
