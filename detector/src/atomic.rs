@@ -55,7 +55,7 @@ impl AtomicSync {
     #[inline]
     pub fn load(&self, thread: &mut ThreadState, order: Ordering) {
         if is_acquire(order) {
-            thread.clock.join(&self.release);
+            thread.acquire(&self.release);
         } else {
             // Relaxed: nothing now, but a later fence(Acquire) takes it.
             thread.acquire_pending.join(&self.release);

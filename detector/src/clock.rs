@@ -30,7 +30,11 @@ impl VectorClock {
     /// Entry of `tid`, 0 when absent.
     #[inline(always)]
     pub fn get(&self, tid: Tid) -> u64 {
-        self.entries.as_slice().get(tid.index()).copied().unwrap_or(0)
+        self.entries
+            .as_slice()
+            .get(tid.index())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Sets the entry of `tid`.

@@ -15,6 +15,12 @@ pub struct ThreadState {
     pub(crate) tid: Tid,
     pub(crate) epoch: Epoch,
     pub(crate) clock: VectorClock,
+    /// Names this thread state for its whole life (its first epoch, which
+    /// no other thread ever has).
+    pub(crate) identity: u64,
+    /// Counts joins into `clock` (acquires of any kind): between two equal
+    /// counts, the clock changed only in this thread's own entry.
+    pub(crate) joins: u64,
     /// Snapshot of `clock` at the latest `fence(Release)`: what a later
     /// relaxed store or RMW of this thread publishes. Zero when no fence yet.
     pub(crate) release_fence: VectorClock,
@@ -40,6 +46,8 @@ impl ThreadState {
             tid,
             epoch,
             clock,
+            identity: epoch.to_bits(),
+            joins: 0,
             release_fence: VectorClock::new(),
             acquire_pending: VectorClock::new(),
             clock_limit,
@@ -74,6 +82,20 @@ impl ThreadState {
         self.clock.covers(epoch)
     }
 
+    /// A name for this thread state, unique over the run.
+    #[inline(always)]
+    pub fn identity(&self) -> u64 {
+        self.identity
+    }
+
+    /// How many times the clock was joined with another (see
+    /// [`ThreadState::identity`]): equal counts mean only this thread's own
+    /// entry moved in between.
+    #[inline(always)]
+    pub fn joins(&self) -> u64 {
+        self.joins
+    }
+
     /// Whether the thread's clock is used up and it must be migrated to a
     /// fresh slot with [`crate::Detector::migrate`] before its next access.
     #[inline(always)]
@@ -84,6 +106,7 @@ impl ThreadState {
     /// Acquires `other`: afterwards this thread has seen everything `other` has.
     #[inline(always)]
     pub fn acquire(&mut self, other: &VectorClock) {
+        self.joins += 1;
         self.clock.join(other);
     }
 
@@ -116,6 +139,7 @@ impl ThreadState {
     /// `fence(Acquire)`: acquires every clock read by earlier relaxed loads.
     pub fn fence_acquire(&mut self) {
         // `acquire_pending` only grows; joining it again later is harmless.
+        self.joins += 1;
         self.clock.join(&self.acquire_pending);
     }
 
@@ -137,6 +161,7 @@ impl ThreadState {
     /// `sc`: every SeqCst fence happens before every later one.
     pub fn fence_seqcst(&mut self, sc: &mut VectorClock) {
         self.fence_acquire();
+        self.joins += 1;
         self.clock.join(sc);
         sc.join(&self.clock);
         self.fence_release();

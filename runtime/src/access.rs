@@ -7,7 +7,7 @@ use crate::report::{
 };
 use crate::site::{Detail, Op, Part, Site};
 use crate::stack::{self, StackId};
-use crate::threads::{with_local, Local};
+use crate::threads::{local, Local};
 use racedet_detector::{AccessKind, Race, Shadow};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
@@ -40,23 +40,25 @@ pub fn check(
     caller: &'static Location<'static>,
     object: &dyn Fn() -> ObjectInfo,
 ) {
-    with_local(|l| {
-        let stack = if l.history_full { capture_stack() } else { 0 };
-        let site = Site {
-            location: caller,
-            thread: l.id32,
-            stack,
-            detail,
-        };
-        let race = match kind {
-            AccessKind::Read => shadow.read(&l.state, site),
-            AccessKind::Write => shadow.write(&l.state, site),
-            other => shadow.access(&l.state, other, site),
-        };
-        if let Some(race) = race {
-            on_race(l, race, object);
-        }
-    });
+    // Straight-line code, not a closure through `with_local`: the closure
+    // was compiled as a separate function whose prologue cost as much as
+    // the shadow's fast path.
+    let Some(l) = local() else { return };
+    let stack = if l.history_full { capture_stack() } else { 0 };
+    let site = Site {
+        location: caller,
+        thread: l.id32,
+        stack,
+        detail,
+    };
+    let race = match kind {
+        AccessKind::Read => shadow.read(&l.state, site),
+        AccessKind::Write => shadow.write(&l.state, site),
+        other => shadow.access(&l.state, other, site),
+    };
+    if let Some(race) = race {
+        on_race(l, race, object);
+    }
 }
 
 #[cold]

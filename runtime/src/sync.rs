@@ -3,33 +3,35 @@
 //! it succeeds, release before it lets go.
 
 use crate::spin::SpinLock;
-use crate::threads::{after_release, with_local};
+use crate::threads::{after_release, local};
 use racedet_detector::{SyncClock, VectorClock};
-use std::sync::OnceLock;
 use std::cell::UnsafeCell;
+use std::sync::OnceLock;
 
 /// The calling thread sees everything released into `clock`.
 #[inline(always)]
 pub fn acquire(clock: &SyncClock) {
-    with_local(|l| clock.acquire(&mut l.state));
+    if let Some(l) = local() {
+        clock.acquire(&mut l.state);
+    }
 }
 
 /// Store-form release: `clock` becomes the calling thread's clock.
 #[inline(always)]
 pub fn release_store(clock: &mut SyncClock) {
-    with_local(|l| {
+    if let Some(l) = local() {
         clock.release_store(&mut l.state);
         after_release(l);
-    });
+    }
 }
 
 /// Merge-form release: `clock` also carries the calling thread's clock.
 #[inline]
 pub fn release_merge(clock: &mut SyncClock) {
-    with_local(|l| {
+    if let Some(l) = local() {
         clock.release_merge(&mut l.state);
         after_release(l);
-    });
+    }
 }
 
 /// The clock of a mutex, guarded by the mutex itself.
@@ -73,10 +75,22 @@ impl MutexClock {
 /// own, so concurrent readers share no lock and no written cache line.
 const READER_SLOTS: usize = 8;
 
-/// A cache line of its own, so readers' slots do not false-share.
+/// A reader's merged read-unlock clocks, on a cache line of its own so
+/// readers' slots do not false-share.
 #[repr(align(64))]
 #[derive(Default)]
-struct Padded(UnsafeCell<VectorClock>);
+struct Padded(UnsafeCell<ReaderSlot>);
+
+/// What one reader slot holds.
+#[derive(Default)]
+struct ReaderSlot {
+    clock: VectorClock,
+    /// The thread state that merged last (its identity) and its join count
+    /// then: if both still match, only its own entry can have moved, and
+    /// the merge is one store instead of a clock join.
+    owner: u64,
+    joins: u64,
+}
 
 /// The clocks of a reader-writer lock: writers store into `write`; each
 /// read-unlock merges into the reader's own slot (or, past
@@ -124,16 +138,23 @@ impl RwLockClock {
     #[inline]
     pub unsafe fn read_unlocking(&self) {
         let readers = self.readers.get_or_init(Default::default);
-        with_local(|l| {
-            let tid = l.state.tid().index();
-            if tid < READER_SLOTS {
-                (*readers[tid].0.get()).join(l.state.clock());
-                l.state.tick();
+        let Some(l) = local() else { return };
+        let tid = l.state.tid().index();
+        if tid < READER_SLOTS {
+            let slot = &mut *readers[tid].0.get();
+            let me = &l.state;
+            if slot.owner == me.identity() && slot.joins == me.joins() {
+                slot.clock.set(me.tid(), me.epoch().clock());
             } else {
-                self.overflow.lock().release_merge(&mut l.state);
+                slot.clock.join(me.clock());
+                slot.owner = me.identity();
+                slot.joins = me.joins();
             }
-            after_release(l);
-        });
+            l.state.tick();
+        } else {
+            self.overflow.lock().release_merge(&mut l.state);
+        }
+        after_release(l);
     }
 
     /// After a write lock succeeded.
@@ -143,23 +164,23 @@ impl RwLockClock {
     #[inline]
     pub unsafe fn write_locked(&self) {
         let readers = self.readers.get();
-        with_local(|l| {
-            (*self.write.get()).acquire(&mut l.state);
-            if let Some(readers) = readers {
-                for slot in readers.iter() {
-                    let clock = &mut *slot.0.get();
-                    if !clock.is_zero() {
-                        l.state.acquire(clock);
-                        // Absorbed: this writer's unlock will store a clock
-                        // covering it.
-                        clock.clear();
-                    }
+        let Some(l) = local() else { return };
+        (*self.write.get()).acquire(&mut l.state);
+        if let Some(readers) = readers {
+            for slot in readers.iter() {
+                let slot = &mut *slot.0.get();
+                if !slot.clock.is_zero() {
+                    l.state.acquire(&slot.clock);
+                    // Absorbed: this writer's unlock will store a clock
+                    // covering it.
+                    slot.clock.clear();
+                    slot.owner = 0;
                 }
             }
-            let mut overflow = self.overflow.lock();
-            overflow.acquire(&mut l.state);
-            overflow.clear();
-        });
+        }
+        let mut overflow = self.overflow.lock();
+        overflow.acquire(&mut l.state);
+        overflow.clear();
     }
 
     /// Before a write unlock.

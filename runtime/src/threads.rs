@@ -137,6 +137,20 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     Some(f(unsafe { &mut *p }))
 }
 
+/// The calling thread's state, registering the thread on first use; `None`
+/// once its state has ended. The caller must not hold it across anything
+/// that calls `local` or `with_local` again. Hot path.
+#[inline(always)]
+pub(crate) fn local<'a>() -> Option<&'a mut Local> {
+    let mut p = CURRENT.get();
+    if p.is_null() {
+        p = adopt_current()?;
+    }
+    // SAFETY: `p` is this thread's own `Local`; callers never hold two
+    // references to it at once.
+    Some(unsafe { &mut *p })
+}
+
 /// A thread racedet did not spawn (main, libtest's test threads, std
 /// threads) is registered on its first access. It may take the slot of an
 /// ended thread nobody joined; that orders the ended thread's accesses
