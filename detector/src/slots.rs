@@ -4,10 +4,14 @@
 use crate::clock::VectorClock;
 use crate::epoch::{Epoch, Tid};
 use crate::thread::ThreadState;
+use std::collections::VecDeque;
 use std::fmt;
 
-/// How many free slots `fork` inspects before opening a new one. Keeps fork
-/// O(1) while still reusing the slot of a just-joined thread.
+/// How many free slots `fork` inspects before opening a new one: keeps fork
+/// O(1). Free slots are tried oldest first and rotated when not yet usable,
+/// because a slot freed long ago is the one most likely joined by now (a
+/// parent spawning a wave sees the wave's first threads end before it joins
+/// any of them).
 const REUSE_CANDIDATES: usize = 8;
 
 #[derive(Copy, Clone, Debug)]
@@ -37,7 +41,7 @@ enum Slot {
 #[derive(Debug)]
 pub struct Detector {
     slots: Vec<Slot>,
-    free: Vec<Tid>,
+    free: VecDeque<Tid>,
     sc_fence: VectorClock,
     clock_limit: u64,
     live: usize,
@@ -80,7 +84,7 @@ impl Detector {
         );
         Detector {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: VecDeque::new(),
             sc_fence: VectorClock::new(),
             clock_limit: limit,
             live: 0,
@@ -96,14 +100,14 @@ impl Detector {
     }
 
     /// Starts a thread whose creator the caller cannot see (a thread not
-    /// spawned through racedet). It takes the most recently freed slot, if
+    /// spawned through racedet). It takes the oldest freed slot, if
     /// any, *claiming* to have seen that slot's last epoch: the ended
     /// thread's accesses are then ordered before this thread's, which can
     /// hide a race between the two but never invents one, and keeps clocks
     /// short when a harness runs thousands of such threads.
     pub fn adopt_thread(&mut self) -> Result<ThreadState, TooManyThreads> {
         let mut seen = VectorClock::new();
-        if let Some(&tid) = self.free.last() {
+        if let Some(&tid) = self.free.front() {
             if let Slot::Free { last } = self.slots[tid.index()] {
                 seen.set(tid, last);
             }
@@ -134,7 +138,7 @@ impl Detector {
         self.slots[tid.index()] = if last >= self.clock_limit {
             Slot::Retired
         } else {
-            self.free.push(tid);
+            self.free.push_back(tid);
             Slot::Free { last }
         };
         self.live -= 1;
@@ -180,18 +184,17 @@ impl Detector {
     /// Picks a slot for a thread whose initial clock is `seen`, and the
     /// clock the slot starts at.
     fn take_slot(&mut self, seen: &VectorClock) -> Result<(Tid, u64), TooManyThreads> {
-        let candidates = self.free.len().saturating_sub(REUSE_CANDIDATES)..self.free.len();
-        for i in candidates.rev() {
-            let tid = self.free[i];
+        for _ in 0..REUSE_CANDIDATES.min(self.free.len()) {
+            let tid = self.free.pop_front().expect("counted");
             let Slot::Free { last } = self.slots[tid.index()] else {
                 unreachable!("free list holds only free slots")
             };
             if seen.get(tid) >= last {
-                self.free.swap_remove(i);
                 self.slots[tid.index()] = Slot::Live;
                 self.live += 1;
                 return Ok((tid, last + 1));
             }
+            self.free.push_back(tid);
         }
         if self.slots.len() >= Tid::MAX_SLOTS {
             return Err(TooManyThreads);

@@ -174,3 +174,28 @@ fn epochs_never_exceed_the_clock_limit_and_used_up_slots_are_never_reused() {
     }
     assert!(migrations > 0);
 }
+
+#[test]
+fn waves_of_threads_that_end_before_their_join_keep_reusing_slots() {
+    // A parent spawning a wave sees the wave's first threads end before it
+    // joins any of them (the spawn-storm workload). Slots freed by those
+    // unjoined threads must not hide the older, joined ones.
+    let mut d = racedet_detector::Detector::new();
+    let mut root = d.root_thread().unwrap();
+    for _wave in 0..2_000 {
+        let mut finals = Vec::new();
+        for _ in 0..64 {
+            let child = d.fork(&mut root).unwrap();
+            finals.push(d.finish(child));
+        }
+        for f in &finals {
+            root.acquire(f);
+        }
+    }
+    assert!(
+        d.slot_count() <= 2 * 64 + 1,
+        "slots grew to {}",
+        d.slot_count()
+    );
+    assert!(root.clock().len() <= 2 * 64 + 1);
+}

@@ -88,13 +88,6 @@ fn source(loc: &Location<'_>, strip: Option<&str>) -> SourceSite {
     }
 }
 
-fn resolve(id: StackId, strip: Option<&str>) -> Vec<Frame> {
-    if id == 0 {
-        return Vec::new();
-    }
-    stack::resolve(&runtime().stacks.get(id), strip)
-}
-
 fn map_part(detail: Detail) -> Option<MapPart> {
     match detail.part() {
         Part::None => None,
@@ -129,7 +122,19 @@ fn kind_of(race: &Race<Site>, object: &ObjectInfo) -> ReportKind {
 
 fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
     let rt = runtime();
-    let mut current_stack = stack::resolve(&rt.stacks.get(rt.stacks.capture()), None);
+    let prev = &race.previous.site;
+    let prev_info = rt.threads.lookup(prev.thread);
+    // Every stack of the report is resolved in one go: one symbolizer run.
+    let ips = [
+        rt.stacks.capture(),
+        l.info.created,
+        prev_info.as_ref().map_or(0, |i| i.created),
+        prev.stack,
+        object.created_stack,
+    ]
+    .map(|id| rt.stacks.get(id));
+    let [current_stack, current_created, previous_created, previous_stack, object_created] =
+        stack::resolve(ips.each_ref().map(|s| &s[..]), &rt.options.symbolizer);
     // Exact sites (`#[track_caller]`) are relative to the crate or workspace
     // root while debug info paths are absolute; unless told otherwise, strip
     // the root that the top frame reveals, so both read alike.
@@ -139,17 +144,18 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         None
     };
     let strip = rt.options.strip_path_prefix.as_deref().or(auto.as_deref());
-    for f in &mut current_stack {
-        if let Some(site) = &mut f.site {
-            site.file = stack::strip(&site.file, strip);
+    let stripped = |mut frames: Vec<Frame>| {
+        for f in &mut frames {
+            if let Some(site) = &mut f.site {
+                site.file = stack::strip(&site.file, strip);
+            }
         }
-    }
-    let prev = &race.previous.site;
+        frames
+    };
     let current_thread = ThreadRef {
         id: l.info.id,
         name: l.info.name.clone(),
     };
-    let prev_info = rt.threads.lookup(prev.thread);
     let previous_thread = match &prev_info {
         Some(i) => ThreadRef {
             id: i.id,
@@ -173,7 +179,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
     let mut threads = vec![ThreadDesc {
         thread: current_thread.clone(),
         finished: false,
-        created_stack: resolve(l.info.created, strip),
+        created_stack: stripped(current_created),
         note: creation_note(l.info.id, l.info.created),
     }];
     if previous_thread != current_thread {
@@ -181,7 +187,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
             Some(i) => ThreadDesc {
                 thread: previous_thread.clone(),
                 finished: i.finished.load(Ordering::Relaxed),
-                created_stack: resolve(i.created, strip),
+                created_stack: stripped(previous_created),
                 note: creation_note(i.id, i.created),
             },
             None => ThreadDesc {
@@ -192,20 +198,20 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
             },
         });
     }
-    let previous_stack = resolve(prev.stack, strip);
+    let previous_stack = stripped(previous_stack);
     let previous_stack_note = previous_stack.is_empty().then(|| {
         "previous access: exact site only; run with RACEDET_OPTIONS=history=full for its full stack"
             .to_string()
     });
     Report {
         kind: kind_of(race, object),
-        current: access(&race.current, current_thread, current_stack),
+        current: access(&race.current, current_thread, stripped(current_stack)),
         previous: access(&race.previous, previous_thread, previous_stack),
         object: Object {
             kind: object.kind.to_string(),
             address: format!("{:#x}", object.address),
             created_at: object.created_at.map(|c| source(c, strip)),
-            created_stack: resolve(object.created_stack, strip),
+            created_stack: stripped(object_created),
         },
         threads,
         previous_stack_note,

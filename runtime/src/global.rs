@@ -52,7 +52,10 @@ fn start() -> Runtime {
 /// not a race, so it does not use `exitcode`).
 pub(crate) fn fatal(message: &str) -> ! {
     eprintln!("{message}");
-    std::process::exit(2)
+    // `_exit`, not `exit`: this may run with a runtime lock held, and
+    // `exit` runs thread-local destructors that end the thread for the
+    // detector, which takes that lock again.
+    crate::exit::immediately(2)
 }
 
 impl Runtime {

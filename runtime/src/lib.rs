@@ -26,6 +26,7 @@ mod site;
 mod spin;
 pub mod stack;
 pub mod suppressions;
+mod symbolize;
 mod sync;
 mod threads;
 

@@ -30,6 +30,20 @@ pub enum ReportFormat {
     Json,
 }
 
+/// How report stacks are turned into function names and source lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Symbolizer {
+    /// `llvm-symbolizer`, else `addr2line`, from `PATH`, run as a child
+    /// process; in process when neither works.
+    Auto,
+    /// In process (the `backtrace` crate): no child process, but the debug
+    /// info read stays in the program's memory (tens of MB for a test binary).
+    InProcess,
+    /// This program, run as a child process: an `llvm-symbolizer`, or an
+    /// `addr2line` when its name says so; in process when it fails.
+    Program(PathBuf),
+}
+
 /// The runtime's options (SPEC section 5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -51,6 +65,8 @@ pub struct Options {
     pub report_format: ReportFormat,
     /// Stop printing after this many distinct reports (0 = no limit).
     pub max_reports: usize,
+    /// How stacks are symbolized.
+    pub symbolizer: Symbolizer,
 }
 
 impl Default for Options {
@@ -65,6 +81,7 @@ impl Default for Options {
             map_policy: MapPolicy::Go,
             report_format: ReportFormat::Text,
             max_reports: 0,
+            symbolizer: Symbolizer::Auto,
         }
     }
 }
@@ -82,7 +99,7 @@ impl fmt::Display for OptionsError {
 impl std::error::Error for OptionsError {}
 
 /// Every accepted key, for error messages.
-pub const KEYS: &str = "log_path, exitcode, halt_on_error, history, strip_path_prefix, suppressions, map_policy, report_format, max_reports";
+pub const KEYS: &str = "log_path, exitcode, halt_on_error, history, strip_path_prefix, suppressions, map_policy, report_format, max_reports, symbolizer";
 
 impl Options {
     /// Parses `key=value key=value ...` (spaces or colons between pairs, as
@@ -144,6 +161,15 @@ impl Options {
                         .parse()
                         .map_err(|_| bad("a non-negative integer (0 = no limit)"))?
                 }
+                "symbolizer" => {
+                    o.symbolizer = match value {
+                        "auto" => Symbolizer::Auto,
+                        "inprocess" => Symbolizer::InProcess,
+                        program => Symbolizer::Program(find_program(program).ok_or_else(|| {
+                            bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH)")
+                        })?),
+                    }
+                }
                 _ => {
                     return Err(OptionsError(format!(
                         "unknown key `{key}` (accepted keys: {KEYS})"
@@ -163,6 +189,21 @@ fn non_empty<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
     }
 }
 
+/// The file `program` names: a path (with a `/`) as it is, a bare name
+/// looked up on `PATH` as a shell would.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return path.is_file().then_some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +218,8 @@ mod tests {
     fn every_key_is_parsed() {
         let o = Options::parse(
             "log_path=/tmp/r exitcode=3 halt_on_error=1 history=full strip_path_prefix=/src/ \
-             suppressions=s.txt map_policy=bucket report_format=json max_reports=7",
+             suppressions=s.txt map_policy=bucket report_format=json max_reports=7 \
+             symbolizer=inprocess",
         )
         .unwrap();
         assert_eq!(o.log_path.as_deref(), Some(std::path::Path::new("/tmp/r")));
@@ -188,6 +230,27 @@ mod tests {
         assert_eq!(o.map_policy, MapPolicy::Bucket);
         assert_eq!(o.report_format, ReportFormat::Json);
         assert_eq!(o.max_reports, 7);
+        assert_eq!(o.symbolizer, Symbolizer::InProcess);
+    }
+
+    #[test]
+    fn symbolizer_is_auto_inprocess_or_an_existing_program() {
+        assert_eq!(
+            Options::parse("symbolizer=auto").unwrap().symbolizer,
+            Symbolizer::Auto
+        );
+        let exe = std::env::current_exe().unwrap();
+        let o = Options::parse(&format!("symbolizer={}", exe.display())).unwrap();
+        assert_eq!(o.symbolizer, Symbolizer::Program(exe));
+        let e = Options::parse("symbolizer=/nonexistent/llvm-symbolizer")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`symbolizer`") && e.contains("`inprocess`"),
+            "{e}"
+        );
+        assert!(Options::parse("symbolizer=no-such-symbolizer-on-path").is_err());
+        assert!(Options::parse("symbolizer=").is_err());
     }
 
     #[test]

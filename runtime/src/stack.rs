@@ -1,6 +1,8 @@
 //! Stack capture (unresolved, deduplicated) and lazy resolution for reports.
 
+use crate::options::Symbolizer;
 use crate::report::{Frame, SourceSite};
+use crate::symbolize;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,32 +74,55 @@ impl StackDepot {
     }
 }
 
-/// Resolves instruction pointers to frames (inlined frames expanded),
+/// Resolves the stacks of one report to frames (inlined frames expanded),
 /// innermost first, with racedet's own frames trimmed from the top and
-/// std's start-up frames trimmed from the bottom.
-pub fn resolve(ips: &[usize], strip_prefix: Option<&str>) -> Vec<Frame> {
+/// std's start-up frames trimmed from the bottom; file paths are as the
+/// debug info has them. All their addresses go to one run of an external
+/// symbolizer (see `symbolize`), so the program never loads its own debug
+/// info; only when that fails are they resolved in process.
+pub fn resolve<const N: usize>(stacks: [&[usize]; N], symbolizer: &Symbolizer) -> [Vec<Frame>; N] {
+    // Return addresses point after the call; step back into it so the
+    // line is the call's, not the next statement's.
+    let lookup = |ip: usize| ip.saturating_sub(1);
+    let mut addresses: Vec<usize> = stacks
+        .iter()
+        .flat_map(|s| s.iter().map(|&ip| lookup(ip)))
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let frames = symbolize::symbolize(&addresses, symbolizer)
+        .unwrap_or_else(|| addresses.iter().map(|&a| resolve_in_process(a)).collect());
+    stacks.map(|ips| {
+        let resolved = ips
+            .iter()
+            .filter_map(|&ip| addresses.binary_search(&lookup(ip)).ok())
+            .flat_map(|i| frames[i].iter().cloned())
+            .collect();
+        trim(resolved)
+    })
+}
+
+/// The frames of one address (already stepped back into the call), by the
+/// `backtrace` crate in this process. Its first use loads and keeps the
+/// debug info of the module.
+pub(crate) fn resolve_in_process(address: usize) -> Vec<Frame> {
     let mut frames = Vec::new();
-    for &ip in ips {
-        // Return addresses point after the call; step back into it so the
-        // line is the call's, not the next statement's.
-        let lookup = if ip > 0 { ip - 1 } else { ip };
-        backtrace::resolve(lookup as *mut std::ffi::c_void, |sym| {
-            let function = sym
-                .name()
-                .map(|n| format!("{n:#}"))
-                .unwrap_or_else(|| "??".to_string());
-            let site = match (sym.filename(), sym.lineno()) {
-                (Some(file), Some(line)) => Some(SourceSite {
-                    file: strip(&file.to_string_lossy(), strip_prefix),
-                    line,
-                    column: sym.colno().unwrap_or(0),
-                }),
-                _ => None,
-            };
-            frames.push(Frame { function, site });
-        });
-    }
-    trim(frames)
+    backtrace::resolve(address as *mut std::ffi::c_void, |sym| {
+        let function = sym
+            .name()
+            .map(|n| format!("{n:#}"))
+            .unwrap_or_else(|| "??".to_string());
+        let site = match (sym.filename(), sym.lineno()) {
+            (Some(file), Some(line)) => Some(SourceSite {
+                file: file.to_string_lossy().into_owned(),
+                line,
+                column: sym.colno().unwrap_or(0),
+            }),
+            _ => None,
+        };
+        frames.push(Frame { function, site });
+    });
+    frames
 }
 
 /// Removes `prefix` from the front of a path, if present.

@@ -167,11 +167,9 @@ fn adopt_current() -> Option<*mut Local> {
     let rt = runtime();
     let name = std::thread::current().name().map(str::to_string);
     let main = name.as_deref() == Some("main");
-    let state = rt
-        .detector
-        .lock()
-        .adopt_thread()
-        .unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+    // The detector lock is released before a fatal error is reported.
+    let adopted = rt.detector.lock().adopt_thread();
+    let state = adopted.unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
     let info = rt.threads.register(main, name, 0);
     let p = Box::into_raw(Box::new(make_local(state, info)));
     CURRENT.set(p);
@@ -207,7 +205,8 @@ pub(crate) fn after_release(local: &mut Local) {
 #[inline(never)]
 fn migrate(local: &mut Local) {
     let rt = runtime();
-    if let Err(e) = rt.detector.lock().migrate(&mut local.state) {
+    let migrated = rt.detector.lock().migrate(&mut local.state);
+    if let Err(e) = migrated {
         crate::global::fatal(&format!("racedet: {e}"));
     }
 }
@@ -275,11 +274,9 @@ pub fn fork(name: Option<String>) -> Option<Child> {
     let rt = runtime();
     let created = rt.stacks.capture();
     with_local(|parent| {
-        let state = rt
-            .detector
-            .lock()
-            .fork(&mut parent.state)
-            .unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+        // The detector lock is released before a fatal error is reported.
+        let forked = rt.detector.lock().fork(&mut parent.state);
+        let state = forked.unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
         let info = rt.threads.register(false, name, created);
         Child { state, info }
     })
