@@ -314,12 +314,28 @@ struct LongLived {
     hung: bool,
 }
 
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+}
+
+/// Stops the long-lived symbolizer as the program exits. It would exit by
+/// itself at the end of its input, but as an orphan left for init to reap.
+extern "C" fn stop_at_exit() {
+    // Never wait at exit for a report being symbolized on another thread.
+    if let Some(mut state) = LLVM.try_lock() {
+        if let Some(server) = state.server.take() {
+            server.retire();
+        }
+    }
+}
+
 /// Answers `"MODULE" ADDRESS` queries with `program`, an llvm-symbolizer:
 /// the long-lived one, started (again) if needed.
 fn llvm(program: &OsStr, queries: &[String]) -> Option<Vec<Vec<Frame>>> {
     // LLVM reads its input lines into a 1024-byte buffer; longer queries
     // (very deep module paths) go on the command line of a one-off run.
-    if queries.iter().any(|q| q.len() >= 1000) {
+    const MAX_LINE: usize = 1000;
+    if queries.iter().any(|q| q.len() > MAX_LINE) {
         let args: Vec<String> = LLVM_FLAGS
             .map(String::from)
             .into_iter()
@@ -327,22 +343,22 @@ fn llvm(program: &OsStr, queries: &[String]) -> Option<Vec<Vec<Frame>>> {
             .collect();
         return parse_llvm(&run(program, &args)?);
     }
-    let mut slot = LLVM.lock();
-    if slot.hung {
+    let mut state = LLVM.lock();
+    if state.hung {
         return None;
     }
-    let reusable = slot.server.as_ref().is_some_and(|s| s.serves(program));
+    let reusable = state.server.as_mut().is_some_and(|s| s.serves(program));
     if !reusable {
-        if let Some(old) = slot.server.take() {
+        if let Some(old) = state.server.take() {
             old.retire();
         }
-        slot.server = Server::start(program);
+        state.server = Server::start(program);
     }
-    let server = slot.server.as_mut()?;
+    let server = state.server.as_mut()?;
     let answers = server.query(queries);
     if answers.is_none() {
-        slot.hung = server.hung;
-        if let Some(failed) = slot.server.take() {
+        state.hung = server.hung;
+        if let Some(failed) = state.server.take() {
             failed.retire();
         }
     }
@@ -364,6 +380,11 @@ struct Server {
 
 impl Server {
     fn start(program: &OsStr) -> Option<Server> {
+        static AT_EXIT: std::sync::Once = std::sync::Once::new();
+        // SAFETY: registering a plain `extern "C" fn` with the C runtime.
+        AT_EXIT.call_once(|| unsafe {
+            atexit(stop_at_exit);
+        });
         let mut child = Command::new(program)
             .args(LLVM_FLAGS)
             .stdin(Stdio::piped())
@@ -410,9 +431,11 @@ impl Server {
         }
     }
 
-    /// Whether this server can answer for `program` in this process.
-    fn serves(&self, program: &OsStr) -> bool {
-        self.program == program && self.owner == std::process::id()
+    /// Whether this server is running `program` for this process.
+    fn serves(&mut self, program: &OsStr) -> bool {
+        self.program == program
+            && self.owner == std::process::id()
+            && matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Stops the symbolizer (in the process that started it; a forked
@@ -757,8 +780,12 @@ __libc_start_call_main
         assert!(Located::new(&[0x1800], &maps).is_none());
     }
 
+    /// Tests that run symbolizers share the long-lived one: one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn a_missing_or_failing_symbolizer_gives_none() {
+        let _serial = SERIAL.lock();
         let here = a_missing_or_failing_symbolizer_gives_none as *const () as usize;
         // Not there; exits with an error; prints something else.
         for program in ["/nonexistent/llvm-symbolizer", "/bin/false", "/bin/echo"] {
@@ -774,6 +801,7 @@ __libc_start_call_main
     #[test]
     #[inline(never)]
     fn external_symbolizers_find_this_test_like_in_process_resolution() {
+        let _serial = SERIAL.lock();
         let depot = crate::stack::StackDepot::new();
         let lookups: Vec<usize> = depot
             .get(depot.capture())
@@ -824,5 +852,35 @@ __libc_start_call_main
             tried > 0,
             "neither llvm-symbolizer nor addr2line is on PATH"
         );
+    }
+
+    #[test]
+    fn one_llvm_symbolizer_serves_every_report_and_is_restarted_if_it_dies() {
+        let _serial = SERIAL.lock();
+        let Some(path) = crate::options::find_program("llvm-symbolizer") else {
+            eprintln!("llvm-symbolizer not on PATH: not tried");
+            return;
+        };
+        let choice = Symbolizer::Program(path);
+        let here = one_llvm_symbolizer_serves_every_report_and_is_restarted_if_it_dies as *const ()
+            as usize;
+        let pid = || LLVM.lock().server.as_ref().map(|s| s.child.id());
+        let first = symbolize(&[here], &choice).unwrap();
+        let me = "one_llvm_symbolizer_serves_every_report_and_is_restarted_if_it_dies";
+        assert!(first[0][0].function.ends_with(me), "{first:#?}");
+        let started = pid().unwrap();
+        // More queries than fit in one page of input.
+        let many = vec![here; 100];
+        let again = symbolize(&many, &choice).unwrap();
+        assert_eq!(again.len(), 100);
+        assert!(again.iter().all(|f| *f == first[0]));
+        assert_eq!(pid(), Some(started), "the same process answered");
+        let mut state = LLVM.lock();
+        let server = state.server.as_mut().unwrap();
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        drop(state);
+        assert_eq!(symbolize(&[here], &choice).unwrap(), first);
+        assert_ne!(pid(), Some(started), "a new process answered");
     }
 }
