@@ -25,10 +25,9 @@ enum Slot {
     Retired,
 }
 
-/// The engine's only shared state: slot allocation and the SeqCst fence
-/// clock. Everything an access needs lives in the [`ThreadState`] and the
-/// [`crate::Shadow`], so the caller only locks this on thread start/end and
-/// SeqCst fences.
+/// The engine's only shared state: slot allocation. Everything an access
+/// needs lives in the [`ThreadState`] and the [`crate::Shadow`], so the
+/// caller only locks this on thread start and end.
 ///
 /// **Slot reuse.** A slot of an ended thread is given to a new thread only
 /// if the forking parent has seen the ended thread's last epoch (for example
@@ -42,7 +41,6 @@ enum Slot {
 pub struct Detector {
     slots: Vec<Slot>,
     free: VecDeque<Tid>,
-    sc_fence: VectorClock,
     clock_limit: u64,
     live: usize,
 }
@@ -85,7 +83,6 @@ impl Detector {
         Detector {
             slots: Vec::new(),
             free: VecDeque::new(),
-            sc_fence: VectorClock::new(),
             clock_limit: limit,
             live: 0,
         }
@@ -163,7 +160,7 @@ impl Detector {
 
     /// `fence(SeqCst)` of `thread`.
     pub fn fence_seqcst(&mut self, thread: &mut ThreadState) -> Result<(), TooManyThreads> {
-        thread.fence_seqcst(&mut self.sc_fence);
+        thread.fence_seqcst();
         if thread.exhausted {
             self.migrate(thread)?;
         }

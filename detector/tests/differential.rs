@@ -118,11 +118,27 @@ fn reference_release_sequence_continues_through_rmw_but_not_through_store() {
 }
 
 #[test]
-fn reference_seqcst_fences_order_each_other() {
+fn reference_seqcst_fences_alone_do_not_order_each_other() {
+    // C++11: the SeqCst order of fences adds no edge without an atomic
+    // read-from between them.
     assert_last_event(
         "main fork t1
          main write data
          main fence seqcst
+         t1 fence seqcst
+         t1 read data",
+        true,
+    );
+}
+
+#[test]
+fn reference_seqcst_fences_pair_through_a_relaxed_atomic() {
+    assert_last_event(
+        "main fork t1
+         main write data
+         main fence seqcst
+         main store flag relaxed
+         t1 load flag relaxed
          t1 fence seqcst
          t1 read data",
         false,

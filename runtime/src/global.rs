@@ -9,8 +9,8 @@ use parking_lot::Mutex;
 use racedet_detector::Detector;
 use std::sync::OnceLock;
 
-/// Everything process-wide. Only thread start/end, SeqCst fences and the
-/// report path lock anything here; accesses touch only thread-local state
+/// Everything process-wide. Only thread start/end and the report path lock
+/// anything here; accesses touch only thread-local state
 /// and the shadow of the location.
 pub struct Runtime {
     pub(crate) options: Options,

@@ -106,8 +106,9 @@ impl Reference {
 ///   a release, the latest release fence before W in W's thread, and, for an
 ///   RMW, H of the write it read from. A load or RMW R reads from the latest
 ///   earlier atomic write of the location; every head goes to R if R
-///   acquires, and to every later acquire fence of R's thread either way;
-/// - each SeqCst fence -> every later SeqCst fence.
+///   acquires, and to every later acquire fence of R's thread either way
+///   (a SeqCst fence is an acquire and a release fence; SeqCst fences add no
+///   edges among themselves, as in C++11).
 pub fn reference(events: &[Event]) -> Reference {
     let n = events.len();
     assert!(
@@ -187,13 +188,6 @@ pub fn reference(events: &[Event]) -> Reference {
             Op::Release(s) => {
                 for (k, op) in later_ops(i) {
                     if op == Op::Acquire(s) {
-                        edge(i, k);
-                    }
-                }
-            }
-            Op::Fence(Ordering::SeqCst) => {
-                for (k, op) in later_ops(i) {
-                    if op == Op::Fence(Ordering::SeqCst) {
                         edge(i, k);
                     }
                 }
