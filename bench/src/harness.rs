@@ -29,41 +29,69 @@ pub struct Measured {
     pub reports: usize,
 }
 
-/// Runs `runs` child processes and takes the medians.
-pub fn measure(name: &str, mode: Mode, runs: usize, spawn_threads: usize) -> Measured {
-    let exe = std::env::current_exe().expect("own path");
-    let mut ns = Vec::new();
-    let mut rss = Vec::new();
-    let mut reports = 0;
+/// Runs `runs` child processes of each mode, alternating plain and
+/// detected (so a drift in machine speed hits both sides alike), and takes
+/// each side's medians.
+pub fn measure_pair(name: &str, runs: usize, spawn_threads: usize) -> (Measured, Measured) {
+    let mut plain = Samples::default();
+    let mut detected = Samples::default();
     for _ in 0..runs {
-        let out = Command::new(&exe)
-            .args(["--child", name, mode.as_str(), &spawn_threads.to_string()])
-            // A racy workload's reports are not part of the measurement.
-            .env("RACEDET_OPTIONS", "log_path=/dev/null")
-            .output()
-            .expect("child runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("result "))
-            .unwrap_or_else(|| {
-                panic!(
-                    "{name} {} child printed no result (status {:?}): {}",
-                    mode.as_str(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                )
-            });
-        let f: Vec<&str> = line.split_whitespace().collect();
-        ns.push(f[1].parse::<f64>().unwrap());
-        rss.push(f[2].parse::<u64>().unwrap());
-        reports = f[3].parse::<usize>().unwrap();
+        plain.add(run_child(name, Mode::Plain, spawn_threads));
+        detected.add(run_child(name, Mode::Detected, spawn_threads));
     }
-    Measured {
-        ns_per_op: median_f(&mut ns),
-        rss_kb: median_u(&mut rss),
-        reports,
+    (plain.medians(), detected.medians())
+}
+
+#[derive(Default)]
+struct Samples {
+    ns: Vec<f64>,
+    rss: Vec<u64>,
+    reports: usize,
+}
+
+impl Samples {
+    fn add(&mut self, (ns, rss, reports): (f64, u64, usize)) {
+        self.ns.push(ns);
+        self.rss.push(rss);
+        self.reports = self.reports.max(reports);
     }
+
+    fn medians(mut self) -> Measured {
+        Measured {
+            ns_per_op: median_f(&mut self.ns),
+            rss_kb: median_u(&mut self.rss),
+            reports: self.reports,
+        }
+    }
+}
+
+/// One child run: (ns/op, peak RSS in KB, distinct reports).
+fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(&exe)
+        .args(["--child", name, mode.as_str(), &spawn_threads.to_string()])
+        // A racy workload's reports are not part of the measurement.
+        .env("RACEDET_OPTIONS", "log_path=/dev/null")
+        .output()
+        .expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("result "))
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} {} child printed no result (status {:?}): {}",
+                mode.as_str(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (
+        f[1].parse().expect("ns/op"),
+        f[2].parse().expect("rss"),
+        f[3].parse().expect("reports"),
+    )
 }
 
 fn median_f(v: &mut [f64]) -> f64 {

@@ -13,7 +13,7 @@ mod harness;
 mod rng;
 mod workloads;
 
-use harness::{Measured, Mode};
+use harness::Measured;
 
 const USAGE: &str = "usage: racedet-bench [--json] [--runs N] [--spawn-threads N] [WORKLOAD...]
 workloads: rwmap mutexmap channel-owner sharded spawn-storm racy cells";
@@ -50,8 +50,7 @@ fn main() {
     }
     let mut rows = Vec::new();
     for name in &names {
-        let plain = harness::measure(name, Mode::Plain, runs, spawn_threads);
-        let detected = harness::measure(name, Mode::Detected, runs, spawn_threads);
+        let (plain, detected) = harness::measure_pair(name, runs, spawn_threads);
         if !json {
             eprintln!("{name}: done");
         }
@@ -75,7 +74,9 @@ fn fail(message: &str) -> ! {
 }
 
 fn print_table(rows: &[(String, Measured, Measured)], runs: usize) {
-    println!("median of {runs} runs, each mode in its own process");
+    println!(
+        "median of {runs} runs per mode, plain and detected alternating, each run its own process"
+    );
     println!(
         "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9}",
         "workload",
