@@ -831,6 +831,8 @@ fn sync_types_keep_std_auto_traits() {
     shared::<racedet::sync::mpsc::SyncSender<String>>();
     owned::<racedet::sync::mpsc::Receiver<String>>();
     shared::<racedet::thread::Thread>();
+    shared::<racedet::sync::Mutex<String>>();
+    shared::<racedet::sync::RwLock<String>>();
 }
 
 // ---------------------------------------------------------------- Atomics

@@ -141,3 +141,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         fmt::Debug::fmt(&self.inner, f)
     }
 }
+
+// As std's: a poisoned mutex is how a panic's half-done update is observed,
+// so sharing one across `catch_unwind` is fine.
+impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}

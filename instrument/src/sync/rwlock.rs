@@ -181,3 +181,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
         fmt::Debug::fmt(&self.inner, f)
     }
 }
+
+// As std's: poisoning reports a panic's half-done update.
+impl<T: ?Sized> std::panic::UnwindSafe for RwLock<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for RwLock<T> {}
