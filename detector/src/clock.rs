@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 use std::fmt;
 
 /// Inline capacity: clocks of up to this many slots never allocate.
-const INLINE: usize = 8;
+const INLINE: usize = 6;
 
 /// A vector clock: entry `i` is the latest clock of slot `i` that this clock
 /// has seen.

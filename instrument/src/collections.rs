@@ -43,10 +43,13 @@ pub struct RaceMap<K, V, S = RandomState> {
     inner: SpinLock<Inner<K, V>>,
 }
 
+// `repr(C)` and the shadow first: the lock flag and the header shadow that
+// every operation writes share the first cache line.
+#[repr(C)]
 struct Inner<K, V> {
-    table: HashTable<(K, V)>,
     #[cfg(any(feature = "detect", racedet_detect))]
     shadow: MapShadow,
+    table: HashTable<(K, V)>,
 }
 
 /// The access hooks. Each is a no-op without `detect`.

@@ -29,7 +29,9 @@ fn log2_for(len: usize) -> u8 {
 /// access (Go's contract); sites still record the bucket touched.
 /// Policy `bucket`: only buckets are checked; key operations touch their
 /// bucket, whole-map operations (iteration, len, clear, growth) every bucket.
+#[repr(C)]
 pub struct MapShadow {
+    // First, so it sits next to the map's lock flag (see RaceMap).
     header: ShadowCell,
     buckets: Vec<ShadowCell>,
     log2: u8,
