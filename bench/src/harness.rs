@@ -58,8 +58,8 @@ impl Samples {
 
     fn medians(mut self) -> Measured {
         Measured {
-            ns_per_op: median_f(&mut self.ns),
-            rss_kb: median_u(&mut self.rss),
+            ns_per_op: median(&mut self.ns),
+            rss_kb: median(&mut self.rss),
             reports: self.reports,
         }
     }
@@ -94,13 +94,9 @@ fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) 
     )
 }
 
-fn median_f(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn median_u(v: &mut [u64]) -> u64 {
-    v.sort_unstable();
+/// The middle sample (the upper one of an even count).
+fn median<T: PartialOrd + Copy>(v: &mut [T]) -> T {
+    v.sort_unstable_by(|a, b| a.partial_cmp(b).expect("no NaN timings"));
     v[v.len() / 2]
 }
 

@@ -3,6 +3,7 @@
 
 use crate::error::{INPUT_ERROR, NOT_INSTRUMENTED};
 use crate::marker;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Prints one line per binary. Exit status: 0 when every binary is
@@ -10,13 +11,15 @@ use std::path::PathBuf;
 pub fn run(binaries: &[PathBuf]) -> i32 {
     let mut missing = 0;
     let mut errors = 0;
+    // `writeln!`, not `println!`, so a closed pipe (`| head`) is no panic.
+    let mut out = std::io::stdout().lock();
     for path in binaries {
         match marker::read(path) {
             Ok(found) => {
                 if !found.is_instrumented() {
                     missing += 1;
                 }
-                println!("{}: {}", path.display(), found.describe());
+                let _ = writeln!(out, "{}: {}", path.display(), found.describe());
             }
             // Every binary is still checked; errors are said, in order, and
             // decide the exit status at the end.

@@ -6,9 +6,10 @@
 //! then, and the binary's race count printed before the next one starts.
 
 use crate::load;
+use crate::races::Races;
 use crate::run_dir::{BinaryInfo, REPORT_PREFIX};
 use crate::summary::races_phrase;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -160,18 +161,13 @@ impl<'a> Progress<'a> {
     /// files that appeared while it ran, and says them.
     pub fn finish(&mut self, out: &mut dyn Write) {
         let Some(c) = self.current.take() else { return };
-        let mut keys = BTreeSet::new();
+        let mut found = Vec::new();
+        let mut taken = Vec::new();
         for file in self.new_report_files() {
             match load::load_one(&file) {
                 Ok(loaded) => {
-                    let taken: BTreeSet<_> = loaded.taken.iter().map(|(_, k)| k).collect();
-                    keys.extend(
-                        loaded
-                            .reports
-                            .iter()
-                            .map(|f| f.report.pair_key())
-                            .filter(|k| !taken.contains(k)),
-                    )
+                    found.extend(loaded.reports);
+                    taken.extend(loaded.taken);
                 }
                 // Said again, as an error, when the run's reports are read.
                 Err(e) => {
@@ -179,8 +175,10 @@ impl<'a> Progress<'a> {
                 }
             }
         }
-        let mut said = if !keys.is_empty() {
-            races_phrase(keys.len())
+        // The run's own dedup, so each binary's count adds up to the summary's.
+        let races = Races::merge(found, &taken).len();
+        let mut said = if races > 0 {
+            races_phrase(races)
         } else if c.doctests {
             "no races reported (doctests are not checked for the runtime marker)".to_string()
         } else if c.instrumented {

@@ -44,12 +44,6 @@ impl Runner {
         }
     }
 
-    /// The flag that keeps running after a failure. A race fails its test
-    /// process, and one race must not hide the others.
-    fn no_fail_fast(self) -> &'static str {
-        "--no-fail-fast"
-    }
-
     /// User flags that already decide about failing fast.
     fn fail_fast_flags(self) -> &'static [&'static str] {
         match self {
@@ -143,8 +137,10 @@ impl RunnerArgs {
                 }
             }
         }
+        // A race fails its test process, and one race must not hide the
+        // others: keep running after a failure (both runners spell it so).
         if !decided && !fail_fast {
-            run.insert(0, runner.no_fail_fast().to_string());
+            run.insert(0, "--no-fail-fast".to_string());
         }
         build.extend(theirs.iter().cloned());
         run.extend(theirs.iter().cloned());

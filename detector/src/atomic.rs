@@ -75,10 +75,13 @@ impl AtomicSync {
         }
     }
 
-    /// A read-modify-write (swap, fetch_*, successful compare-exchange).
+    /// The write half of a read-modify-write (swap, fetch_*, successful
+    /// compare-exchange); its read half is [`AtomicSync::load`], called
+    /// first. The halves are separate because a caller checks the access
+    /// between them: after the acquire (what it acquired orders earlier
+    /// accesses), before the release (so the release covers the access).
     #[inline]
-    pub fn rmw(&mut self, thread: &mut ThreadState, order: Ordering) {
-        self.load(thread, order);
+    pub fn rmw_write(&mut self, thread: &mut ThreadState, order: Ordering) {
         if is_release(order) {
             self.release.join(&thread.clock);
             thread.tick();

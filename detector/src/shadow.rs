@@ -67,6 +67,17 @@ impl<S: Copy> Dense<S> {
 }
 
 impl<S: Copy> AccessSet<S> {
+    /// Whether `thread` has seen every entry, answered only for the
+    /// single-entry states (a `Many` set says no, for the general path).
+    #[inline(always)]
+    fn all_seen(&self, thread: &ThreadState) -> bool {
+        match self {
+            AccessSet::Empty => true,
+            AccessSet::One(e) => thread.saw(e.epoch),
+            AccessSet::Many(_) => false,
+        }
+    }
+
     /// The first remembered access that `thread` has not seen, if any.
     #[inline]
     fn unordered(&self, thread: &ThreadState) -> Option<Entry<S>> {
@@ -247,27 +258,15 @@ impl<S: Copy> Shadow<S> {
     /// access of the location was seen (FastTrack's write-exclusive case).
     #[inline]
     pub fn write(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
-        if self.atomics.is_none() {
+        if self.atomics.is_none() && self.writes.all_seen(thread) && self.reads.all_seen(thread) {
             let e = thread.epoch();
-            let writes_seen = match &self.writes {
-                AccessSet::Empty => true,
-                AccessSet::One(w) => thread.saw(w.epoch),
-                AccessSet::Many(_) => false,
-            };
-            let reads_seen = match &self.reads {
-                AccessSet::Empty => true,
-                AccessSet::One(r) => thread.saw(r.epoch),
-                AccessSet::Many(_) => false,
-            };
-            if writes_seen && reads_seen {
-                self.reads = AccessSet::Empty;
-                match &mut self.writes {
-                    // Same epoch: the remembered write already stands for it.
-                    AccessSet::One(w) if w.epoch == e => {}
-                    writes => *writes = AccessSet::One(Entry { epoch: e, site }),
-                }
-                return None;
+            self.reads = AccessSet::Empty;
+            match &mut self.writes {
+                // Same epoch: the remembered write already stands for it.
+                AccessSet::One(w) if w.epoch == e => {}
+                writes => *writes = AccessSet::One(Entry { epoch: e, site }),
             }
+            return None;
         }
         self.access(thread, AccessKind::Write, site)
     }

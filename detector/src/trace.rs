@@ -386,20 +386,15 @@ impl Replay {
                         sync.store(thread, ord);
                         r
                     }
-                    _ => {
-                        let ord = match event.op {
-                            Op::Rmw(_, o) => o,
-                            _ => unreachable!(),
-                        };
+                    Op::Rmw(_, ord) => {
                         // Read half before the check, as for a load; the write
                         // half after it, so the release covers this access.
-                        // `rmw` repeats the read half: joining the same clock
-                        // again changes nothing.
                         sync.load(thread, ord);
                         let r = shadow.atomic_write(thread, index);
-                        sync.rmw(thread, ord);
+                        sync.rmw_write(thread, ord);
                         r
                     }
+                    _ => unreachable!("matched as an access above"),
                 };
                 self.migrate_if_exhausted(t).map_err(err)?;
             }

@@ -2,11 +2,38 @@
 //! `UnsafeCell`.
 
 use std::fmt;
-use std::panic::Location;
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
-use racedet_runtime::SpinLock;
 #[cfg(any(feature = "detect", racedet_detect))]
-use racedet_runtime::{check, detail, AccessKind, ObjectInfo, Op, ShadowCell};
+use racedet_runtime::{check, detail, AccessKind, ObjectInfo, ShadowCell};
+use racedet_runtime::{Op, SpinLock};
+
+/// The one access check both cells make: `op` by the calling thread at
+/// `at`, on the cell of `kind` at `address` created at `created_at`.
+#[cfg(any(feature = "detect", racedet_detect))]
+#[inline(always)]
+fn check_cell(
+    shadow: &mut ShadowCell,
+    write: bool,
+    op: Op,
+    at: &'static Location<'static>,
+    kind: &'static str,
+    address: usize,
+    created_at: &'static Location<'static>,
+) {
+    let access = if write {
+        AccessKind::Write
+    } else {
+        AccessKind::Read
+    };
+    let describe = || ObjectInfo {
+        kind,
+        address,
+        created_at: Some(created_at),
+        created_stack: 0,
+    };
+    check(shadow, access, detail(op), at, &describe);
+}
 
 /// A plain shared variable, like a Go variable shared between goroutines.
 ///
@@ -46,7 +73,7 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     pub fn get(&self) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, false, 0, Location::caller());
+        self.hook(&mut slot, false, Op::CellGet, Location::caller());
         slot.value
     }
 
@@ -55,7 +82,7 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     pub fn set(&self, value: T) {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, 1, Location::caller());
+        self.hook(&mut slot, true, Op::CellSet, Location::caller());
         slot.value = value;
     }
 
@@ -63,15 +90,17 @@ impl<T: Copy> RaceCell<T> {
     #[track_caller]
     pub fn replace(&self, value: T) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, 2, Location::caller());
+        self.hook(&mut slot, true, Op::CellReplace, Location::caller());
         std::mem::replace(&mut slot.value, value)
     }
 
-    /// `x = f(x)` as one write access (a read-modify-write by one thread).
+    /// `x = f(x)` as one write access (a read-modify-write by one thread);
+    /// returns the new value. `f` runs under the cell's internal lock and
+    /// must not use the same cell.
     #[track_caller]
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, 3, Location::caller());
+        self.hook(&mut slot, true, Op::CellUpdate, Location::caller());
         slot.value = f(slot.value);
         slot.value
     }
@@ -82,25 +111,24 @@ impl<T: Copy> RaceCell<T> {
     }
 
     #[inline]
-    fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: u8, _at: &'static Location<'static>) {
+    fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: Op, _at: &'static Location<'static>) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        {
-            let op = [Op::CellGet, Op::CellSet, Op::CellReplace, Op::CellUpdate][_op as usize];
-            let kind = if _write {
-                AccessKind::Write
-            } else {
-                AccessKind::Read
-            };
-            let describe = || ObjectInfo {
-                kind: "cell",
-                address: self as *const Self as usize,
-                created_at: Some(self.created_at),
-                created_stack: 0,
-            };
-            check(&mut _slot.shadow, kind, detail(op), _at, &describe);
-        }
+        check_cell(
+            &mut _slot.shadow,
+            _write,
+            _op,
+            _at,
+            "cell",
+            self as *const Self as usize,
+            self.created_at,
+        );
     }
 }
+
+// A panic in `update`'s closure leaves the old value (the new one is stored
+// only after `f` returns), so nothing half-changed can be observed.
+impl<T: Copy + UnwindSafe> UnwindSafe for RaceCell<T> {}
+impl<T: Copy + RefUnwindSafe> RefUnwindSafe for RaceCell<T> {}
 
 impl<T: Copy + Default> Default for RaceCell<T> {
     #[track_caller]
@@ -171,21 +199,15 @@ impl<T: ?Sized> UnsafeCell<T> {
     #[inline]
     fn hook(&self, _write: bool, _at: &'static Location<'static>) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        {
-            let kind = if _write {
-                AccessKind::Write
-            } else {
-                AccessKind::Read
-            };
-            let op = if _write { Op::WithMut } else { Op::With };
-            let describe = || ObjectInfo {
-                kind: "unsafe cell",
-                address: self as *const Self as *const u8 as usize,
-                created_at: Some(self.created_at),
-                created_stack: 0,
-            };
-            check(&mut self.shadow.lock(), kind, detail(op), _at, &describe);
-        }
+        check_cell(
+            &mut self.shadow.lock(),
+            _write,
+            if _write { Op::WithMut } else { Op::With },
+            _at,
+            "unsafe cell",
+            self as *const Self as *const u8 as usize,
+            self.created_at,
+        );
     }
 }
 

@@ -1,25 +1,22 @@
 //! `RaceMap`: a map with Go's contract.
 
 use hashbrown::HashTable;
-use racedet_runtime::SpinLock;
+use racedet_runtime::{Op, SpinLock};
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::panic::Location;
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 #[cfg(any(feature = "detect", racedet_detect))]
-use racedet_runtime::{MapShadow, Op};
+use racedet_runtime::MapShadow;
 
-/// Which accesses of a [`RaceMap`] conflict.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum MapPolicy {
-    /// Go's: any write conflicts with any unordered access of the map.
-    Go,
-    /// Only accesses to the same bucket, and whole-map operations
-    /// (iteration, `len`, `clear`, growth), conflict: for lock-striped maps.
-    Bucket,
-}
+/// Which accesses of a [`RaceMap`] conflict: `Go` (any write conflicts with
+/// any unordered access of the map) or `Bucket` (only accesses to the same
+/// bucket, and whole-map operations — iteration, `len`, `clear`, growth —
+/// conflict: for lock-striped maps). The runtime's own type, so a policy
+/// passes through without conversion.
+pub use racedet_runtime::MapPolicy;
 
 /// A hash map with Go's map contract.
 ///
@@ -43,6 +40,11 @@ pub struct RaceMap<K, V, S = RandomState> {
     inner: SpinLock<Inner<K, V>>,
 }
 
+// As std's `HashMap`: a panic in a closure passed to `update` can leave that
+// one value half-changed, which is the caller's to observe (no poisoning).
+impl<K: UnwindSafe, V: UnwindSafe, S: UnwindSafe> UnwindSafe for RaceMap<K, V, S> {}
+impl<K: RefUnwindSafe, V: RefUnwindSafe, S: RefUnwindSafe> RefUnwindSafe for RaceMap<K, V, S> {}
+
 // `repr(C)` and the shadow first: the lock flag and the header shadow that
 // every operation writes share the first cache line.
 #[repr(C)]
@@ -52,31 +54,32 @@ struct Inner<K, V> {
     table: HashTable<(K, V)>,
 }
 
-/// The access hooks. Each is a no-op without `detect`.
+/// The access hooks (each a no-op without `detect`) and the one table
+/// operation written once for `insert`, `extend` and `from_iter`.
 impl<K, V> Inner<K, V> {
     #[inline]
     fn key(
         &mut self,
         _write: bool,
         _hash: u64,
-        _op: u8,
+        _op: Op,
         _at: &'static Location<'static>,
         _addr: usize,
     ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.key(_write, _hash, op(_op), _at, _addr);
+        self.shadow.key(_write, _hash, _op, _at, _addr);
     }
 
     #[inline]
-    fn whole(&mut self, _write: bool, _op: u8, _at: &'static Location<'static>, _addr: usize) {
+    fn whole(&mut self, _write: bool, _op: Op, _at: &'static Location<'static>, _addr: usize) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.whole(_write, op(_op), _at, _addr);
+        self.shadow.whole(_write, _op, _at, _addr);
     }
 
     #[inline]
-    fn len_hook(&mut self, _op: u8, _at: &'static Location<'static>, _addr: usize) {
+    fn len_hook(&mut self, _op: Op, _at: &'static Location<'static>, _addr: usize) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.len(op(_op), _at, _addr);
+        self.shadow.len(_op, _at, _addr);
     }
 
     #[inline]
@@ -84,45 +87,30 @@ impl<K, V> Inner<K, V> {
         #[cfg(any(feature = "detect", racedet_detect))]
         self.shadow.resized(self.table.len(), _at, _addr);
     }
-}
 
-// Operation codes passed to the hooks, so the no-detect build names no
-// runtime type.
-const INSERT: u8 = 0;
-const GET: u8 = 1;
-const GET_WITH: u8 = 2;
-const CONTAINS_KEY: u8 = 3;
-const REMOVE: u8 = 4;
-const UPDATE: u8 = 5;
-const LEN: u8 = 6;
-const IS_EMPTY: u8 = 7;
-const CLEAR: u8 = 8;
-const RANGE: u8 = 9;
-const KEYS: u8 = 10;
-const VALUES: u8 = 11;
-const CLONE: u8 = 12;
-const DEBUG: u8 = 13;
-const EXTEND: u8 = 14;
-
-#[cfg(any(feature = "detect", racedet_detect))]
-fn op(code: u8) -> Op {
-    [
-        Op::Insert,
-        Op::Get,
-        Op::GetWith,
-        Op::ContainsKey,
-        Op::Remove,
-        Op::Update,
-        Op::Len,
-        Op::IsEmpty,
-        Op::Clear,
-        Op::Range,
-        Op::Keys,
-        Op::Values,
-        Op::Clone,
-        Op::Debug,
-        Op::Extend,
-    ][code as usize]
+    /// Inserts or replaces; the previous value if the key was there. Only a
+    /// new key can grow the map, so only then are the buckets re-counted.
+    #[inline]
+    fn upsert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        rehash: impl Fn(&K) -> u64,
+        at: &'static Location<'static>,
+        addr: usize,
+    ) -> Option<V>
+    where
+        K: Eq,
+    {
+        if let Some((_, v)) = self.table.find_mut(hash, |(k, _)| *k == key) {
+            return Some(std::mem::replace(v, value));
+        }
+        self.table
+            .insert_unique(hash, (key, value), |(k, _)| rehash(k));
+        self.resized(at, addr);
+        None
+    }
 }
 
 impl<K, V> RaceMap<K, V, RandomState> {
@@ -173,14 +161,7 @@ impl<K, V, S> RaceMap<K, V, S> {
             inner: SpinLock::new(Inner {
                 table: HashTable::with_capacity(capacity),
                 #[cfg(any(feature = "detect", racedet_detect))]
-                shadow: MapShadow::new(
-                    capacity,
-                    policy.map(|p| match p {
-                        MapPolicy::Go => racedet_runtime::MapPolicy::Go,
-                        MapPolicy::Bucket => racedet_runtime::MapPolicy::Bucket,
-                    }),
-                    Location::caller(),
-                ),
+                shadow: MapShadow::new(capacity, policy, Location::caller()),
             }),
         }
     }
@@ -202,17 +183,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let at = Location::caller();
         let hash = self.hash(&key);
         let mut g = self.inner.lock();
-        g.key(true, hash, INSERT, at, self.addr());
-        let old = match g.table.find_mut(hash, |(k, _)| *k == key) {
-            Some((_, v)) => Some(std::mem::replace(v, value)),
-            None => {
-                g.table
-                    .insert_unique(hash, (key, value), |(k, _)| self.hasher.hash_one(k));
-                None
-            }
-        };
-        g.resized(at, self.addr());
-        old
+        g.key(true, hash, Op::Insert, at, self.addr());
+        g.upsert(hash, key, value, |k| self.hash(k), at, self.addr())
     }
 
     /// `v, ok := m[k]`: a clone of the value. A read.
@@ -225,7 +197,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, hash, GET, Location::caller(), self.addr());
+        g.key(false, hash, Op::Get, Location::caller(), self.addr());
         g.table
             .find(hash, |(k, _)| k.borrow() == key)
             .map(|(_, v)| v.clone())
@@ -240,7 +212,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, hash, GET_WITH, Location::caller(), self.addr());
+        g.key(false, hash, Op::GetWith, Location::caller(), self.addr());
         g.table
             .find(hash, |(k, _)| k.borrow() == key)
             .map(|(_, v)| f(v))
@@ -255,7 +227,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(false, hash, CONTAINS_KEY, Location::caller(), self.addr());
+        g.key(
+            false,
+            hash,
+            Op::ContainsKey,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.find(hash, |(k, _)| k.borrow() == key).is_some()
     }
 
@@ -268,7 +246,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, hash, REMOVE, Location::caller(), self.addr());
+        g.key(true, hash, Op::Remove, Location::caller(), self.addr());
         match g.table.find_entry(hash, |(k, _)| k.borrow() == key) {
             Ok(entry) => Some(entry.remove().0 .1),
             Err(_) => None,
@@ -284,7 +262,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, hash, UPDATE, Location::caller(), self.addr());
+        g.key(true, hash, Op::Update, Location::caller(), self.addr());
         match g.table.find_mut(hash, |(k, _)| k.borrow() == key) {
             Some((_, v)) => {
                 f(v);
@@ -301,15 +279,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         for (k, v) in iter {
             let hash = self.hash(&k);
             let mut g = self.inner.lock();
-            g.key(true, hash, EXTEND, at, self.addr());
-            match g.table.find_mut(hash, |(x, _)| *x == k) {
-                Some((_, old)) => *old = v,
-                None => {
-                    g.table
-                        .insert_unique(hash, (k, v), |(x, _)| self.hasher.hash_one(x));
-                }
-            }
-            g.resized(at, self.addr());
+            g.key(true, hash, Op::Extend, at, self.addr());
+            g.upsert(hash, k, v, |x| self.hash(x), at, self.addr());
         }
     }
 }
@@ -319,7 +290,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn len(&self) -> usize {
         let mut g = self.inner.lock();
-        g.len_hook(LEN, Location::caller(), self.addr());
+        g.len_hook(Op::Len, Location::caller(), self.addr());
         g.table.len()
     }
 
@@ -327,7 +298,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn is_empty(&self) -> bool {
         let mut g = self.inner.lock();
-        g.len_hook(IS_EMPTY, Location::caller(), self.addr());
+        g.len_hook(Op::IsEmpty, Location::caller(), self.addr());
         g.table.is_empty()
     }
 
@@ -335,7 +306,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn clear(&self) {
         let mut g = self.inner.lock();
-        g.whole(true, CLEAR, Location::caller(), self.addr());
+        g.whole(true, Op::Clear, Location::caller(), self.addr());
         g.table.clear();
     }
 
@@ -344,7 +315,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         let mut g = self.inner.lock();
-        g.whole(false, RANGE, Location::caller(), self.addr());
+        g.whole(false, Op::Range, Location::caller(), self.addr());
         for (k, v) in g.table.iter() {
             if !f(k, v) {
                 break;
@@ -359,7 +330,7 @@ impl<K, V, S> RaceMap<K, V, S> {
         K: Clone,
     {
         let mut g = self.inner.lock();
-        g.whole(false, KEYS, Location::caller(), self.addr());
+        g.whole(false, Op::Keys, Location::caller(), self.addr());
         g.table.iter().map(|(k, _)| k.clone()).collect()
     }
 
@@ -370,7 +341,7 @@ impl<K, V, S> RaceMap<K, V, S> {
         V: Clone,
     {
         let mut g = self.inner.lock();
-        g.whole(false, VALUES, Location::caller(), self.addr());
+        g.whole(false, Op::Values, Location::caller(), self.addr());
         g.table.iter().map(|(_, v)| v.clone()).collect()
     }
 }
@@ -382,12 +353,9 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
     fn clone(&self) -> Self {
         let at = Location::caller();
         let mut g = self.inner.lock();
-        g.whole(false, CLONE, at, self.addr());
+        g.whole(false, Op::Clone, at, self.addr());
         #[cfg(any(feature = "detect", racedet_detect))]
-        let policy = Some(match g.shadow.policy() {
-            racedet_runtime::MapPolicy::Go => MapPolicy::Go,
-            racedet_runtime::MapPolicy::Bucket => MapPolicy::Bucket,
-        });
+        let policy = Some(g.shadow.policy());
         #[cfg(not(any(feature = "detect", racedet_detect)))]
         let policy = None;
         let copy = RaceMap::with_capacity_hasher_and_policy(0, self.hasher.clone(), policy);
@@ -412,7 +380,7 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     #[track_caller]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut g = self.inner.lock();
-        g.whole(false, DEBUG, Location::caller(), self.addr());
+        g.whole(false, Op::Debug, Location::caller(), self.addr());
         f.debug_map()
             .entries(g.table.iter().map(|(k, v)| (k, v)))
             .finish()
@@ -424,21 +392,13 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
     /// only its bucket count follows (growth is a write by this thread).
     #[track_caller]
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let at = Location::caller();
         let map = RaceMap::with_capacity_and_hasher(0, S::default());
         {
-            let mut g = map.inner.lock();
+            let (addr, mut g) = (map.addr(), map.inner.lock());
             for (k, v) in iter {
-                let hash = map.hash(&k);
-                match g.table.find_mut(hash, |(x, _)| *x == k) {
-                    Some((_, old)) => *old = v,
-                    None => {
-                        g.table
-                            .insert_unique(hash, (k, v), |(x, _)| map.hasher.hash_one(x));
-                    }
-                }
+                g.upsert(map.hash(&k), k, v, |x| map.hash(x), at, addr);
             }
-            let addr = map.addr();
-            g.resized(Location::caller(), addr);
         }
         map
     }

@@ -35,11 +35,10 @@ mod detected {
         current_park_clock, enter, fork, install_park_clock, parked, Completion, ParkClock,
         ScopeSync,
     };
-    use std::collections::HashMap;
     use std::fmt;
     use std::io;
     use std::marker::PhantomData;
-    use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+    use std::sync::Arc;
     use std::time::Duration;
 
     /// Spawns a thread (std's signature).
@@ -264,12 +263,6 @@ mod detected {
         _env: PhantomData<&'env ()>,
     }
 
-    /// Detector clocks of the scopes currently open, by `Scope` address.
-    fn scopes() -> &'static StdMutex<HashMap<usize, Arc<ScopeSync>>> {
-        static SCOPES: OnceLock<StdMutex<HashMap<usize, Arc<ScopeSync>>>> = OnceLock::new();
-        SCOPES.get_or_init(Default::default)
-    }
-
     impl<'scope, 'env> Scope<'scope, 'env> {
         /// Spawns a scoped thread; it ends before `scope` returns.
         pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
@@ -283,13 +276,7 @@ mod detected {
         }
 
         fn sync(&self) -> Arc<ScopeSync> {
-            let key = self as *const Self as usize;
-            scopes()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
-                .cloned()
-                .expect("a racedet Scope is registered while open")
+            ScopeSync::of(self as *const Self as usize)
         }
     }
 
@@ -325,26 +312,17 @@ mod detected {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
     {
-        let sync = ScopeSync::new();
-        let mut key = 0usize;
-        let result = std::thread::scope(|s| {
+        let (result, open) = std::thread::scope(|s| {
             // SAFETY: `Scope` is `repr(transparent)` over std's `Scope` (the
             // PhantomData is zero-sized), so the reference is valid for the
             // same lifetime.
             let ours: &Scope<'_, 'env> =
                 unsafe { &*(s as *const std::thread::Scope<'_, 'env> as *const Scope<'_, 'env>) };
-            key = ours as *const Scope<'_, 'env> as usize;
-            scopes()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, sync.clone());
-            f(ours)
+            let open = ScopeSync::open(ours as *const Scope<'_, 'env> as usize);
+            (f(ours), open)
         });
-        scopes()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        sync.join_all();
+        // std has joined every scoped thread by now.
+        open.close();
         result
     }
 }

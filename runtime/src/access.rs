@@ -19,7 +19,7 @@ pub type ShadowCell = Shadow<Site>;
 /// a race is reported.
 #[derive(Clone, Debug)]
 pub struct ObjectInfo {
-    /// `map`, `cell`, `unsafe cell`, `atomic`, `location`.
+    /// `map`, `cell`, `unsafe cell`, `atomic`.
     pub kind: &'static str,
     /// The object's address.
     pub address: usize,

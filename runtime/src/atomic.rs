@@ -176,10 +176,8 @@ impl AtomicShadow {
     ) {
         with_local(|l| st.sync.load(&mut l.state, order));
         self.check(st, AccessKind::AtomicWrite, op, at, addr);
-        // `rmw` repeats the read half: joining the same clock again changes
-        // nothing.
         with_local(|l| {
-            st.sync.rmw(&mut l.state, order);
+            st.sync.rmw_write(&mut l.state, order);
             after_release(l);
         });
     }

@@ -183,11 +183,6 @@ impl<T> Bounded<T> {
         }
     }
 
-    /// The capacity given at creation.
-    pub fn capacity(&self) -> usize {
-        self.cap
-    }
-
     /// A sender was cloned.
     pub fn add_sender(&self) {
         self.state.lock().live_senders += 1;

@@ -9,9 +9,10 @@ use parking_lot::Mutex;
 use racedet_detector::Detector;
 use std::sync::OnceLock;
 
-/// Everything process-wide. Only thread start/end and the report path lock
-/// anything here; accesses touch only thread-local state
-/// and the shadow of the location.
+/// Everything process-wide. Only thread start/end, slot migration, stack
+/// capture (spawn sites; every access under `history=full`) and the report
+/// path lock anything here; accesses otherwise touch only thread-local
+/// state and the shadow of the location.
 pub struct Runtime {
     pub(crate) options: Options,
     pub(crate) detector: Mutex<Detector>,

@@ -5,8 +5,9 @@
 //!
 //! Shadow memory lives with the object it shadows (a map's buckets inside
 //! the map, a cell's inside the cell) under that object's own lock, so the
-//! access path takes no global lock; objects known only by address
-//! (annotations) live in a sharded table.
+//! access path takes no global lock (except `history=full`, which interns a
+//! stack per access). Sync objects known only by address (annotations)
+//! keep their clocks in a sharded table.
 
 mod access;
 mod annotations;
@@ -44,4 +45,4 @@ pub use racedet_detector::{AccessKind, SyncClock};
 pub use site::{Detail, Op, Part};
 pub use spin::{SpinGuard, SpinLock};
 pub use sync::{acquire, release_merge, release_store, MutexClock, RwLockClock};
-pub use threads::{current_id, enter, fork, Child, Completion, Running, ScopeSync};
+pub use threads::{current_id, enter, fork, Child, Completion, OpenScope, Running, ScopeSync};

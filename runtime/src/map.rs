@@ -70,11 +70,6 @@ impl MapShadow {
         self.policy
     }
 
-    /// Current bucket count.
-    pub fn bucket_count(&self) -> usize {
-        1 << self.log2
-    }
-
     /// The bucket of a key hash (low bits, as Go).
     #[inline]
     pub fn bucket_of(&self, hash: u64) -> u32 {
@@ -93,23 +88,12 @@ impl MapShadow {
     ) {
         let bucket = self.bucket_of(hash);
         let detail = Detail::map(op, self.log2, Part::Bucket(bucket));
-        let kind = if write {
-            AccessKind::Write
-        } else {
-            AccessKind::Read
-        };
-        let (created_at, created_stack) = (self.created_at, self.created_stack);
-        let describe = || ObjectInfo {
-            kind: "map",
-            address,
-            created_at: Some(created_at),
-            created_stack,
-        };
+        let describe = self.describer(address);
         let cell = match self.policy {
             MapPolicy::Go => &mut self.header,
             MapPolicy::Bucket => &mut self.buckets[bucket as usize],
         };
-        check(cell, kind, detail, caller, &describe);
+        check(cell, access_kind(write), detail, caller, &describe);
     }
 
     /// An operation on the whole map (iteration, clone, clear).
@@ -121,17 +105,13 @@ impl MapShadow {
         address: usize,
     ) {
         let detail = Detail::map(op, self.log2, Part::All);
-        let kind = if write {
-            AccessKind::Write
-        } else {
-            AccessKind::Read
-        };
-        let info = self.info(address);
+        let kind = access_kind(write);
+        let describe = self.describer(address);
         match self.policy {
-            MapPolicy::Go => check(&mut self.header, kind, detail, caller, &|| info.clone()),
+            MapPolicy::Go => check(&mut self.header, kind, detail, caller, &describe),
             MapPolicy::Bucket => {
                 for cell in &mut self.buckets {
-                    check(cell, kind, detail, caller, &|| info.clone());
+                    check(cell, kind, detail, caller, &describe);
                 }
             }
         }
@@ -143,10 +123,14 @@ impl MapShadow {
         match self.policy {
             MapPolicy::Go => {
                 let detail = Detail::map(op, self.log2, Part::Header);
-                let info = self.info(address);
-                check(&mut self.header, AccessKind::Read, detail, caller, &|| {
-                    info.clone()
-                });
+                let describe = self.describer(address);
+                check(
+                    &mut self.header,
+                    AccessKind::Read,
+                    detail,
+                    caller,
+                    &describe,
+                );
             }
             MapPolicy::Bucket => self.whole(false, op, caller, address),
         }
@@ -169,28 +153,44 @@ impl MapShadow {
         if want <= self.log2 {
             return;
         }
-        if self.policy == MapPolicy::Bucket {
-            let old_mask = (1usize << self.log2) - 1;
-            // Each new bucket inherits the history of the bucket its keys
-            // came from, so races with accesses before growth still show.
-            let grown: Vec<ShadowCell> = (0..1usize << want)
-                .map(|i| self.buckets[i & old_mask].clone())
-                .collect();
-            self.buckets = grown;
+        if self.policy == MapPolicy::Go {
+            // Only the bucket count changes: reports name buckets of the
+            // grown map; the header is the only location checked.
+            self.log2 = want;
+            return;
         }
+        let old_mask = (1usize << self.log2) - 1;
+        // Each new bucket inherits the history of the bucket its keys came
+        // from, so races with accesses before growth still show.
+        let grown: Vec<ShadowCell> = (0..1usize << want)
+            .map(|i| self.buckets[i & old_mask].clone())
+            .collect();
+        self.buckets = grown;
         self.log2 = want;
-        if self.policy == MapPolicy::Bucket {
-            self.whole(true, Op::Grow, caller, address);
-        }
+        self.whole(true, Op::Grow, caller, address);
     }
 
-    fn info(&self, address: usize) -> ObjectInfo {
-        ObjectInfo {
+    /// What reports say about this map, built only if a race is reported.
+    /// Captures copies, not `self`, so a cell of `self` can be borrowed
+    /// mutably next to it.
+    #[inline(always)]
+    fn describer(&self, address: usize) -> impl Fn() -> ObjectInfo {
+        let (created_at, created_stack) = (self.created_at, self.created_stack);
+        move || ObjectInfo {
             kind: "map",
             address,
-            created_at: Some(self.created_at),
-            created_stack: self.created_stack,
+            created_at: Some(created_at),
+            created_stack,
         }
+    }
+}
+
+#[inline(always)]
+fn access_kind(write: bool) -> AccessKind {
+    if write {
+        AccessKind::Write
+    } else {
+        AccessKind::Read
     }
 }
 

@@ -140,10 +140,12 @@ impl RwLockClock {
     /// The caller holds a read lock.
     #[inline]
     pub unsafe fn read_unlocking(&self) {
-        let readers = self.readers.get_or_init(Default::default);
         let Some(l) = local() else { return };
         let tid = l.state.tid().index();
         if tid < READER_SLOTS {
+            // Made by the first reader in a slot, not by unchecked threads
+            // or overflow readers, which never use it.
+            let readers = self.readers.get_or_init(Default::default);
             let slot = &mut *readers[tid].0.get();
             let me = &l.state;
             if slot.owner == me.identity() && slot.joins == me.joins() {

@@ -62,12 +62,16 @@ impl ThreadRegistry {
 
     fn retire(&self, info: &Arc<ThreadInfo>) {
         info.finished.store(true, Ordering::Relaxed);
-        self.live.lock().remove(&info.id);
-        let mut finished = self.finished.lock();
-        if finished.len() == FINISHED_KEPT {
-            finished.pop_front();
+        // Kept as finished before it leaves `live`, so a report built
+        // meanwhile (its previous access by this thread) still finds it.
+        {
+            let mut finished = self.finished.lock();
+            if finished.len() == FINISHED_KEPT {
+                finished.pop_front();
+            }
+            finished.push_back(info.clone());
         }
-        finished.push_back(info.clone());
+        self.live.lock().remove(&info.id);
     }
 
     /// The info of thread `id` if still kept (by its low 32 bits, as sites
@@ -122,32 +126,26 @@ impl Drop for Owner {
     }
 }
 
-/// Runs `f` with the calling thread's state, registering the thread on
-/// first use. Returns `None` once the thread's state has ended (its
-/// accesses are then not checked). `f` must not call back into
-/// `with_local`. Hot path.
+/// Runs `f` with the calling thread's state (see [`local`]). `f` must not
+/// call back into `with_local` or `local`.
 #[inline(always)]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    let mut p = CURRENT.get();
-    if p.is_null() {
-        p = adopt_current()?;
-    }
-    // SAFETY: `p` is this thread's own `Local`, only reached through this
-    // function, which callers never re-enter.
-    Some(f(unsafe { &mut *p }))
+    local().map(f)
 }
 
 /// The calling thread's state, registering the thread on first use; `None`
-/// once its state has ended. The caller must not hold it across anything
-/// that calls `local` or `with_local` again. Hot path.
+/// once its state has ended (its accesses are then not checked). The
+/// caller must not hold it across anything that calls `local` or
+/// `with_local` again. Hot path.
 #[inline(always)]
 pub(crate) fn local<'a>() -> Option<&'a mut Local> {
     let mut p = CURRENT.get();
     if p.is_null() {
         p = adopt_current()?;
     }
-    // SAFETY: `p` is this thread's own `Local`; callers never hold two
-    // references to it at once.
+    // SAFETY: `p` is this thread's own `Local`, freed only when the thread
+    // ends it (`Owner`/`Running` drop, which unpublish it first); callers
+    // never hold two references to it at once.
     Some(unsafe { &mut *p })
 }
 
@@ -259,6 +257,54 @@ impl ScopeSync {
     pub fn join_all(&self) {
         let clock = self.clock.lock();
         with_local(|l| clock.acquire(&mut l.state));
+    }
+
+    /// Registers the clock of the scope at `address` while it is open: the
+    /// scope is std's type, so its clock cannot live inside it, and scoped
+    /// spawns find it with [`ScopeSync::of`].
+    pub fn open(address: usize) -> OpenScope {
+        let sync = ScopeSync::new();
+        open_scopes().lock().insert(address, sync.clone());
+        OpenScope { address, sync }
+    }
+
+    /// The clock of the open scope at `address`.
+    ///
+    /// # Panics
+    /// If no scope is open there (a caller bug).
+    pub fn of(address: usize) -> Arc<ScopeSync> {
+        open_scopes()
+            .lock()
+            .get(&address)
+            .cloned()
+            .expect("a racedet scope is registered while open")
+    }
+}
+
+/// Clocks of the scopes currently open, by scope address.
+fn open_scopes() -> &'static Mutex<HashMap<usize, Arc<ScopeSync>>> {
+    static OPEN: std::sync::OnceLock<Mutex<HashMap<usize, Arc<ScopeSync>>>> =
+        std::sync::OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+/// An open scope's registration; dropping it (also when the scope's body
+/// panics) unregisters the address, which a later scope may reuse.
+pub struct OpenScope {
+    address: usize,
+    sync: Arc<ScopeSync>,
+}
+
+impl OpenScope {
+    /// After every scoped thread was joined: the owner sees what they did.
+    pub fn close(self) {
+        self.sync.join_all();
+    }
+}
+
+impl Drop for OpenScope {
+    fn drop(&mut self) {
+        open_scopes().lock().remove(&self.address);
     }
 }
 

@@ -68,7 +68,16 @@ pub fn expect_race(file: &str, a: u32, b: u32) -> Report {
         found.len(),
         found.iter().map(|r| r.to_text()).collect::<String>()
     );
-    found.into_iter().next().unwrap()
+    let r = found.into_iter().next().unwrap();
+    // A race is between two threads: a report naming one thread twice is
+    // a detector bug whatever its sites are.
+    assert_ne!(
+        r.current.thread.id,
+        r.previous.thread.id,
+        "a race report names one thread twice:\n{}",
+        r.to_text()
+    );
+    r
 }
 
 /// Evaluates an access and returns the line it is on, so a test can name
@@ -82,4 +91,78 @@ macro_rules! site {
         let _ = $access;
         line
     }};
+}
+
+/// `site!` that also returns the value: `(line, value)`. `line!()` in a
+/// macro is the invocation's line, where the access's site is.
+#[macro_export]
+macro_rules! at {
+    ($access:expr) => {{
+        (line!(), $access)
+    }};
+}
+
+/// Real-time ordering racedet cannot see (a std atomic): pins an
+/// interleaving without adding a happens-before edge.
+#[derive(Default)]
+pub struct Signal(std::sync::atomic::AtomicBool);
+
+impl Signal {
+    /// Raises the signal.
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the signal was raised.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (yielding) until the signal is raised.
+    pub fn wait(&self) {
+        while !self.is_raised() {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
+pub fn spawn_named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> racedet::thread::JoinHandle<T> {
+    racedet::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .unwrap()
+}
+
+/// Asserts which thread made each side of `r`: `sides` pairs a site's line
+/// with the name of the thread that made it, `None` for the calling test's
+/// own thread (`main thread`, or named after the test by libtest).
+#[track_caller]
+pub fn assert_threads(r: &Report, sides: [(u32, Option<&str>); 2]) {
+    let own = std::thread::current().name().map(str::to_string);
+    for (line, who) in sides {
+        let side = [&r.current, &r.previous]
+            .into_iter()
+            .find(|s| s.site.line == line)
+            .unwrap_or_else(|| panic!("no side at line {line}:\n{}", r.to_text()));
+        let label = side.thread.label();
+        let ok = match who {
+            Some(name) => label.ends_with(&format!(" '{name}'")),
+            None => {
+                label == "main thread"
+                    || own
+                        .as_deref()
+                        .is_some_and(|n| label.ends_with(&format!(" '{n}'")))
+            }
+        };
+        assert!(
+            ok,
+            "line {line} was made by {label}, expected {}:\n{}",
+            who.unwrap_or("the test's own thread"),
+            r.to_text()
+        );
+    }
 }

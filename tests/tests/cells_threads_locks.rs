@@ -4,7 +4,7 @@ use racedet::cell::{RaceCell, UnsafeCell};
 use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named};
 
 #[test]
 fn unsynchronized_cell_write_and_read_race() {
@@ -25,17 +25,25 @@ fn unsynchronized_cell_write_and_read_race() {
     );
     let ops = [r.current.op.as_str(), r.previous.op.as_str()];
     assert!(ops.contains(&"set") && ops.contains(&"get"), "{ops:?}");
+    assert_threads(&r, [(lr, None), (lw, Some("cell-writer"))]);
 }
 
 #[test]
 fn cell_write_write_race_names_both_writes() {
     let x = Arc::new(RaceCell::new(0u8));
     let y = x.clone();
-    let t = thread::spawn(move || site!(y.update(|v| v + 1)));
+    let t = spawn_named("cell-updater", move || site!(y.update(|v| v + 1)));
     let l = site!(x.replace(5));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert!(r.current.write && r.previous.write);
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(
+        ops.contains(&"update") && ops.contains(&"replace"),
+        "{ops:?}"
+    );
+    assert_threads(&r, [(l, None), (lt, Some("cell-updater"))]);
 }
 
 #[test]
@@ -77,13 +85,15 @@ fn write_outside_the_mutex_races_with_write_inside() {
     let x = Arc::new(RaceCell::new(0u64));
     let lock = Arc::new(Mutex::new(()));
     let (y, l2) = (x.clone(), lock.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("locked-writer", move || {
         let _g = l2.lock().unwrap();
         site!(y.set(1))
     });
     let lo = site!(x.set(2));
     let li = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lo, li).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lo, li);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_threads(&r, [(lo, None), (li, Some("locked-writer"))]);
     drop(lock);
 }
 
@@ -94,12 +104,15 @@ fn unsafe_cell_with_mut_races_with_with() {
     unsafe impl Sync for Shared {}
     let c = Arc::new(Shared(UnsafeCell::new(0)));
     let d = c.clone();
-    let t = thread::spawn(move || site!(d.0.with_mut(|p| unsafe { *p = 1 })));
+    let t = spawn_named("with-mut", move || {
+        site!(d.0.with_mut(|p| unsafe { *p = 1 }))
+    });
     let l = site!(c.0.with(|p| unsafe { *p }));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
+    assert_threads(&r, [(l, None), (lt, Some("with-mut"))]);
 }
 
 #[test]
@@ -147,10 +160,12 @@ fn grandchild_write_is_ordered_before_parent_read_by_nested_joins() {
 fn sibling_threads_are_not_ordered_by_their_parent() {
     let x = Arc::new(RaceCell::new(0u8));
     let (a, b) = (x.clone(), x.clone());
-    let t1 = thread::spawn(move || site!(a.set(1)));
-    let t2 = thread::spawn(move || site!(b.set(2)));
+    let t1 = spawn_named("sibling-1", move || site!(a.set(1)));
+    let t2 = spawn_named("sibling-2", move || site!(b.set(2)));
     let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
-    assert_eq!(expect_race(file!(), l1, l2).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), l1, l2);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_threads(&r, [(l1, Some("sibling-1")), (l2, Some("sibling-2"))]);
 }
 
 #[test]
@@ -173,16 +188,24 @@ fn scoped_threads_race_with_each_other_but_not_with_the_scope_owner_after() {
     let x = RaceCell::new(0u32);
     let mut lines = (0, 0);
     thread::scope(|s| {
-        let h1 = s.spawn(|| site!(x.set(1)));
-        let h2 = s.spawn(|| site!(x.set(2)));
+        let h1 = thread::Builder::new()
+            .name("scoped-1".into())
+            .spawn_scoped(s, || site!(x.set(1)))
+            .unwrap();
+        let h2 = thread::Builder::new()
+            .name("scoped-2".into())
+            .spawn_scoped(s, || site!(x.set(2)))
+            .unwrap();
         lines = (h1.join().unwrap(), h2.join().unwrap());
     });
     let first = line!();
     x.set(3);
     assert_eq!(x.get(), 3);
-    assert_eq!(
-        expect_race(file!(), lines.0, lines.1).kind,
-        ReportKind::DataRace
+    let r = expect_race(file!(), lines.0, lines.1);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_threads(
+        &r,
+        [(lines.0, Some("scoped-1")), (lines.1, Some("scoped-2"))],
     );
     assert_silent(file!(), first, line!());
 }
@@ -223,7 +246,7 @@ fn write_under_read_lock_races_with_read_under_read_lock() {
     let x = Arc::new(RaceCell::new(0u8));
     let lock = Arc::new(RwLock::new(()));
     let (y, l2) = (x.clone(), lock.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("read-locked-writer", move || {
         let _r = l2.read().unwrap();
         site!(y.set(1))
     });
@@ -233,7 +256,9 @@ fn write_under_read_lock_races_with_read_under_read_lock() {
         l
     };
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_threads(&r, [(lr, None), (lw, Some("read-locked-writer"))]);
 }
 
 #[test]
@@ -270,7 +295,7 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
     let lock = Arc::new(RwLock::new(()));
     let (y, l2) = (x.clone(), lock.clone());
     let (tx, rx) = std::sync::mpsc::channel();
-    let a = thread::spawn(move || {
+    let a = spawn_named("earlier-reader", move || {
         let l = {
             let _r = l2.read().unwrap();
             let l = site!(y.set(1));
@@ -286,7 +311,9 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
         l
     };
     let la = a.join().unwrap();
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), la, lb);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_threads(&r, [(la, Some("earlier-reader")), (lb, None)]);
 }
 
 #[test]

@@ -20,24 +20,8 @@ use racedet::sync::atomic::{
 };
 use racedet::sync::Arc;
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
-
-/// Real-time ordering racedet cannot see (a std atomic).
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn wait(&self) {
-        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
 
 fn cell(v: i64) -> Arc<RaceCell<i64>> {
     Arc::new(RaceCell::new(v))
@@ -334,12 +318,14 @@ fn atomic_store_races_with_a_plain_read() {
     let first = line!();
     let a = Arc::new(AtomicU64::new(0));
     let a1 = a.clone();
-    let t = thread::spawn(move || site!(a1.store(1, SeqCst)));
+    let t = spawn_named("atomic-store-races", move || site!(a1.store(1, SeqCst)));
     // SAFETY: racedet reads the value atomically; the race is the point.
     let lr = site!(black_box(unsafe { a.unsync_load() }));
     let lw = t.join().unwrap();
-    assert_mixed(&expect_race(file!(), lr, lw));
+    let race = expect_race(file!(), lr, lw);
+    assert_mixed(&race);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("atomic-store-races"))]);
 }
 
 #[test]
@@ -348,12 +334,14 @@ fn atomic_add_races_with_a_plain_read() {
     let first = line!();
     let a = Arc::new(AtomicU64::new(0));
     let a1 = a.clone();
-    let t = thread::spawn(move || site!(a1.fetch_add(1, Relaxed)));
+    let t = spawn_named("atomic-add-races", move || site!(a1.fetch_add(1, Relaxed)));
     // SAFETY: racedet reads the value atomically; the race is the point.
     let lr = site!(black_box(unsafe { a.unsync_load() }));
     let lw = t.join().unwrap();
-    assert_mixed(&expect_race(file!(), lr, lw));
+    let race = expect_race(file!(), lr, lw);
+    assert_mixed(&race);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("atomic-add-races"))]);
 }
 
 // ------------------------------------- TSan: atomic_norace / atomic_race
@@ -396,7 +384,7 @@ fn atomic_store_after_an_unordered_plain_read_races() {
     let a = Arc::new(AtomicI64::new(0));
     let read = Arc::new(Signal::default());
     let (a1, r1) = (a.clone(), read.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("atomic-store-after", move || {
         r1.wait();
         site!(a1.store(1, SeqCst))
     });
@@ -408,6 +396,7 @@ fn atomic_store_after_an_unordered_plain_read_races() {
     assert_mixed(&r);
     assert!(r.current.atomic && r.current.write, "the store came second");
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("atomic-store-after"))]);
 }
 
 #[test]
@@ -417,7 +406,7 @@ fn relaxed_add_after_an_unordered_plain_read_races() {
     let a = Arc::new(AtomicI64::new(0));
     let read = Arc::new(Signal::default());
     let (a1, r1) = (a.clone(), read.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("relaxed-add-after", move || {
         r1.wait();
         site!(a1.fetch_add(1, Relaxed))
     });
@@ -425,8 +414,10 @@ fn relaxed_add_after_an_unordered_plain_read_races() {
     let lr = site!(black_box(unsafe { a.unsync_load() }));
     read.raise();
     let lw = t.join().unwrap();
-    assert_mixed(&expect_race(file!(), lr, lw));
+    let race = expect_race(file!(), lr, lw);
+    assert_mixed(&race);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("relaxed-add-after"))]);
 }
 
 #[test]
@@ -447,12 +438,19 @@ fn successful_compare_exchange_races_with_a_plain_read() {
     let first = line!();
     let a = Arc::new(AtomicI64::new(0));
     let a1 = a.clone();
-    let t = thread::spawn(move || site!(a1.compare_exchange(0, 1, AcqRel, Acquire)));
+    let t = spawn_named("successful-compare-exchange", move || {
+        site!(a1.compare_exchange(0, 1, AcqRel, Acquire))
+    });
     // SAFETY: racedet reads the value atomically; the race is the point.
     let lr = site!(black_box(unsafe { a.unsync_load() }));
     let lw = t.join().unwrap();
-    assert_mixed(&expect_race(file!(), lr, lw));
+    let race = expect_race(file!(), lr, lw);
+    assert_mixed(&race);
     assert_silent(file!(), first, line!());
+    assert_threads(
+        &race,
+        [(lr, None), (lw, Some("successful-compare-exchange"))],
+    );
 }
 
 #[test]
@@ -609,7 +607,7 @@ fn seqcst_fences_alone_do_not_synchronize() {
     let data = cell(0);
     let fenced = Arc::new(Signal::default());
     let (d1, f1) = (data.clone(), fenced.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("seqcst-fences-alone", move || {
         let l = site!(d1.set(1));
         fence(SeqCst);
         f1.raise();
@@ -619,8 +617,10 @@ fn seqcst_fences_alone_do_not_synchronize() {
     fence(SeqCst);
     let lr = site!(black_box(data.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("seqcst-fences-alone"))]);
 }
 
 // ---------------------------- TSan: compare_exchange_acquire_fence.cpp
@@ -664,7 +664,7 @@ fn acquire_load_of_the_value_before_the_release_store_does_not_synchronize() {
     let flag = Arc::new(AtomicI32::new(0));
     let (loaded, stored) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (d1, f1, l1, s1) = (data.clone(), flag.clone(), loaded.clone(), stored.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("acquire-load-of", move || {
         l1.wait();
         let l = site!(d1.set(1));
         f1.store(1, Release);
@@ -676,8 +676,10 @@ fn acquire_load_of_the_value_before_the_release_store_does_not_synchronize() {
     stored.wait();
     let lr = site!(black_box(data.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("acquire-load-of"))]);
 }
 
 #[test]
@@ -686,7 +688,7 @@ fn relaxed_store_read_by_a_seqcst_load_races() {
     let data = cell(0);
     let flag = Arc::new(AtomicI32::new(0));
     let (d1, f1) = (data.clone(), flag.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("relaxed-store-read", move || {
         let l = site!(d1.set(1));
         f1.store(1, Relaxed);
         l
@@ -696,8 +698,10 @@ fn relaxed_store_read_by_a_seqcst_load_races() {
     }
     let lr = site!(black_box(data.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("relaxed-store-read"))]);
 }
 
 #[test]
@@ -706,7 +710,7 @@ fn seqcst_store_read_by_a_relaxed_load_races() {
     let data = cell(0);
     let flag = Arc::new(AtomicI32::new(0));
     let (d1, f1) = (data.clone(), flag.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("seqcst-store-read", move || {
         let l = site!(d1.set(1));
         f1.store(1, SeqCst);
         l
@@ -716,8 +720,10 @@ fn seqcst_store_read_by_a_relaxed_load_races() {
     }
     let lr = site!(black_box(data.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("seqcst-store-read"))]);
 }
 
 #[test]
@@ -931,7 +937,7 @@ fn fetch_update_with_relaxed_set_order_races() {
     let data = cell(0);
     let a = Arc::new(AtomicU16::new(0));
     let (d1, a1) = (data.clone(), a.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("fetch-update-with", move || {
         let l = site!(d1.set(1));
         a1.fetch_update(Relaxed, Relaxed, |v| Some(v + 1)).unwrap();
         l
@@ -941,8 +947,10 @@ fn fetch_update_with_relaxed_set_order_races() {
     }
     let lr = site!(black_box(data.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("fetch-update-with"))]);
 }
 
 #[test]

@@ -17,31 +17,8 @@ use racedet::reports::ReportKind;
 use racedet::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
 use racedet::sync::Arc;
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
-
-/// `site!` that also returns the value: `(line, value)`.
-macro_rules! at {
-    ($access:expr) => {{
-        (line!(), $access)
-    }};
-}
-
-/// Real-time ordering racedet cannot see (a std atomic).
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn wait(&self) {
-        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
 
 fn cell(v: i64) -> Arc<RaceCell<i64>> {
     Arc::new(RaceCell::new(v))
@@ -197,15 +174,17 @@ fn buffered_send_does_not_wait_for_the_receive() {
     let v = cell(0);
     let (tx, rx) = sync_channel(10);
     let v1 = v.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("buffered-send-does", move || {
         tx.send(0).unwrap();
         site!(v1.set(1))
     });
     let lm = site!(v.set(2));
     rx.recv().unwrap();
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("buffered-send-does"))]);
 }
 
 #[test]
@@ -217,7 +196,7 @@ fn value_read_into_a_buffered_send_races_with_a_write_from_another_channel() {
     let (tx2, rx2) = sync_channel::<i64>(10);
     tx2.send(10).unwrap();
     let x1 = x.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("value-read-into", move || {
         let (l, v) = at!(x1.get());
         tx1.send(v).unwrap();
         l
@@ -225,8 +204,10 @@ fn value_read_into_a_buffered_send_races_with_a_write_from_another_channel() {
     let lw = site!(x.set(rx2.recv().unwrap()));
     let lr = t.join().unwrap();
     drop(rx1);
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("value-read-into"))]);
 }
 
 #[test]
@@ -270,7 +251,7 @@ fn capacity_two_channel_used_as_a_mutex_lets_both_in() {
     let (mtx_tx, mtx_rx) = sync_channel::<bool>(2);
     let mtx_rx = shared(mtx_rx);
     let (data1, tx1, rx1) = (data.clone(), mtx_tx.clone(), mtx_rx.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("capacity-two-channel", move || {
         tx1.send(true).unwrap();
         let l = site!(data1.set(42));
         rx1.lock().unwrap().recv().unwrap();
@@ -280,8 +261,10 @@ fn capacity_two_channel_used_as_a_mutex_lets_both_in() {
     let lm = site!(data.set(43));
     mtx_rx.lock().unwrap().recv().unwrap();
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("capacity-two-channel"))]);
 }
 
 #[test]
@@ -358,7 +341,7 @@ fn write_after_the_freeing_receive_is_not_ordered_before_the_blocked_send() {
     let v = cell(0);
     let (tx, rx) = sync_channel::<u8>(1);
     let v1 = v.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("write-after-the", move || {
         assert_eq!(rx.recv(), Ok(1));
         let l = site!(v1.set(1));
         assert_eq!(rx.recv(), Ok(2));
@@ -368,8 +351,10 @@ fn write_after_the_freeing_receive_is_not_ordered_before_the_blocked_send() {
     tx.send(2).unwrap();
     let lm = site!(black_box(v.get()));
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("write-after-the"))]);
 }
 
 #[test]
@@ -436,7 +421,7 @@ fn dropping_one_of_two_senders_publishes_nothing_to_a_receive_of_a_message() {
     let (tx2, v1) = (tx.clone(), v.clone());
     let dropped = Arc::new(Signal::default());
     let d1 = dropped.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("dropping-one-of", move || {
         let l = site!(v1.set(1));
         drop(tx2);
         d1.raise();
@@ -447,8 +432,10 @@ fn dropping_one_of_two_senders_publishes_nothing_to_a_receive_of_a_message() {
     assert_eq!(rx.recv(), Ok(5));
     let lm = site!(v.set(2));
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("dropping-one-of"))]);
 }
 
 #[test]
@@ -459,7 +446,7 @@ fn receive_of_the_last_message_does_not_see_what_its_sender_did_after_sending() 
     let v = cell(0);
     let (tx, rx) = channel::<u8>();
     let v1 = v.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("receive-of-the", move || {
         tx.send(1).unwrap();
         let l = site!(v1.set(1));
         drop(tx);
@@ -468,8 +455,10 @@ fn receive_of_the_last_message_does_not_see_what_its_sender_did_after_sending() 
     assert_eq!(rx.recv(), Ok(1));
     let lm = site!(v.set(2));
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("receive-of-the"))]);
 }
 
 #[test]

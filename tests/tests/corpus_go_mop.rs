@@ -16,34 +16,9 @@ use racedet::reports::ReportKind;
 use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Mutex};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
 use std::sync::LazyLock;
-
-/// `site!` that also returns the value: `(line, value)`. `line!()` in a
-/// macro is the invocation's line, where the access's site is.
-macro_rules! at {
-    ($access:expr) => {{
-        (line!(), $access)
-    }};
-}
-
-/// Real-time ordering racedet cannot see (a std atomic): pins an
-/// interleaving without adding a happens-before edge.
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn wait(&self) {
-        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
 
 fn cell<T: Copy>(v: T) -> Arc<RaceCell<T>> {
     Arc::new(RaceCell::new(v))
@@ -205,11 +180,13 @@ fn argument_read_in_a_thread_races_with_the_parents_write() {
     let first = line!();
     let x = cell(0i64);
     let x1 = x.clone();
-    let t = thread::spawn(move || site!(black_box(x1.get())));
+    let t = spawn_named("argument-read-in", move || site!(black_box(x1.get())));
     let lw = site!(x.set(1));
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lw, lr);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("argument-read-in"))]);
 }
 
 #[test]
@@ -235,11 +212,13 @@ fn pointer_argument_read_in_a_thread_races_with_a_write() {
     let first = line!();
     let x = cell(0u8);
     let p = x.clone();
-    let t = thread::spawn(move || site!(black_box(p.get())));
+    let t = spawn_named("pointer-argument-read", move || site!(black_box(p.get())));
     let lw = site!(x.set(1));
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lw, lr);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("pointer-argument-read"))]);
 }
 
 #[test]
@@ -269,12 +248,16 @@ fn whole_struct_copy_races_with_a_whole_struct_write() {
     let first = line!();
     let p = cell(Point { x: 0, y: 0 });
     let p1 = p.clone();
-    let t = thread::spawn(move || site!(p1.set(Point { x: 1, y: 1 })));
+    let t = spawn_named("whole-struct-copy", move || {
+        site!(p1.set(Point { x: 1, y: 1 }))
+    });
     let (lr, q) = at!(p.get());
     let lw = t.join().unwrap();
     p.set(q);
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("whole-struct-copy"))]);
 }
 
 /// A struct whose fields are separate locations, as Go's.
@@ -313,13 +296,14 @@ fn write_and_read_of_the_same_field_race() {
         y: RaceCell::new(0),
     });
     let p1 = p.clone();
-    let t = thread::spawn(move || site!(p1.x.set(1)));
+    let t = spawn_named("write-and-read", move || site!(p1.x.set(1)));
     let lr = site!(black_box(p.x.get()));
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "cell");
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("write-and-read"))]);
 }
 
 struct Inner {
@@ -366,7 +350,7 @@ fn copying_a_whole_struct_races_with_a_write_of_a_nested_field() {
     let y = outer();
     let y1 = y.clone();
     let (tx, rx) = sync_channel(0);
-    let t = thread::spawn(move || {
+    let t = spawn_named("copying-a-whole", move || {
         let (l, v) = at!(y1.x.y.get());
         tx.send((y1.x.x.get(), v, y1.y.get())).unwrap();
         l
@@ -374,8 +358,10 @@ fn copying_a_whole_struct_races_with_a_write_of_a_nested_field() {
     let lw = site!(y.x.y.set(42));
     let _ = rx.recv().unwrap();
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("copying-a-whole"))]);
 }
 
 #[test]
@@ -402,7 +388,7 @@ fn copying_a_slice_races_with_a_write_of_one_element() {
     let first = line!();
     let x: Arc<Vec<RaceCell<i64>>> = Arc::new((0..10).map(|_| RaceCell::new(0)).collect());
     let x1 = x.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("copying-a-slice", move || {
         let mut copy = Vec::with_capacity(10);
         let mut line = 0;
         for (i, c) in x1.iter().enumerate() {
@@ -417,8 +403,10 @@ fn copying_a_slice_races_with_a_write_of_one_element() {
     });
     let lw = site!(x[1].set(42));
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("copying-a-slice"))]);
 }
 
 #[test]
@@ -427,13 +415,15 @@ fn writes_through_a_shared_pointer_race() {
     let first = line!();
     let y = cell(0i64);
     let p = y.clone();
-    let t = thread::spawn(move || site!(p.set(1)));
+    let t = spawn_named("writes-through-a", move || site!(p.set(1)));
     let lw = site!(y.set(2));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), lw, lt);
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert!(r.current.write && r.previous.write);
     assert_eq!(y.get(), y.get());
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lt, Some("writes-through-a"))]);
 }
 
 #[test]
@@ -508,7 +498,7 @@ fn and_that_reads_first_races() {
     let (x, y) = (cell(0i64), cell(0i64));
     let x1 = x.clone();
     let (tx, rx) = sync_channel(0);
-    let t = thread::spawn(move || {
+    let t = spawn_named("and-that-reads", move || {
         let l = site!(x1.set(1));
         tx.send(true).unwrap();
         l
@@ -519,8 +509,10 @@ fn and_that_reads_first_races() {
     }
     rx.recv().unwrap();
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("and-that-reads"))]);
 }
 
 #[test]
@@ -549,7 +541,7 @@ fn or_whose_second_operand_is_evaluated_races() {
     let (x, y) = (cell(0i64), cell(0i64));
     let x1 = x.clone();
     let (tx, rx) = sync_channel(0);
-    let t = thread::spawn(move || {
+    let t = spawn_named("or-whose-second", move || {
         let l = site!(x1.set(1));
         tx.send(true).unwrap();
         l
@@ -564,8 +556,10 @@ fn or_whose_second_operand_is_evaluated_races() {
     }
     rx.recv().unwrap();
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("or-whose-second"))]);
 }
 
 // ------------------------------------------------- locks around calls
@@ -602,7 +596,7 @@ fn read_evaluated_before_taking_the_lock_races_with_a_locked_write() {
     let mu = Arc::new(Mutex::new(()));
     let locked = Arc::new(Signal::default());
     let (x1, mu1, locked1) = (x.clone(), mu.clone(), locked.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("read-evaluated-before", move || {
         locked1.wait();
         let (l, arg) = at!(x1.get());
         let g = mu1.lock().unwrap();
@@ -615,8 +609,10 @@ fn read_evaluated_before_taking_the_lock_races_with_a_locked_write() {
     let lw = site!(x.set(42));
     drop(g);
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("read-evaluated-before"))]);
 }
 
 #[test]
@@ -701,7 +697,7 @@ fn increment_after_each_unbuffered_send_races_with_the_receivers_increment() {
     let (c_tx, c_rx) = sync_channel::<bool>(0);
     let (done_tx, done_rx) = sync_channel(0);
     let x1 = x.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("increment-after-each", move || {
         let mut line = 0;
         while c_rx.recv().is_ok() {
             line = site!(x1.update(|v| v + 1));
@@ -717,8 +713,10 @@ fn increment_after_each_unbuffered_send_races_with_the_receivers_increment() {
     drop(c_tx);
     done_rx.recv().unwrap();
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lw, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lt, Some("increment-after-each"))]);
 }
 
 #[test]
@@ -729,7 +727,7 @@ fn loop_condition_read_races_with_a_write_after_the_unbuffered_receive() {
     let (c_tx, c_rx) = sync_channel::<bool>(0);
     let (done_tx, done_rx) = sync_channel(0);
     let stop1 = stop.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("loop-condition-read", move || {
         let mut line = 0;
         while c_rx.recv().is_ok() {
             line = site!(stop1.set(true));
@@ -747,8 +745,10 @@ fn loop_condition_read_races_with_a_write_after_the_unbuffered_receive() {
     drop(c_tx);
     done_rx.recv().unwrap();
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("loop-condition-read"))]);
 }
 
 #[test]
@@ -757,7 +757,7 @@ fn reading_a_variable_into_a_map_literal_races_with_its_write() {
     let first = line!();
     let y = cell(0i64);
     let y1 = y.clone();
-    let t = thread::spawn(move || site!(y1.set(42)));
+    let t = spawn_named("reading-a-variable", move || site!(y1.set(42)));
     let (lr, key) = at!(y.get());
     let m: RaceMap<i64, i64> = [(0, 42), (key, 42)].into_iter().collect();
     let lw = t.join().unwrap();
@@ -766,4 +766,5 @@ fn reading_a_variable_into_a_map_literal_races_with_its_write() {
     assert_eq!(r.object.kind, "cell");
     assert!(!m.is_empty());
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("reading-a-variable"))]);
 }

@@ -17,25 +17,9 @@ use racedet::reports::ReportKind;
 use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::{Arc, Condvar, Mutex, RwLock, TryLockError};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
 use std::time::Duration;
-
-/// Real-time ordering racedet cannot see (a std atomic).
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn wait(&self) {
-        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
 
 fn cell(v: i64) -> Arc<RaceCell<i64>> {
     Arc::new(RaceCell::new(v))
@@ -159,7 +143,7 @@ fn failed_try_lock_does_not_synchronize() {
     let mu = Arc::new(Mutex::new(()));
     let (locked, tried) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (x1, mu1, l1, t1) = (x.clone(), mu.clone(), locked.clone(), tried.clone());
-    let holder = thread::spawn(move || {
+    let holder = spawn_named("failed-try-lock", move || {
         let g = mu1.lock().unwrap();
         let l = site!(x1.set(1));
         l1.raise();
@@ -172,8 +156,10 @@ fn failed_try_lock_does_not_synchronize() {
     let lr = site!(black_box(x.get()));
     tried.raise();
     let lw = holder.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("failed-try-lock"))]);
 }
 
 #[test]
@@ -469,7 +455,7 @@ fn failed_try_read_does_not_synchronize() {
     let mu = Arc::new(RwLock::new(()));
     let (locked, tried) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (xa, mua, la, ta) = (x.clone(), mu.clone(), locked.clone(), tried.clone());
-    let writer = thread::spawn(move || {
+    let writer = spawn_named("failed-try-read", move || {
         let g = mua.write().unwrap();
         let l = site!(xa.set(1));
         la.raise();
@@ -482,8 +468,10 @@ fn failed_try_read_does_not_synchronize() {
     let lr = site!(black_box(x.get()));
     tried.raise();
     let lw = writer.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("failed-try-read"))]);
 }
 
 #[test]
@@ -492,15 +480,17 @@ fn write_under_the_write_lock_races_with_an_unlocked_read() {
     let x = cell(0);
     let mu = Arc::new(RwLock::new(()));
     let (xa, mua) = (x.clone(), mu.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("write-under-the", move || {
         let _g = mua.write().unwrap();
         site!(xa.set(1))
     });
     let lr = site!(black_box(x.get()));
     let lw = a.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     drop(mu);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("write-under-the"))]);
 }
 
 #[test]
@@ -562,7 +552,7 @@ fn write_after_the_wait_loop_races_with_the_signallers_later_locked_write() {
     let pair = Arc::new((Mutex::new(0), Condvar::new()));
     let written = Arc::new(Signal::default());
     let (x1, p1, w1) = (x.clone(), pair.clone(), written.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("write-after-the", move || {
         let (mu, cond) = &*p1;
         x1.set(1);
         *mu.lock().unwrap() = 1;
@@ -577,8 +567,10 @@ fn write_after_the_wait_loop_races_with_the_signallers_later_locked_write() {
     let lm = site!(x.set(2));
     written.raise();
     let lt = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lt).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lm, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lm, None), (lt, Some("write-after-the"))]);
 }
 
 #[test]
@@ -845,7 +837,7 @@ fn wait_that_returns_before_the_add_does_not_order_the_worker() {
     let wg = Arc::new(WaitGroup::default());
     let waited = Arc::new(Signal::default());
     let (x1, wg1, w1) = (x.clone(), wg.clone(), waited.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("wait-that-returns", move || {
         w1.wait();
         wg1.add(1);
         let l = site!(x1.set(1));
@@ -856,6 +848,8 @@ fn wait_that_returns_before_the_add_does_not_order_the_worker() {
     waited.raise();
     let lr = site!(black_box(x.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("wait-that-returns"))]);
 }

@@ -16,16 +16,9 @@ use racedet::reports::{Report, ReportKind};
 use racedet::sync::mpsc::sync_channel;
 use racedet::sync::{Arc, Barrier, Mutex, OnceLock, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
-
-/// `site!` that also returns the value: `(line, value)`.
-macro_rules! at {
-    ($access:expr) => {{
-        (line!(), $access)
-    }};
-}
 
 /// Hashes a u64 key to itself, so a test knows each key's bucket.
 #[derive(Default)]
@@ -75,11 +68,13 @@ fn lookup_races_with_insert_of_the_same_key() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.get(&1)));
+    let t = spawn_named("lookup-races-with", move || site!(m1.get(&1)));
     let lw = site!(m.insert(1, 1));
     let lr = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (lr, Some("lookup-races-with"))]);
 }
 
 #[test]
@@ -88,11 +83,13 @@ fn membership_test_races_with_insert() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.contains_key(&1)));
+    let t = spawn_named("membership-test-races", move || site!(m1.contains_key(&1)));
     let lw = site!(m.insert(1, 1));
     let lr = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (lr, Some("membership-test-races"))]);
 }
 
 #[test]
@@ -102,11 +99,13 @@ fn lookup_of_one_key_races_with_insert_of_another() {
     let m: Arc<RaceMap<u64, [u64; 2]>> = Arc::new(RaceMap::new());
     m.insert(1, [1, 2]);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.get_with(&1, |v| v[1])));
+    let t = spawn_named("lookup-of-one", move || site!(m1.get_with(&1, |v| v[1])));
     let lw = site!(m.insert(2, [1, 2]));
     let lr = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (lr, Some("lookup-of-one"))]);
 }
 
 #[test]
@@ -130,11 +129,13 @@ fn values_snapshot_races_with_insert() {
     let m = map();
     m.insert(0, 0);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.values()));
+    let t = spawn_named("values-snapshot-races", move || site!(m1.values()));
     let lw = site!(m.insert(1, 1));
     let li = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (li, Some("values-snapshot-races"))]);
 }
 
 #[test]
@@ -143,11 +144,13 @@ fn range_over_an_empty_map_races_with_insert() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.range(|_, _| true)));
+    let t = spawn_named("range-over-an", move || site!(m1.range(|_, _| true)));
     let lw = site!(m.insert(1, 1));
     let li = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (li, Some("range-over-an"))]);
 }
 
 #[test]
@@ -180,12 +183,13 @@ fn is_empty_races_with_insert() {
     let first = line!();
     let m: Arc<RaceMap<String, bool>> = Arc::new(RaceMap::new());
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.is_empty()));
+    let t = spawn_named("is-empty-races", move || site!(m1.is_empty()));
     let lw = site!(m.insert(String::new(), true));
     let lr = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_kind(&r, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("is-empty-races"))]);
 }
 
 #[test]
@@ -194,13 +198,14 @@ fn remove_races_with_insert() {
     let first = line!();
     let m: Arc<RaceMap<String, bool>> = Arc::new(RaceMap::new());
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.remove("")));
+    let t = spawn_named("remove-races-with", move || site!(m1.remove("")));
     let lw = site!(m.insert(String::new(), true));
     let lr = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_kind(&r, ReportKind::MapWrites);
     assert!(r.current.write && r.previous.write);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("remove-races-with"))]);
 }
 
 #[test]
@@ -209,11 +214,13 @@ fn remove_of_an_absent_key_is_still_a_write_that_races_with_len() {
     let first = line!();
     let m: Arc<RaceMap<String, bool>> = Arc::new(RaceMap::new());
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.remove("a")));
+    let t = spawn_named("remove-of-an", move || site!(m1.remove("a")));
     let lr = site!(m.len());
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("remove-of-an"))]);
 }
 
 #[test]
@@ -223,7 +230,7 @@ fn reading_the_key_of_a_lookup_races_but_the_map_does_not() {
     let k = Arc::new(RaceCell::new([0u8; 17]));
     let m: Arc<RaceMap<[u8; 17], bool>> = Arc::new(RaceMap::new());
     let k1 = k.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("reading-the-key", move || {
         let mut key = [0u8; 17];
         key[8] = 1;
         site!(k1.set(key))
@@ -235,6 +242,7 @@ fn reading_the_key_of_a_lookup_races_but_the_map_does_not() {
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "cell");
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("reading-the-key"))]);
 }
 
 #[test]
@@ -244,7 +252,7 @@ fn value_copied_into_a_map_races_but_the_map_does_not() {
     let v = Arc::new(RaceCell::new([0i32; 17]));
     let m: Arc<RaceMap<u64, [i32; 17]>> = Arc::new(RaceMap::new());
     let v1 = v.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("value-copied-into", move || {
         let mut big = [0i32; 17];
         big[8] = 1;
         site!(v1.set(big))
@@ -256,6 +264,7 @@ fn value_copied_into_a_map_races_but_the_map_does_not() {
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "cell");
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("value-copied-into"))]);
 }
 
 #[test]
@@ -266,13 +275,14 @@ fn element_of_a_map_value_races_while_the_map_is_only_read() {
     let conns: Arc<RaceMap<u64, Arc<RaceCell<i64>>>> = Arc::new(RaceMap::new());
     conns.insert(1, Arc::new(RaceCell::new(0)));
     let c1 = conns.clone();
-    let t = thread::spawn(move || site!(c1.get(&1).unwrap().set(42)));
+    let t = spawn_named("element-of-a", move || site!(c1.get(&1).unwrap().set(42)));
     let lr = site!(conns.get(&1).unwrap().get());
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "cell");
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("element-of-a"))]);
 }
 
 #[test]
@@ -285,11 +295,15 @@ fn nested_map_write_races_with_a_nested_map_read_only() {
     let inner: Inner = [("b", "c")].into_iter().collect();
     m.insert("a", Arc::new(inner));
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.get("a").unwrap().insert("x", "y")));
+    let t = spawn_named("nested-map-write", move || {
+        site!(m1.get("a").unwrap().insert("x", "y"))
+    });
     let lr = site!(m.get("a").unwrap().get("b"));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("nested-map-write"))]);
 }
 
 // ------------------------------------------- the rest of the Go map API
@@ -300,11 +314,13 @@ fn clear_races_with_range() {
     let m = map();
     m.insert(1, 1);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.clear()));
+    let t = spawn_named("clear-races-with", move || site!(m1.clear()));
     let li = site!(m.range(|_, _| true));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(li, None), (lw, Some("clear-races-with"))]);
 }
 
 #[test]
@@ -312,11 +328,13 @@ fn two_clears_race() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.clear()));
+    let t = spawn_named("two-clears-race", move || site!(m1.clear()));
     let lw = site!(m.clear());
     let lt = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lw, lt), ReportKind::MapWrites);
+    let race = expect_race(file!(), lw, lt);
+    assert_kind(&race, ReportKind::MapWrites);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (lt, Some("two-clears-race"))]);
 }
 
 #[test]
@@ -324,11 +342,15 @@ fn extend_races_with_a_lookup() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.extend([(1, 1), (2, 2)])));
+    let t = spawn_named("extend-races-with", move || {
+        site!(m1.extend([(1, 1), (2, 2)]))
+    });
     let lr = site!(m.get(&3));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("extend-races-with"))]);
 }
 
 #[test]
@@ -338,11 +360,15 @@ fn updates_of_different_keys_race_under_the_go_policy() {
     m.insert(1, 0);
     m.insert(2, 0);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.update(&1, |v| *v += 1)));
+    let t = spawn_named("updates-of-different", move || {
+        site!(m1.update(&1, |v| *v += 1))
+    });
     let lw = site!(m.update(&2, |v| *v += 1));
     let lt = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lw, lt), ReportKind::MapWrites);
+    let race = expect_race(file!(), lw, lt);
+    assert_kind(&race, ReportKind::MapWrites);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lw, None), (lt, Some("updates-of-different"))]);
 }
 
 #[test]
@@ -373,12 +399,14 @@ fn debug_formatting_is_an_iteration_that_races_with_insert() {
     let first = line!();
     let m = map();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.insert(1, 1)));
+    let t = spawn_named("debug-formatting-is", move || site!(m1.insert(1, 1)));
     black_box(format!("{}", Shown(&m)));
     let li = FMT_LINE.load(std::sync::atomic::Ordering::Relaxed);
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first - 10, line!());
+    assert_threads(&race, [(li, None), (lw, Some("debug-formatting-is"))]);
 }
 
 #[test]
@@ -387,11 +415,13 @@ fn clone_races_with_remove() {
     let m = map();
     m.insert(1, 1);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.remove(&1)));
+    let t = spawn_named("clone-races-with", move || site!(m1.remove(&1)));
     let li = site!(RaceMap::clone(&m));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(li, None), (lw, Some("clone-races-with"))]);
 }
 
 #[test]
@@ -400,7 +430,7 @@ fn update_under_a_read_lock_races_with_a_lookup_under_a_read_lock() {
     let m = Arc::new(RwLock::new(RaceMap::<u64, u64>::new()));
     m.write().unwrap().insert(1, 1);
     let m1 = m.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("update-under-a", move || {
         let g = m1.read().unwrap();
         site!(g.update(&1, |v| *v += 1))
     });
@@ -410,8 +440,10 @@ fn update_under_a_read_lock_races_with_a_lookup_under_a_read_lock() {
         l
     };
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("update-under-a"))]);
 }
 
 #[test]
@@ -581,11 +613,13 @@ fn bucket_policy_range_races_with_an_insert_in_any_bucket() {
     let m = striped();
     m.insert(1, 1);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.insert(2, 2)));
+    let t = spawn_named("bucket-policy-range", move || site!(m1.insert(2, 2)));
     let li = site!(m.range(|_, _| true));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(li, None), (lw, Some("bucket-policy-range"))]);
 }
 
 #[test]
@@ -593,11 +627,13 @@ fn bucket_policy_clear_races_with_a_lookup_in_any_bucket() {
     let first = line!();
     let m = striped();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.clear()));
+    let t = spawn_named("bucket-policy-clear", move || site!(m1.clear()));
     let lr = site!(m.get(&5));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), lr, lw), ReportKind::MapReadWrite);
+    let race = expect_race(file!(), lr, lw);
+    assert_kind(&race, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(lr, None), (lw, Some("bucket-policy-clear"))]);
 }
 
 #[test]
@@ -605,11 +641,13 @@ fn bucket_policy_clone_races_with_an_insert_in_any_bucket() {
     let first = line!();
     let m = striped();
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.insert(9, 9)));
+    let t = spawn_named("bucket-policy-clone", move || site!(m1.insert(9, 9)));
     let li = site!(RaceMap::clone(&*m));
     let lw = t.join().unwrap();
-    assert_kind(&expect_race(file!(), li, lw), ReportKind::MapIterationWrite);
+    let race = expect_race(file!(), li, lw);
+    assert_kind(&race, ReportKind::MapIterationWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&race, [(li, None), (lw, Some("bucket-policy-clone"))]);
 }
 
 #[test]
@@ -618,12 +656,15 @@ fn bucket_policy_update_races_with_a_lookup_in_the_same_bucket() {
     let m = striped();
     m.insert(3, 0);
     let m1 = m.clone();
-    let t = thread::spawn(move || site!(m1.update(&3, |v| *v += 1)));
+    let t = spawn_named("bucket-policy-update", move || {
+        site!(m1.update(&3, |v| *v += 1))
+    });
     let lr = site!(m.contains_key(&(3 + 16)));
     let lw = t.join().unwrap();
     let r = expect_race(file!(), lr, lw);
     assert_kind(&r, ReportKind::MapReadWrite);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("bucket-policy-update"))]);
 }
 
 #[test]

@@ -16,29 +16,9 @@ use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Barrier, Mutex, Once, OnceLock, RwLock};
 use racedet::thread::{self, JoinHandle};
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
 use std::time::Duration;
-
-/// Real-time ordering racedet cannot see (a std atomic).
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn is_raised(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn wait(&self) {
-        while !self.is_raised() {
-            std::thread::yield_now();
-        }
-    }
-}
 
 fn cell(v: i64) -> Arc<RaceCell<i64>> {
     Arc::new(RaceCell::new(v))
@@ -119,14 +99,16 @@ fn is_finished_does_not_synchronize() {
     let first = line!();
     let x = cell(0);
     let x1 = x.clone();
-    let t = thread::spawn(move || site!(x1.set(1)));
+    let t = spawn_named("is-finished-does", move || site!(x1.set(1)));
     while !t.is_finished() {
         std::thread::yield_now();
     }
     let lr = site!(black_box(x.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("is-finished-does"))]);
 }
 
 #[test]
@@ -521,7 +503,7 @@ fn oncelock_get_that_finds_nothing_orders_nothing() {
     let lock: Arc<OnceLock<u8>> = Arc::new(OnceLock::new());
     let (written, looked) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (x1, l1, w1, k1) = (x.clone(), lock.clone(), written.clone(), looked.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("oncelock-get-that", move || {
         let l = site!(x1.set(1));
         w1.raise();
         k1.wait();
@@ -533,8 +515,10 @@ fn oncelock_get_that_finds_nothing_orders_nothing() {
     let lr = site!(black_box(x.get()));
     looked.raise();
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("oncelock-get-that"))]);
 }
 
 #[test]
@@ -569,7 +553,7 @@ fn unpark_through_a_std_handle_orders_nothing() {
     let x = cell(0);
     let unparked = Arc::new(Signal::default());
     let (x1, u1) = (x.clone(), unparked.clone());
-    let parker = thread::spawn(move || {
+    let parker = spawn_named("unpark-through-a", move || {
         u1.wait();
         thread::park();
         site!(black_box(x1.get()))
@@ -579,8 +563,10 @@ fn unpark_through_a_std_handle_orders_nothing() {
     std_handle.unpark();
     unparked.raise();
     let lr = parker.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lw, lr);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("unpark-through-a"))]);
 }
 
 #[test]
@@ -589,7 +575,7 @@ fn park_timeout_that_times_out_orders_nothing() {
     let x = cell(0);
     let written = Arc::new(Signal::default());
     let (x1, w1) = (x.clone(), written.clone());
-    let parker = thread::spawn(move || {
+    let parker = spawn_named("park-timeout-that", move || {
         while !w1.is_raised() {
             thread::park_timeout(Duration::from_millis(1));
         }
@@ -598,8 +584,10 @@ fn park_timeout_that_times_out_orders_nothing() {
     let lw = site!(x.set(1));
     written.raise();
     let lr = parker.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lw, lr);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lw, None), (lr, Some("park-timeout-that"))]);
 }
 
 #[test]
@@ -677,7 +665,7 @@ fn happens_after_on_another_address_orders_nothing() {
     let x = cell(0);
     let published = Arc::new(Signal::default());
     let (x1, p1) = (x.clone(), published.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("happens-after-on", move || {
         let l = site!(x1.set(1));
         happens_before(&TOKEN_PUBLISHED);
         p1.raise();
@@ -687,8 +675,10 @@ fn happens_after_on_another_address_orders_nothing() {
     happens_after(&TOKEN_ELSEWHERE);
     let lr = site!(black_box(x.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("happens-after-on"))]);
 }
 
 #[test]
@@ -697,7 +687,7 @@ fn happens_after_made_before_the_happens_before_orders_nothing() {
     let x = cell(0);
     let (acquired, published) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (x1, a1, p1) = (x.clone(), acquired.clone(), published.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("happens-after-made", move || {
         a1.wait();
         let l = site!(x1.set(1));
         happens_before(&TOKEN_EARLY);
@@ -709,8 +699,10 @@ fn happens_after_made_before_the_happens_before_orders_nothing() {
     published.wait();
     let lr = site!(black_box(x.get()));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("happens-after-made"))]);
 }
 
 #[test]
@@ -895,7 +887,7 @@ fn unsafe_cell_written_under_a_mutex_and_read_outside_it_races() {
     let c = shared(vec![0u64; 4]);
     let lock = Arc::new(Mutex::new(()));
     let (c1, l1) = (c.clone(), lock.clone());
-    let t = thread::spawn(move || {
+    let t = spawn_named("unsafe-cell-written", move || {
         let _g = l1.lock().unwrap();
         // SAFETY: racedet checks it; the race is the point.
         site!(c1.0.with_mut(|p| unsafe { (&mut *p)[1] = 7 }))
@@ -908,4 +900,5 @@ fn unsafe_cell_written_under_a_mutex_and_read_outside_it_races() {
     assert_eq!(r.object.kind, "unsafe cell");
     drop(lock);
     assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("unsafe-cell-written"))]);
 }

@@ -4,7 +4,7 @@ use racedet::collections::{MapPolicy, RaceMap};
 use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Hashes a u64 key to itself, so tests know each key's bucket.
@@ -90,6 +90,7 @@ fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
         "{:?}",
         labels(&r)
     );
+    assert_threads(&r, [(lr, None), (lw, Some("rw-writer"))]);
 }
 
 #[test]
@@ -106,6 +107,7 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
     let ops = [r.current.op.as_str(), r.previous.op.as_str()];
     assert!(ops.contains(&"range") && ops.contains(&"insert"), "{ops:?}");
+    assert_threads(&r, [(li, None), (lw, Some("it-writer"))]);
 }
 
 #[test]
@@ -113,39 +115,38 @@ fn keys_snapshot_during_remove_is_an_iteration_race() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.remove(&1)));
+    let t = spawn_named("keys-snapshot-during", move || site!(w.remove(&1)));
     let lk = site!(m.keys());
     let lw = t.join().unwrap();
-    assert_eq!(
-        expect_race(file!(), lk, lw).kind,
-        ReportKind::MapIterationWrite
-    );
+    let r = expect_race(file!(), lk, lw);
+    assert_eq!(r.kind, ReportKind::MapIterationWrite);
+    assert_threads(&r, [(lk, None), (lw, Some("keys-snapshot-during"))]);
 }
 
 #[test]
 fn clone_during_insert_is_an_iteration_race() {
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.insert(3u8, 3u8)));
+    let t = spawn_named("clone-during-insert", move || site!(w.insert(3u8, 3u8)));
     let lc = site!((*m).clone());
     let lw = t.join().unwrap();
-    assert_eq!(
-        expect_race(file!(), lc, lw).kind,
-        ReportKind::MapIterationWrite
-    );
+    let r = expect_race(file!(), lc, lw);
+    assert_eq!(r.kind, ReportKind::MapIterationWrite);
+    assert_threads(&r, [(lc, None), (lw, Some("clone-during-insert"))]);
 }
 
 #[test]
 fn len_during_insert_races_under_go_policy() {
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.insert(1u8, 1u8)));
+    let t = spawn_named("len-during-insert", move || site!(w.insert(1u8, 1u8)));
     let ll = site!(m.len());
     let lw = t.join().unwrap();
     let r = expect_race(file!(), ll, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     let parts = [r.current.map_part.clone(), r.previous.map_part.clone()];
     assert!(parts.contains(&Some(MapPart::Header)), "{parts:?}");
+    assert_threads(&r, [(ll, None), (lw, Some("len-during-insert"))]);
 }
 
 #[test]
@@ -153,10 +154,12 @@ fn clear_during_get_races() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u8, 1u8);
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.clear()));
+    let t = spawn_named("clear-during-get", move || site!(w.clear()));
     let lg = site!(m.contains_key(&1));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
+    let r = expect_race(file!(), lg, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_threads(&r, [(lg, None), (lw, Some("clear-during-get"))]);
 }
 
 #[test]
@@ -165,20 +168,24 @@ fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
     m.insert(1u8, 1u8);
     m.insert(2u8, 2u8);
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.update(&1, |v| *v += 1)));
+    let t = spawn_named("update-and-get", move || site!(w.update(&1, |v| *v += 1)));
     let lg = site!(m.get_with(&2, |v| *v));
     let lw = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lg, lw).kind, ReportKind::MapReadWrite);
+    let r = expect_race(file!(), lg, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_threads(&r, [(lg, None), (lw, Some("update-and-get"))]);
 }
 
 #[test]
 fn parent_write_after_spawn_races_with_child_read() {
     let m = Arc::new(RaceMap::new());
     let r = m.clone();
-    let t = thread::spawn(move || site!(r.get(&1u8)));
+    let t = spawn_named("parent-write-after", move || site!(r.get(&1u8)));
     let lw = site!(m.insert(1u8, 1u8));
     let lr = t.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::MapReadWrite);
+    let r = expect_race(file!(), lw, lr);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_threads(&r, [(lw, None), (lr, Some("parent-write-after"))]);
 }
 
 // std's barrier orders the two accesses in time without a happens-before
@@ -190,7 +197,7 @@ fn race_is_reported_when_the_read_comes_second() {
     let w = m.clone();
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
     let g = gate.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("race-is-reported", move || {
         let l = site!(w.insert(1u8, 1u8));
         g.wait();
         l
@@ -202,6 +209,7 @@ fn race_is_reported_when_the_read_comes_second() {
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     assert!(!r.current.write && r.previous.write, "the read came second");
     assert_eq!(r.current.site.line, lr);
+    assert_threads(&r, [(lr, None), (lw, Some("race-is-reported"))]);
 }
 
 #[test]
@@ -210,7 +218,7 @@ fn race_is_reported_when_the_write_comes_second() {
     let w = m.clone();
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
     let g = gate.clone();
-    let t = thread::spawn(move || {
+    let t = spawn_named("race-is-reported", move || {
         g.wait();
         let l = site!(w.insert(1u8, 1u8));
         l
@@ -225,6 +233,7 @@ fn race_is_reported_when_the_write_comes_second() {
         "the write came second"
     );
     assert_eq!(r.current.site.line, lw);
+    assert_threads(&r, [(lr, None), (lw, Some("race-is-reported"))]);
 }
 
 #[test]
@@ -350,7 +359,7 @@ fn scoped_threads_ordered_by_scope_end_are_silent() {
 fn bucket_policy_same_bucket_writes_race() {
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.insert(1, 1)));
+    let t = spawn_named("bucket-policy-same", move || site!(w.insert(1, 1)));
     let l = site!(m.insert(1 + 16, 2));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
@@ -363,6 +372,7 @@ fn bucket_policy_same_bucket_writes_race() {
         r.previous.map_part,
         Some(MapPart::Bucket { bucket: 1, of: 16 })
     );
+    assert_threads(&r, [(l, None), (lt, Some("bucket-policy-same"))]);
 }
 
 #[test]
@@ -384,11 +394,12 @@ fn bucket_policy_different_bucket_writes_are_silent() {
 fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.insert(5, 5)));
+    let t = spawn_named("bucket-policy-len", move || site!(w.insert(5, 5)));
     let l = site!(m.len());
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_threads(&r, [(l, None), (lt, Some("bucket-policy-len"))]);
 }
 
 #[test]
@@ -400,13 +411,14 @@ fn bucket_policy_growth_writes_every_bucket() {
         m.insert(k * 2, k);
     }
     let r = m.clone();
-    let t = thread::spawn(move || site!(r.get(&1)));
+    let t = spawn_named("bucket-policy-growth", move || site!(r.get(&1)));
     let lg = site!(m.insert(100, 100));
     let lt = t.join().unwrap();
     let rep = expect_race(file!(), lg, lt);
     assert_eq!(rep.kind, ReportKind::MapReadWrite);
     let ops = [rep.current.op.as_str(), rep.previous.op.as_str()];
     assert!(ops.iter().any(|o| o.starts_with("insert")), "{ops:?}");
+    assert_threads(&rep, [(lg, None), (lt, Some("bucket-policy-growth"))]);
 }
 
 #[test]
@@ -414,14 +426,16 @@ fn bucket_count_follows_capacity_like_go() {
     // Go sizes 2^B buckets for 6.5 entries each: 64 entries -> 16 buckets.
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
-    let t = thread::spawn(move || site!(w.insert(3, 3)));
+    let t = spawn_named("bucket-count-follows", move || site!(w.insert(3, 3)));
     let l = site!(m.insert(3, 4));
     let lt = t.join().unwrap();
     let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::MapWrites, "{}", r.to_text());
     assert_eq!(
         r.current.map_part,
         Some(MapPart::Bucket { bucket: 3, of: 16 })
     );
+    assert_threads(&r, [(l, None), (lt, Some("bucket-count-follows"))]);
 }
 
 #[test]

@@ -16,25 +16,8 @@ use racedet::sync::mpsc::{
 };
 use racedet::sync::{Arc, Barrier, Condvar, Mutex, Once, OnceLock};
 use racedet::thread::{self, JoinHandle};
-use racedet_tests::{assert_silent, expect_race, site};
+use racedet_tests::{assert_silent, expect_race, site, Signal};
 use std::time::Duration;
-
-/// Real-time ordering racedet cannot see: makes a scenario's interleaving
-/// deterministic without adding a happens-before edge.
-#[derive(Default)]
-struct Signal(std::sync::atomic::AtomicBool);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn wait(&self) {
-        while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-    }
-}
 
 /// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
 fn named<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {

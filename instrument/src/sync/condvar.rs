@@ -6,9 +6,10 @@
 //! spuriously or on timeout, so being woken proves nothing; code that
 //! relies on a notify without the mutex has a race, and it is reported.
 
+use super::map_result;
 use super::mutex::MutexGuard;
 use std::fmt;
-use std::sync::{LockResult, PoisonError};
+use std::sync::LockResult;
 use std::time::{Duration, Instant};
 
 /// std's `Condvar`, used with racedet's `MutexGuard`.
@@ -39,10 +40,7 @@ impl Condvar {
     /// Unlocks, waits for a notification (or a spurious wake-up), re-locks.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let (inner, mutex) = guard.unlock_for_wait();
-        match self.inner.wait(inner) {
-            Ok(g) => Ok(mutex.guard(g)),
-            Err(p) => Err(PoisonError::new(mutex.guard(p.into_inner()))),
-        }
+        map_result(self.inner.wait(inner), |g| mutex.guard(g))
     }
 
     /// Waits while `condition` holds (std's loop, so every re-lock is an
@@ -68,16 +66,9 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let (inner, mutex) = guard.unlock_for_wait();
-        match self.inner.wait_timeout(inner, dur) {
-            Ok((g, r)) => Ok((mutex.guard(g), WaitTimeoutResult(r.timed_out()))),
-            Err(p) => {
-                let (g, r) = p.into_inner();
-                Err(PoisonError::new((
-                    mutex.guard(g),
-                    WaitTimeoutResult(r.timed_out()),
-                )))
-            }
-        }
+        map_result(self.inner.wait_timeout(inner, dur), |(g, r)| {
+            (mutex.guard(g), WaitTimeoutResult(r.timed_out()))
+        })
     }
 
     /// As [`Condvar::wait_while`], for at most `dur` in all (std's loop).

@@ -29,6 +29,28 @@ pub use once::{Once, OnceLock};
 #[cfg(any(feature = "detect", racedet_detect))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// std's guard of a lock result, wrapped by `f` in ours, poisoned or not
+/// (for `Mutex`, `RwLock` and `Condvar`).
+#[cfg(any(feature = "detect", racedet_detect))]
+fn map_result<G, H>(r: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
+    match r {
+        Ok(g) => Ok(f(g)),
+        Err(p) => Err(PoisonError::new(f(p.into_inner()))),
+    }
+}
+
+/// As [`map_result`], for `try_lock`, `try_read` and `try_write`.
+#[cfg(any(feature = "detect", racedet_detect))]
+fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
+    match r {
+        Ok(g) => Ok(f(g)),
+        Err(TryLockError::Poisoned(p)) => {
+            Err(TryLockError::Poisoned(PoisonError::new(f(p.into_inner()))))
+        }
+        Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+    }
+}
+
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::sync::{
     Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,

@@ -141,6 +141,28 @@ mod detected {
         Bounded(Arc<Bounded<T>>),
     }
 
+    /// The outcome of a receive on an unbounded channel: a message acquires
+    /// its sender's clock; an error that is a disconnection acquires every
+    /// sender's drop.
+    fn received<T, E>(
+        r: Result<(MessageClock, T), E>,
+        hangup: &Hangup,
+        disconnected: fn(&E) -> bool,
+    ) -> Result<T, E> {
+        match r {
+            Ok((clock, t)) => {
+                clock.receive();
+                Ok(t)
+            }
+            Err(e) => {
+                if disconnected(&e) {
+                    hangup.disconnect_observed();
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// std's `Receiver` (of either kind of channel).
     pub struct Receiver<T> {
         flavor: Flavor<T>,
@@ -167,17 +189,9 @@ mod detected {
         /// Takes a message if one is there.
         pub fn try_recv(&self) -> Result<T, TryRecvError> {
             match &self.flavor {
-                Flavor::Unbounded { inner, hangup } => match inner.try_recv() {
-                    Ok((clock, t)) => {
-                        clock.receive();
-                        Ok(t)
-                    }
-                    Err(TryRecvError::Disconnected) => {
-                        hangup.disconnect_observed();
-                        Err(TryRecvError::Disconnected)
-                    }
-                    Err(TryRecvError::Empty) => Err(TryRecvError::Empty),
-                },
+                Flavor::Unbounded { inner, hangup } => received(inner.try_recv(), hangup, |e| {
+                    matches!(e, TryRecvError::Disconnected)
+                }),
                 Flavor::Bounded(chan) => chan.try_recv(),
             }
         }
@@ -186,16 +200,7 @@ mod detected {
         /// channel is empty.
         pub fn recv(&self) -> Result<T, RecvError> {
             match &self.flavor {
-                Flavor::Unbounded { inner, hangup } => match inner.recv() {
-                    Ok((clock, t)) => {
-                        clock.receive();
-                        Ok(t)
-                    }
-                    Err(RecvError) => {
-                        hangup.disconnect_observed();
-                        Err(RecvError)
-                    }
-                },
+                Flavor::Unbounded { inner, hangup } => received(inner.recv(), hangup, |_| true),
                 Flavor::Bounded(chan) => chan.recv(None).map_err(|_| RecvError),
             }
         }
@@ -203,17 +208,11 @@ mod detected {
         /// As `recv`, for at most `timeout`.
         pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
             match &self.flavor {
-                Flavor::Unbounded { inner, hangup } => match inner.recv_timeout(timeout) {
-                    Ok((clock, t)) => {
-                        clock.receive();
-                        Ok(t)
-                    }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        hangup.disconnect_observed();
-                        Err(RecvTimeoutError::Disconnected)
-                    }
-                    Err(RecvTimeoutError::Timeout) => Err(RecvTimeoutError::Timeout),
-                },
+                Flavor::Unbounded { inner, hangup } => {
+                    received(inner.recv_timeout(timeout), hangup, |e| {
+                        matches!(e, RecvTimeoutError::Disconnected)
+                    })
+                }
                 // A timeout too long for an `Instant` waits forever, as std.
                 Flavor::Bounded(chan) => chan.recv(Instant::now().checked_add(timeout)),
             }

@@ -1,9 +1,10 @@
 //! `Mutex`: unlock happens before the next lock.
 
+use super::{map_result, map_try};
 use racedet_runtime::MutexClock;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockResult};
 
 /// std's `Mutex`, reporting lock and unlock to the detector. Poisoning is
 /// std's own.
@@ -37,21 +38,12 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Locks, blocking; acquires what the previous holder released.
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        match self.inner.lock() {
-            Ok(g) => Ok(self.guard(g)),
-            Err(p) => Err(PoisonError::new(self.guard(p.into_inner()))),
-        }
+        map_result(self.inner.lock(), |g| self.guard(g))
     }
 
     /// Locks if free.
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        match self.inner.try_lock() {
-            Ok(g) => Ok(self.guard(g)),
-            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
-                self.guard(p.into_inner()),
-            ))),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        map_try(self.inner.try_lock(), |g| self.guard(g))
     }
 
     /// Whether a holder panicked.

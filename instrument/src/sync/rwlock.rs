@@ -1,10 +1,11 @@
 //! `RwLock`: write-unlock happens before every later lock; read-unlock
 //! happens before the next write lock only.
 
+use super::{map_result, map_try};
 use racedet_runtime::RwLockClock;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockResult};
 
 /// std's `RwLock`, reporting locks and unlocks to the detector.
 pub struct RwLock<T: ?Sized> {
@@ -22,23 +23,6 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     inner: std::sync::RwLockWriteGuard<'a, T>,
     clock: &'a RwLockClock,
-}
-
-fn map_result<G, H>(r: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
-    match r {
-        Ok(g) => Ok(f(g)),
-        Err(p) => Err(PoisonError::new(f(p.into_inner()))),
-    }
-}
-
-fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
-    match r {
-        Ok(g) => Ok(f(g)),
-        Err(TryLockError::Poisoned(p)) => {
-            Err(TryLockError::Poisoned(PoisonError::new(f(p.into_inner()))))
-        }
-        Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-    }
 }
 
 impl<T> RwLock<T> {
