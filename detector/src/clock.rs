@@ -67,19 +67,23 @@ impl VectorClock {
     }
 
     /// Pointwise maximum: afterwards `self` has seen everything `other` has.
+    /// Returns whether any entry grew.
     #[inline(always)]
-    pub fn join(&mut self, other: &VectorClock) {
+    pub fn join(&mut self, other: &VectorClock) -> bool {
         let theirs = other.entries.as_slice();
         if theirs.len() > self.entries.len() {
             self.entries.resize(theirs.len(), 0);
         }
+        let mut grew = false;
         for (mine, theirs) in self.entries.as_mut_slice().iter_mut().zip(theirs) {
             if *theirs > *mine {
                 *mine = *theirs;
+                grew = true;
             }
         }
         // Both inputs had no trailing zeros and max never lowers an entry,
         // so the result has none either.
+        grew
     }
 
     /// Replaces `self` with a copy of `other`, reusing `self`'s storage.

@@ -17,6 +17,12 @@ pub struct SyncClock {
     /// elsewhere (`merge`, `clear`). A thread that has acquired a clock with
     /// this name already has everything in it, so it can skip the join.
     name: u64,
+    /// The thread that released here last ([`ThreadState::identity`], 0 =
+    /// none or changed since) and its join count then. While both still
+    /// match, nothing but that thread's own entry can differ between its
+    /// clock and this one, so its next release is one store, not a copy.
+    owner: u64,
+    owner_joins: u64,
 }
 
 impl SyncClock {
@@ -25,6 +31,8 @@ impl SyncClock {
         SyncClock {
             clock: VectorClock::new(),
             name: 0,
+            owner: 0,
+            owner_joins: 0,
         }
     }
 
@@ -48,7 +56,11 @@ impl SyncClock {
     /// Unlock (store form): the object now carries exactly `thread`'s clock.
     #[inline(always)]
     pub fn release_store(&mut self, thread: &mut ThreadState) {
-        self.clock.assign(&thread.clock);
+        if self.owned_by(thread) {
+            self.clock.set(thread.tid, thread.epoch().clock());
+        } else {
+            self.store_from(thread);
+        }
         self.name = thread.epoch().to_bits();
         // The releaser has all of it: re-acquiring it (a lock taken again by
         // the same thread) costs nothing.
@@ -58,31 +70,61 @@ impl SyncClock {
 
     /// Read-unlock / send / annotation (merge form): the object carries
     /// `thread`'s clock in addition to what it carried.
-    #[inline]
+    #[inline(always)]
     pub fn release_merge(&mut self, thread: &mut ThreadState) {
-        self.clock.join(&thread.clock);
+        if self.owned_by(thread) {
+            self.clock.set(thread.tid, thread.epoch().clock());
+        } else {
+            self.merge_from(thread);
+        }
         // A new name: the merged clock is new, though the releaser may not
         // have all of it.
         self.name = thread.epoch().to_bits();
         thread.tick();
     }
 
+    /// Whether `thread` released here last and has joined nothing since
+    /// (its own entry is then the only one that can have moved).
+    #[inline(always)]
+    fn owned_by(&self, thread: &ThreadState) -> bool {
+        self.owner == thread.identity && self.owner_joins == thread.joins
+    }
+
+    // The two slow paths stay out of line: the one-store path above is
+    // what a lock cycling in one thread runs, and it inlines small.
+    #[inline(never)]
+    fn store_from(&mut self, thread: &ThreadState) {
+        self.clock.assign(&thread.clock);
+        self.owner = thread.identity;
+        self.owner_joins = thread.joins;
+    }
+
+    #[inline(never)]
+    fn merge_from(&mut self, thread: &ThreadState) {
+        self.clock.join(&thread.clock);
+        self.owner = thread.identity;
+        self.owner_joins = thread.joins;
+    }
+
     /// Adds what another object carries (e.g. a write-lock acquire also
     /// acquires the readers' merged clock: callers acquire both).
     pub fn merge(&mut self, other: &SyncClock) {
         self.name = 0;
+        self.owner = 0;
         self.clock.join(&other.clock);
     }
 
     /// Adds a bare clock (e.g. a thread's final clock into its scope's).
     pub fn merge_clock(&mut self, clock: &VectorClock) {
         self.name = 0;
+        self.owner = 0;
         self.clock.join(clock);
     }
 
     /// Forgets everything (e.g. a reader clock once a writer has absorbed it).
     pub fn clear(&mut self) {
         self.name = 0;
+        self.owner = 0;
         self.clock.clear();
     }
 }

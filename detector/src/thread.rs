@@ -3,8 +3,18 @@
 use crate::clock::VectorClock;
 use crate::epoch::{Epoch, Tid};
 
-/// Entries of a thread's cache of acquired sync clocks.
-const ACQUIRED_CACHE: usize = 4;
+/// Entries of a thread's cache of acquired sync clocks: direct-mapped, so
+/// a lookup is one load and compare however many locks a thread cycles
+/// through (a 16-way sharded map fits).
+const ACQUIRED_CACHE: usize = 64;
+
+/// Where `name` (a releasing epoch: slot in the top 16 bits, clock below)
+/// lives in the acquired cache: consecutive releases of one thread, and the
+/// same clock in different slots, land apart.
+#[inline(always)]
+fn acquired_index(name: u64) -> usize {
+    ((name ^ (name >> 48).wrapping_mul(0x9E37)) as usize) % ACQUIRED_CACHE
+}
 
 /// The detector state of one running thread.
 ///
@@ -18,8 +28,9 @@ pub struct ThreadState {
     /// Names this thread state for its whole life (its first epoch, which
     /// no other thread ever has).
     pub(crate) identity: u64,
-    /// Counts joins into `clock` (acquires of any kind): between two equal
-    /// counts, the clock changed only in this thread's own entry.
+    /// Counts joins that changed `clock` (acquires of any kind, slot
+    /// moves): between two equal counts, the clock changed only in this
+    /// thread's own entry.
     pub(crate) joins: u64,
     /// Snapshot of `clock` at the latest `fence(Release)`: what a later
     /// relaxed store or RMW of this thread publishes. Zero when no fence yet.
@@ -30,10 +41,9 @@ pub struct ThreadState {
     /// The largest clock this slot may reach (see `Detector::with_clock_limit`).
     pub(crate) clock_limit: u64,
     /// Names of sync clocks (see `SyncClock`) this thread has fully
-    /// acquired, most recent first-in: a tiny cache that turns a re-acquire
-    /// of an unchanged lock into a few compares.
+    /// acquired, each at the index its name hashes to: turns a re-acquire
+    /// of an unchanged lock into one compare. 0 = empty (no name is 0).
     pub(crate) acquired: [u64; ACQUIRED_CACHE],
-    pub(crate) acquired_next: usize,
     /// Set when a tick hit `clock_limit`: the thread must be moved to a fresh
     /// slot (`Detector::migrate`) before its next access.
     pub(crate) exhausted: bool,
@@ -52,7 +62,6 @@ impl ThreadState {
             acquire_pending: VectorClock::new(),
             clock_limit,
             acquired: [0; ACQUIRED_CACHE],
-            acquired_next: 0,
             exhausted: false,
         }
     }
@@ -88,7 +97,7 @@ impl ThreadState {
         self.identity
     }
 
-    /// How many times the clock was joined with another (see
+    /// How many joins with another clock changed this one (see
     /// [`ThreadState::identity`]): equal counts mean only this thread's own
     /// entry moved in between.
     #[inline(always)]
@@ -106,21 +115,23 @@ impl ThreadState {
     /// Acquires `other`: afterwards this thread has seen everything `other` has.
     #[inline(always)]
     pub fn acquire(&mut self, other: &VectorClock) {
-        self.joins += 1;
-        self.clock.join(other);
+        // Counted only when it taught something: a lock taken again and
+        // again keeps its owner's releases on the one-store path.
+        if self.clock.join(other) {
+            self.joins += 1;
+        }
     }
 
     /// Whether the sync clock named `name` was already fully acquired.
     #[inline(always)]
     pub(crate) fn has_acquired(&self, name: u64) -> bool {
-        self.acquired.contains(&name)
+        self.acquired[acquired_index(name)] == name
     }
 
     /// Notes that the sync clock named `name` is fully acquired.
     #[inline(always)]
     pub(crate) fn remember_acquired(&mut self, name: u64) {
-        self.acquired[self.acquired_next] = name;
-        self.acquired_next = (self.acquired_next + 1) % ACQUIRED_CACHE;
+        self.acquired[acquired_index(name)] = name;
     }
 
     /// Advances this thread's own entry after a release, so accesses made
@@ -139,8 +150,9 @@ impl ThreadState {
     /// `fence(Acquire)`: acquires every clock read by earlier relaxed loads.
     pub fn fence_acquire(&mut self) {
         // `acquire_pending` only grows; joining it again later is harmless.
-        self.joins += 1;
-        self.clock.join(&self.acquire_pending);
+        if self.clock.join(&self.acquire_pending) {
+            self.joins += 1;
+        }
     }
 
     /// `fence(Release)`: later relaxed stores and RMWs publish this point.

@@ -988,6 +988,74 @@ fn readers_are_passed_on_through_an_intervening_writer() {
 }
 
 #[test]
+fn a_lock_released_again_by_its_last_owner_carries_what_it_learned_since() {
+    // t1's second unlock of m takes the one-store path only while t1 has
+    // joined nothing since its first: here it acquired n in between, so
+    // m must also carry t2's write for t3.
+    assert_silent(
+        "
+        main fork t1    # 0
+        main fork t2    # 1
+        main fork t3    # 2
+        t1 lock m       # 3
+        t1 unlock m     # 4
+        t2 write x      # 5
+        t2 lock n       # 6
+        t2 unlock n     # 7
+        t1 lock n       # 8
+        t1 unlock n     # 9
+        t1 lock m       # 10
+        t1 unlock m     # 11
+        t3 lock m       # 12
+        t3 write x      # 13
+        t3 unlock m     # 14
+        ",
+    );
+}
+
+#[test]
+fn a_lock_taken_again_without_learning_anything_still_publishes_new_accesses() {
+    // The one-store path: t1 cycles m; the write in its second critical
+    // section reaches t2, the write after its last unlock does not.
+    assert_races(
+        "
+        main fork t1    # 0
+        main fork t2    # 1
+        t1 lock m       # 2
+        t1 unlock m     # 3
+        t1 lock m       # 4
+        t1 write x      # 5
+        t1 unlock m     # 6
+        t1 write y      # 7
+        t2 lock m       # 8
+        t2 write x      # 9
+        t2 write y      # 10
+        t2 unlock m     # 11
+        ",
+        &[(10, 7, WriteWrite)],
+    );
+}
+
+#[test]
+fn merge_release_by_the_last_merger_keeps_other_mergers() {
+    // A merge-form clock written by t1, then t2, then t1 again: t1's second
+    // merge must keep t2's part (t2's merge took ownership away from t1).
+    assert_silent(
+        "
+        main fork t1    # 0
+        main fork t2    # 1
+        main fork t3    # 2
+        t1 release s    # 3
+        t2 write x      # 4
+        t2 release s    # 5
+        t1 release s    # 6
+        t3 acquire s    # 7
+        t3 write x      # 8
+        ",
+    );
+}
+
+#[test]
 fn annotation_release_acquire_orders() {
     assert_silent(
         "

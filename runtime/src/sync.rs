@@ -4,7 +4,7 @@
 
 use crate::spin::SpinLock;
 use crate::threads::{after_release, local};
-use racedet_detector::{SyncClock, VectorClock};
+use racedet_detector::SyncClock;
 use std::cell::UnsafeCell;
 use std::sync::OnceLock;
 
@@ -35,8 +35,8 @@ pub fn release_merge(clock: &mut SyncClock) {
 }
 
 /// The clock of a mutex, guarded by the mutex itself.
-// One cache line of its own (a clock of up to 6 slots and its name fill
-// it): every unlock writes it and the next locker reads it.
+// Cache lines of its own (a clock of up to 6 slots, its name and owner):
+// every unlock writes it and the next locker reads it.
 #[derive(Default)]
 #[repr(align(64))]
 pub struct MutexClock {
@@ -79,21 +79,12 @@ impl MutexClock {
 const READER_SLOTS: usize = 8;
 
 /// A reader's merged read-unlock clocks, on a cache line of its own so
-/// readers' slots do not false-share.
+/// readers' slots do not false-share. Only its reader releases into it, so
+/// after the first merge each read-unlock is one store (see
+/// [`SyncClock::release_merge`]).
 #[repr(align(64))]
 #[derive(Default)]
-struct Padded(UnsafeCell<ReaderSlot>);
-
-/// What one reader slot holds.
-#[derive(Default)]
-struct ReaderSlot {
-    clock: VectorClock,
-    /// The thread state that merged last (its identity) and its join count
-    /// then: if both still match, only its own entry can have moved, and
-    /// the merge is one store instead of a clock join.
-    owner: u64,
-    joins: u64,
-}
+struct Padded(UnsafeCell<SyncClock>);
 
 /// The clocks of a reader-writer lock: writers store into `write`; each
 /// read-unlock merges into the reader's own slot (or, past
@@ -146,16 +137,7 @@ impl RwLockClock {
             // Made by the first reader in a slot, not by unchecked threads
             // or overflow readers, which never use it.
             let readers = self.readers.get_or_init(Default::default);
-            let slot = &mut *readers[tid].0.get();
-            let me = &l.state;
-            if slot.owner == me.identity() && slot.joins == me.joins() {
-                slot.clock.set(me.tid(), me.epoch().clock());
-            } else {
-                slot.clock.join(me.clock());
-                slot.owner = me.identity();
-                slot.joins = me.joins();
-            }
-            l.state.tick();
+            (*readers[tid].0.get()).release_merge(&mut l.state);
         } else {
             self.overflow.lock().release_merge(&mut l.state);
         }
@@ -174,12 +156,14 @@ impl RwLockClock {
         if let Some(readers) = readers {
             for slot in readers.iter() {
                 let slot = &mut *slot.0.get();
-                if !slot.clock.is_zero() {
-                    l.state.acquire(&slot.clock);
+                if !slot.clock().is_zero() {
+                    // Joined without remembering the name: each is used
+                    // once, and would push the write clock's name out of
+                    // the thread's small cache.
+                    l.state.acquire(slot.clock());
                     // Absorbed: this writer's unlock will store a clock
                     // covering it.
-                    slot.clock.clear();
-                    slot.owner = 0;
+                    slot.clear();
                 }
             }
         }
