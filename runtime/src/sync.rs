@@ -6,6 +6,7 @@ use crate::spin::SpinLock;
 use crate::threads::{after_release, local};
 use racedet_detector::SyncClock;
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 /// The calling thread sees everything released into `clock`.
@@ -96,6 +97,11 @@ pub struct RwLockClock {
     write: UnsafeCell<SyncClock>,
     readers: OnceLock<Box<[Padded; READER_SLOTS]>>,
     overflow: SpinLock<SyncClock>,
+    /// Whether `overflow` holds anything: written by overflow readers and
+    /// the writer that clears it, read by every writer, so a lock whose
+    /// readers all have slots never touches `overflow`'s line. Relaxed: the
+    /// real lock orders a reader's store before the next writer's load.
+    overflow_used: AtomicBool,
 }
 
 // SAFETY: `write` is written only by the write-lock holder and read only by
@@ -113,6 +119,7 @@ impl RwLockClock {
             write: UnsafeCell::new(SyncClock::new()),
             readers: OnceLock::new(),
             overflow: SpinLock::new(SyncClock::new()),
+            overflow_used: AtomicBool::new(false),
         }
     }
 
@@ -140,6 +147,7 @@ impl RwLockClock {
             (*readers[tid].0.get()).release_merge(&mut l.state);
         } else {
             self.overflow.lock().release_merge(&mut l.state);
+            self.overflow_used.store(true, Ordering::Relaxed);
         }
         after_release(l);
     }
@@ -167,9 +175,12 @@ impl RwLockClock {
                 }
             }
         }
-        let mut overflow = self.overflow.lock();
-        overflow.acquire(&mut l.state);
-        overflow.clear();
+        if self.overflow_used.load(Ordering::Relaxed) {
+            let mut overflow = self.overflow.lock();
+            overflow.acquire(&mut l.state);
+            overflow.clear();
+            self.overflow_used.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Before a write unlock.

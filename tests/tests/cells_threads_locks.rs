@@ -288,6 +288,47 @@ fn read_unlock_happens_before_the_next_write_lock() {
 }
 
 #[test]
+fn read_unlocks_of_more_readers_than_reader_slots_all_happen_before_the_next_write_lock() {
+    // Twelve readers alive at once: some run in detector slots past the
+    // RwLock's per-slot reader clocks and merge into its shared overflow
+    // clock instead; the writer must acquire both.
+    const READERS: usize = 12;
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    // std's barrier keeps all readers alive together, so they hold distinct
+    // slots; std's channel orders the write after every read-unlock in
+    // time only. Neither is visible to racedet.
+    let together = Arc::new(std::sync::Barrier::new(READERS));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let (x, lock, together, tx) = (x.clone(), lock.clone(), together.clone(), tx.clone());
+            thread::spawn(move || {
+                together.wait();
+                {
+                    let _r = lock.read().unwrap();
+                    let _ = x.get();
+                }
+                tx.send(()).unwrap();
+                together.wait();
+            })
+        })
+        .collect();
+    for _ in 0..READERS {
+        rx.recv().unwrap();
+    }
+    {
+        let _w = lock.write().unwrap();
+        x.set(1);
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
     // Reader A writes the cell (wrongly) under a read lock; reader B reads
     // it under a read lock later: read-unlock releases only to writers.
