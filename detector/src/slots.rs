@@ -152,7 +152,7 @@ impl Detector {
         self.live -= 1;
         thread.tid = tid;
         thread.clock.set(tid, start);
-        thread.joins += 1;
+        thread.changed_at = start;
         thread.epoch = Epoch::new(tid, start);
         thread.exhausted = false;
         Ok(())

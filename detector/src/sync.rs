@@ -16,13 +16,12 @@ pub struct SyncClock {
     /// (unique: every release ticks its thread), or 0 when it came from
     /// elsewhere (`merge`, `clear`). A thread that has acquired a clock with
     /// this name already has everything in it, so it can skip the join.
+    ///
+    /// The name also says who released last: if that was the releasing
+    /// thread itself and its clock has changed only by ticks since, only
+    /// its own entry differs, and its release is one store, not a copy.
+    /// (So the clock and its name fill one cache line.)
     name: u64,
-    /// The thread that released here last ([`ThreadState::identity`], 0 =
-    /// none or changed since) and its join count then. While both still
-    /// match, nothing but that thread's own entry can differ between its
-    /// clock and this one, so its next release is one store, not a copy.
-    owner: u64,
-    owner_joins: u64,
 }
 
 impl SyncClock {
@@ -31,8 +30,6 @@ impl SyncClock {
         SyncClock {
             clock: VectorClock::new(),
             name: 0,
-            owner: 0,
-            owner_joins: 0,
         }
     }
 
@@ -83,11 +80,11 @@ impl SyncClock {
         thread.tick();
     }
 
-    /// Whether `thread` released here last and has joined nothing since
-    /// (its own entry is then the only one that can have moved).
+    /// Whether `thread` released here last and its clock has changed only
+    /// in its own entry since (a name of 0 never passes: it has clock 0).
     #[inline(always)]
     fn owned_by(&self, thread: &ThreadState) -> bool {
-        self.owner == thread.identity && self.owner_joins == thread.joins
+        thread.released_unchanged(self.name)
     }
 
     // The two slow paths stay out of line: the one-store path above is
@@ -95,36 +92,29 @@ impl SyncClock {
     #[inline(never)]
     fn store_from(&mut self, thread: &ThreadState) {
         self.clock.assign(&thread.clock);
-        self.owner = thread.identity;
-        self.owner_joins = thread.joins;
     }
 
     #[inline(never)]
     fn merge_from(&mut self, thread: &ThreadState) {
         self.clock.join(&thread.clock);
-        self.owner = thread.identity;
-        self.owner_joins = thread.joins;
     }
 
     /// Adds what another object carries (e.g. a write-lock acquire also
     /// acquires the readers' merged clock: callers acquire both).
     pub fn merge(&mut self, other: &SyncClock) {
         self.name = 0;
-        self.owner = 0;
         self.clock.join(&other.clock);
     }
 
     /// Adds a bare clock (e.g. a thread's final clock into its scope's).
     pub fn merge_clock(&mut self, clock: &VectorClock) {
         self.name = 0;
-        self.owner = 0;
         self.clock.join(clock);
     }
 
     /// Forgets everything (e.g. a reader clock once a writer has absorbed it).
     pub fn clear(&mut self) {
         self.name = 0;
-        self.owner = 0;
         self.clock.clear();
     }
 }

@@ -25,13 +25,11 @@ pub struct ThreadState {
     pub(crate) tid: Tid,
     pub(crate) epoch: Epoch,
     pub(crate) clock: VectorClock,
-    /// Names this thread state for its whole life (its first epoch, which
-    /// no other thread ever has).
-    pub(crate) identity: u64,
-    /// Counts joins that changed `clock` (acquires of any kind, slot
-    /// moves): between two equal counts, the clock changed only in this
-    /// thread's own entry.
-    pub(crate) joins: u64,
+    /// This thread's own clock value when `clock` last changed other than
+    /// by a tick (its start, a join that taught it something, a slot move):
+    /// a release it made at a later own clock captured a clock that differs
+    /// from its current one only in its own entry (see `SyncClock`).
+    pub(crate) changed_at: u64,
     /// Snapshot of `clock` at the latest `fence(Release)`: what a later
     /// relaxed store or RMW of this thread publishes. Zero when no fence yet.
     pub(crate) release_fence: VectorClock,
@@ -56,8 +54,7 @@ impl ThreadState {
             tid,
             epoch,
             clock,
-            identity: epoch.to_bits(),
-            joins: 0,
+            changed_at: epoch.clock(),
             release_fence: VectorClock::new(),
             acquire_pending: VectorClock::new(),
             clock_limit,
@@ -91,18 +88,16 @@ impl ThreadState {
         self.clock.covers(epoch)
     }
 
-    /// A name for this thread state, unique over the run.
+    /// Whether the release named `name` (see `SyncClock`) was made by
+    /// this thread after its clock last changed other than by a tick: then
+    /// the clock it released differs from the current one only in this
+    /// thread's own entry. The name's slot is this thread's and its clock
+    /// is past the thread's start in the slot, so no earlier occupant of
+    /// the slot made it.
     #[inline(always)]
-    pub fn identity(&self) -> u64 {
-        self.identity
-    }
-
-    /// How many joins with another clock changed this one (see
-    /// [`ThreadState::identity`]): equal counts mean only this thread's own
-    /// entry moved in between.
-    #[inline(always)]
-    pub fn joins(&self) -> u64 {
-        self.joins
+    pub(crate) fn released_unchanged(&self, name: u64) -> bool {
+        let e = Epoch::from_bits(name);
+        e.tid() == self.tid && e.clock() > self.changed_at
     }
 
     /// Whether the thread's clock is used up and it must be migrated to a
@@ -115,10 +110,10 @@ impl ThreadState {
     /// Acquires `other`: afterwards this thread has seen everything `other` has.
     #[inline(always)]
     pub fn acquire(&mut self, other: &VectorClock) {
-        // Counted only when it taught something: a lock taken again and
+        // Noted only when it taught something: a lock taken again and
         // again keeps its owner's releases on the one-store path.
         if self.clock.join(other) {
-            self.joins += 1;
+            self.changed_at = self.epoch.clock();
         }
     }
 
@@ -151,7 +146,7 @@ impl ThreadState {
     pub fn fence_acquire(&mut self) {
         // `acquire_pending` only grows; joining it again later is harmless.
         if self.clock.join(&self.acquire_pending) {
-            self.joins += 1;
+            self.changed_at = self.epoch.clock();
         }
     }
 

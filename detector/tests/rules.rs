@@ -1037,6 +1037,29 @@ fn a_lock_taken_again_without_learning_anything_still_publishes_new_accesses() {
 }
 
 #[test]
+fn a_thread_reusing_a_slot_does_not_take_over_its_predecessors_releases() {
+    // t3 runs in t1's old slot; m's clock was last released by t1. t3's
+    // unlock must store t3's whole clock (with main's write), not just
+    // update the slot's entry as if t3 had released m before.
+    assert_silent(
+        "
+        main fork t1    # 0
+        main fork t2    # 1
+        t1 lock m       # 2
+        t1 unlock m     # 3
+        main join t1    # 4
+        main write x    # 5
+        main fork t3    # 6  takes t1's slot
+        t3 lock m       # 7
+        t3 unlock m     # 8
+        t2 lock m       # 9
+        t2 write x      # 10
+        t2 unlock m     # 11
+        ",
+    );
+}
+
+#[test]
 fn merge_release_by_the_last_merger_keeps_other_mergers() {
     // A merge-form clock written by t1, then t2, then t1 again: t1's second
     // merge must keep t2's part (t2's merge took ownership away from t1).

@@ -36,8 +36,8 @@ pub fn release_merge(clock: &mut SyncClock) {
 }
 
 /// The clock of a mutex, guarded by the mutex itself.
-// Cache lines of its own (a clock of up to 6 slots, its name and owner):
-// every unlock writes it and the next locker reads it.
+// One cache line of its own (a clock of up to 6 slots and its name fill
+// it): every unlock writes it and the next locker reads it.
 #[derive(Default)]
 #[repr(align(64))]
 pub struct MutexClock {
