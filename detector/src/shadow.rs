@@ -41,35 +41,28 @@ enum AccessSet<S> {
     Many(Box<Dense<S>>),
 }
 
-/// Entries by slot index, each on a cache line of its own: concurrent
-/// readers each rewrite their own entry on every read, and entries sharing
-/// a line would move that line between their cores on every read.
+/// Entries by slot index.
 #[derive(Clone, Debug)]
 struct Dense<S> {
-    slots: SmallVec<[Line<Option<Entry<S>>>; 4]>,
+    slots: SmallVec<[Option<Entry<S>>; 4]>,
     count: usize,
 }
-
-/// A value alone on its cache line.
-#[derive(Copy, Clone, Debug)]
-#[repr(align(64))]
-struct Line<T>(T);
 
 impl<S: Copy> Dense<S> {
     #[inline]
     fn put(&mut self, entry: Entry<S>) {
         let i = entry.epoch.tid().index();
         if i >= self.slots.len() {
-            self.slots.resize(i + 1, Line(None));
+            self.slots.resize(i + 1, None);
         }
-        if self.slots[i].0.is_none() {
+        if self.slots[i].is_none() {
             self.count += 1;
         }
-        self.slots[i] = Line(Some(entry));
+        self.slots[i] = Some(entry);
     }
 
     fn iter(&self) -> impl Iterator<Item = &Entry<S>> {
-        self.slots.iter().filter_map(|l| l.0.as_ref())
+        self.slots.iter().flatten()
     }
 }
 
@@ -106,7 +99,7 @@ impl<S: Copy> AccessSet<S> {
                 }
             }
             AccessSet::Many(d) => {
-                for Line(slot) in d.slots.iter_mut() {
+                for slot in d.slots.iter_mut() {
                     if slot.is_some_and(|e| thread.saw(e.epoch)) {
                         *slot = None;
                         d.count -= 1;
