@@ -140,4 +140,16 @@ fn main() {
         });
         row(&format!("lock+unlock on a SyncClock, {n}-slot clocks"), ns);
     }
+
+    for n in [8, 64] {
+        let (mut a, _) = threads_with_clock_len(n);
+        let mut lock = SyncClock::new();
+        // One thread cycling a lock: the acquire is a name hit and the
+        // release one store, whatever the clock's length.
+        let ns = measure(N / 8, |_| {
+            lock.acquire(black_box(&mut a));
+            lock.release_store(&mut a);
+        });
+        row(&format!("lock+unlock by one thread, {n}-slot clocks"), ns);
+    }
 }
