@@ -32,6 +32,7 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// std's guard of a lock result, wrapped by `f` in ours, poisoned or not
 /// (for `Mutex`, `RwLock` and `Condvar`).
 #[cfg(any(feature = "detect", racedet_detect))]
+#[inline(always)]
 fn map_result<G, H>(r: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
     match r {
         Ok(g) => Ok(f(g)),
@@ -41,6 +42,7 @@ fn map_result<G, H>(r: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
 
 /// As [`map_result`], for `try_lock`, `try_read` and `try_write`.
 #[cfg(any(feature = "detect", racedet_detect))]
+#[inline(always)]
 fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
     match r {
         Ok(g) => Ok(f(g)),

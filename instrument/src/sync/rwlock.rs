@@ -42,6 +42,7 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     /// Shared lock; acquires what the last writer released.
+    #[inline]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         map_result(self.inner.read(), |g| self.read_guard(g))
     }
@@ -53,6 +54,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Exclusive lock; acquires what the last writer and every reader since
     /// released.
+    #[inline]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         map_result(self.inner.write(), |g| self.write_guard(g))
     }
@@ -77,6 +79,9 @@ impl<T: ?Sized> RwLock<T> {
         self.inner.get_mut()
     }
 
+    // Inlined, as `Mutex::guard` (see there): an out-of-line guard is
+    // copied through memory in a way that stalls on store forwarding.
+    #[inline(always)]
     fn read_guard<'a>(
         &'a self,
         inner: std::sync::RwLockReadGuard<'a, T>,
@@ -89,6 +94,7 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    #[inline(always)]
     fn write_guard<'a>(
         &'a self,
         inner: std::sync::RwLockWriteGuard<'a, T>,
