@@ -60,6 +60,8 @@ impl MutexClock {
     ///
     /// # Safety
     /// The caller holds the real mutex.
+    // Left to the compiler: forced inline into the guard, W2 with one
+    // thread went from 26 to 34 ns/op (the RwLock hooks below gain from it).
     #[inline]
     pub unsafe fn locked(&self) {
         acquire(&*self.clock.get());
@@ -127,7 +129,7 @@ impl RwLockClock {
     ///
     /// # Safety
     /// The caller holds a read lock.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn read_locked(&self) {
         acquire(&*self.write.get());
     }
@@ -136,7 +138,7 @@ impl RwLockClock {
     ///
     /// # Safety
     /// The caller holds a read lock.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn read_unlocking(&self) {
         let Some(l) = local() else { return };
         let tid = l.state.tid().index();
@@ -187,7 +189,7 @@ impl RwLockClock {
     ///
     /// # Safety
     /// The caller holds the write lock.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn write_unlocking(&self) {
         release_store(&mut *self.write.get());
     }
