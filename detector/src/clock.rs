@@ -4,8 +4,10 @@ use crate::epoch::{Epoch, Tid};
 use smallvec::SmallVec;
 use std::fmt;
 
-/// Inline capacity: clocks of up to this many slots never allocate.
-const INLINE: usize = 6;
+/// Inline capacity: clocks of up to this many slots never allocate. Five,
+/// so a sync clock and its name (56 bytes) leave room in their cache line
+/// for the lock word of the mutex they belong to.
+const INLINE: usize = 5;
 
 /// A vector clock: entry `i` is the latest clock of slot `i` that this clock
 /// has seen.

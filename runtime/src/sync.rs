@@ -36,10 +36,7 @@ pub fn release_merge(clock: &mut SyncClock) {
 }
 
 /// The clock of a mutex, guarded by the mutex itself.
-// One cache line of its own (a clock of up to 6 slots and its name fill
-// it): every unlock writes it and the next locker reads it.
 #[derive(Default)]
-#[repr(align(64))]
 pub struct MutexClock {
     clock: UnsafeCell<SyncClock>,
 }
@@ -192,5 +189,15 @@ impl RwLockClock {
     #[inline(always)]
     pub unsafe fn write_unlocking(&self) {
         release_store(&mut *self.write.get());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_mutex_clock_leaves_room_for_std_s_lock_word_in_its_cache_line() {
+        // racedet's Mutex puts this clock first in a 64-byte aligned struct
+        // and std's mutex (lock word, poison flag) right after it.
+        assert_eq!(std::mem::size_of::<super::MutexClock>(), 56);
     }
 }
