@@ -211,6 +211,15 @@ impl<S: Copy> Shadow<S> {
     /// every write was seen.
     #[inline]
     pub fn read(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        self.read_with(thread, || site)
+    }
+
+    /// [`Shadow::read`] with the site built only where it is stored. A site
+    /// built up front is spilled to the stack field by field and copied into
+    /// the cell with wider loads, which stall: they cannot be forwarded from
+    /// the narrower stores.
+    #[inline(always)]
+    pub fn read_with(&mut self, thread: &ThreadState, site: impl FnOnce() -> S) -> Option<Race<S>> {
         if self.atomics.is_none() {
             let e = thread.epoch();
             match (&self.writes, &mut self.reads) {
@@ -225,50 +234,81 @@ impl<S: Copy> Shadow<S> {
                 // Exclusive read (FastTrack's read-exclusive): every write and
                 // the previous read were seen, so this read replaces it.
                 (AccessSet::Empty, AccessSet::One(r)) if thread.saw(r.epoch) => {
-                    *r = Entry { epoch: e, site };
+                    *r = Entry {
+                        epoch: e,
+                        site: site(),
+                    };
                     return None;
                 }
                 (AccessSet::One(w), AccessSet::One(r))
                     if thread.saw(w.epoch) && thread.saw(r.epoch) =>
                 {
-                    *r = Entry { epoch: e, site };
+                    *r = Entry {
+                        epoch: e,
+                        site: site(),
+                    };
                     return None;
                 }
                 (AccessSet::One(w), reads @ AccessSet::Empty) if thread.saw(w.epoch) => {
-                    *reads = AccessSet::One(Entry { epoch: e, site });
+                    *reads = AccessSet::One(Entry {
+                        epoch: e,
+                        site: site(),
+                    });
                     return None;
                 }
                 // Read-shared (FastTrack's read vector clock): every write
                 // seen, so only this slot's entry changes.
                 (AccessSet::Empty, AccessSet::Many(d)) => {
-                    d.put(Entry { epoch: e, site });
+                    d.put(Entry {
+                        epoch: e,
+                        site: site(),
+                    });
                     return None;
                 }
                 (AccessSet::One(w), AccessSet::Many(d)) if thread.saw(w.epoch) => {
-                    d.put(Entry { epoch: e, site });
+                    d.put(Entry {
+                        epoch: e,
+                        site: site(),
+                    });
                     return None;
                 }
                 _ => {}
             }
         }
-        self.access(thread, AccessKind::Read, site)
+        self.access(thread, AccessKind::Read, site())
     }
 
     /// Checks and records a plain write. Hot path: O(1) when every earlier
     /// access of the location was seen (FastTrack's write-exclusive case).
     #[inline]
     pub fn write(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
+        self.write_with(thread, || site)
+    }
+
+    /// [`Shadow::write`] with the site built only where it is stored (see
+    /// [`Shadow::read_with`]).
+    #[inline(always)]
+    pub fn write_with(
+        &mut self,
+        thread: &ThreadState,
+        site: impl FnOnce() -> S,
+    ) -> Option<Race<S>> {
         if self.atomics.is_none() && self.writes.all_seen(thread) && self.reads.all_seen(thread) {
             let e = thread.epoch();
             self.reads = AccessSet::Empty;
             match &mut self.writes {
                 // Same epoch: the remembered write already stands for it.
                 AccessSet::One(w) if w.epoch == e => {}
-                writes => *writes = AccessSet::One(Entry { epoch: e, site }),
+                writes => {
+                    *writes = AccessSet::One(Entry {
+                        epoch: e,
+                        site: site(),
+                    })
+                }
             }
             return None;
         }
-        self.access(thread, AccessKind::Write, site)
+        self.access(thread, AccessKind::Write, site())
     }
 
     /// Checks and records an atomic load.

@@ -45,16 +45,16 @@ pub fn check(
     // the shadow's fast path.
     let Some(l) = local() else { return };
     let stack = if l.history_full { capture_stack() } else { 0 };
-    let site = Site {
+    let site = || Site {
         location: caller,
         thread: l.id32,
         stack,
         detail,
     };
     let race = match kind {
-        AccessKind::Read => shadow.read(&l.state, site),
-        AccessKind::Write => shadow.write(&l.state, site),
-        other => shadow.access(&l.state, other, site),
+        AccessKind::Read => shadow.read_with(&l.state, site),
+        AccessKind::Write => shadow.write_with(&l.state, site),
+        other => shadow.access(&l.state, other, site()),
     };
     if let Some(race) = race {
         on_race(l, race, object);
