@@ -36,8 +36,9 @@ struct Package {
 
 impl Workspace {
     /// Asks `cargo metadata` about the workspace of the current directory
-    /// (or of `manifest_path`).
-    pub fn find(manifest_path: Option<&str>) -> Result<Workspace> {
+    /// (or of `manifest_path`). `elsewhere` tells the user, in the error,
+    /// how this command can be pointed at a crate from outside one.
+    pub fn find(manifest_path: Option<&str>, elsewhere: &str) -> Result<Workspace> {
         let mut cmd = command();
         cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
         if let Some(m) = manifest_path {
@@ -60,7 +61,7 @@ impl Workspace {
                 .join(": ");
             return Err(Failure::input(format!(
                 "cargo metadata failed: {why} (run cargo racedet inside a crate or workspace, \
-                 or pass --manifest-path)"
+                 or {elsewhere})"
             )));
         }
         let meta: Metadata = serde_json::from_slice(&out.stdout).map_err(|e| {

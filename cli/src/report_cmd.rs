@@ -74,7 +74,10 @@ pub struct Request<'a> {
 /// Prints the merged reports; exit status 66 when any race is listed.
 pub fn run(req: &Request) -> Result<i32> {
     let paths = if req.paths.is_empty() {
-        let ws = Workspace::find(None)?;
+        let ws = Workspace::find(
+            None,
+            "pass a run directory such as target/racedet/runs/latest",
+        )?;
         vec![crate::run_dir::latest(&cargo::runs_dir(&ws.target_dir))?]
     } else {
         req.paths.to_vec()

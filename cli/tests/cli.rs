@@ -528,16 +528,26 @@ fn bad_options_are_refused_before_anything_is_built() {
 }
 
 #[test]
-fn test_outside_a_cargo_project_is_a_clear_error() {
+fn test_or_report_outside_a_cargo_project_is_a_clear_error_naming_that_command_s_fix() {
     let dir = scratch("no-project");
-    let out = run(racedet(&dir, &["test"]));
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.starts_with("racedet: error: cargo metadata failed: could not find `Cargo.toml`"),
-        "{err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    for (args, fix) in [
+        (&["test"][..], "or pass --manifest-path)"),
+        // `report` has no --manifest-path: it is pointed at a run instead.
+        (
+            &["report"][..],
+            "or pass a run directory such as target/racedet/runs/latest)",
+        ),
+    ] {
+        let out = run(racedet(&dir, args));
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("racedet: error: cargo metadata failed: could not find `Cargo.toml`"),
+            "{err}"
+        );
+        assert!(err.trim_end().ends_with(fix), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
 }
 
 #[test]
