@@ -31,7 +31,9 @@ pub struct ObjectInfo {
 
 /// Checks and records one access by the calling thread. Hot path: one
 /// thread-local load, the shadow's O(1) fast path, no allocation, no lock
-/// (the caller serializes access to `shadow`).
+/// (the caller serializes access to `shadow`) — except under
+/// `history=full`, where an access that is remembered captures its stack
+/// into the shared depot.
 #[inline(always)]
 pub fn check(
     shadow: &mut ShadowCell,
@@ -44,11 +46,13 @@ pub fn check(
     // was compiled as a separate function whose prologue cost as much as
     // the shadow's fast path.
     let Some(l) = local() else { return };
-    let stack = if l.history_full { capture_stack() } else { 0 };
+    // Built only when the shadow stores it: under `history=full` the
+    // stack capture is then skipped by every fast path that remembers
+    // nothing new (a same-epoch access).
     let site = || Site {
         location: caller,
         thread: l.id32,
-        stack,
+        stack: if l.history_full { capture_stack() } else { 0 },
         detail,
     };
     let race = match kind {

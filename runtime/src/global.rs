@@ -33,7 +33,13 @@ pub fn runtime() -> &'static Runtime {
 #[cold]
 fn start() -> Runtime {
     crate::marker::link();
-    let text = std::env::var("RACEDET_OPTIONS").unwrap_or_default();
+    let text = match std::env::var("RACEDET_OPTIONS") {
+        Ok(text) => text,
+        Err(std::env::VarError::NotPresent) => String::new(),
+        Err(std::env::VarError::NotUnicode(_)) => fatal(
+            "racedet: RACEDET_OPTIONS is not valid UTF-8; set it to key=value pairs in plain text",
+        ),
+    };
     let options = Options::parse(&text).unwrap_or_else(|e| fatal(&e.to_string()));
     let suppressions = match &options.suppressions {
         Some(path) => Suppressions::load(path).unwrap_or_else(|e| fatal(&e.to_string())),

@@ -45,4 +45,4 @@ pub use racedet_detector::{AccessKind, SyncClock};
 pub use site::{Detail, Op, Part};
 pub use spin::{SpinGuard, SpinLock};
 pub use sync::{acquire, release_merge, release_store, MutexClock, RwLockClock};
-pub use threads::{current_id, enter, fork, Child, Completion, OpenScope, Running, ScopeSync};
+pub use threads::{enter, fork, Child, Completion, OpenScope, Running, ScopeSync};

@@ -3,10 +3,15 @@
 //! cheaper than a parking mutex when the section is a few nanoseconds.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Protects a `T` with a spin lock.
+// `repr(C)`: the flag first, so the start of the value (a map's header
+// shadow, a cell's shadow), which every locked operation writes anyway,
+// shares its cache line.
+#[repr(C)]
 pub struct SpinLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
@@ -20,6 +25,10 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 /// Exclusive access to a `SpinLock`'s value.
 pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
+    // Hands out `&mut T`: as std's `MutexGuard`, the guard may be shared
+    // between threads only if `T: Sync` (without this, `&SpinGuard<Cell<_>>`
+    // would be `Sync` and race in safe code).
+    _exclusive: PhantomData<&'a mut T>,
 }
 
 impl<T> SpinLock<T> {
@@ -37,7 +46,10 @@ impl<T> SpinLock<T> {
         if self.locked.swap(true, Ordering::Acquire) {
             self.lock_contended();
         }
-        SpinGuard { lock: self }
+        SpinGuard {
+            lock: self,
+            _exclusive: PhantomData,
+        }
     }
 
     #[cold]

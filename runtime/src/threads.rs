@@ -31,6 +31,10 @@ pub struct ThreadInfo {
 /// Report ids and infos of live and recently finished threads.
 pub(crate) struct ThreadRegistry {
     next_id: AtomicU64,
+    /// Whether id 0 is given out: std names the process's main thread
+    /// "main", but any thread may carry that name (a test called `main`),
+    /// and two live threads must never share an id.
+    main_taken: AtomicBool,
     live: Mutex<HashMap<u64, Arc<ThreadInfo>>>,
     finished: Mutex<VecDeque<Arc<ThreadInfo>>>,
 }
@@ -39,13 +43,14 @@ impl ThreadRegistry {
     pub(crate) fn new() -> ThreadRegistry {
         ThreadRegistry {
             next_id: AtomicU64::new(1),
+            main_taken: AtomicBool::new(false),
             live: Mutex::new(HashMap::new()),
             finished: Mutex::new(VecDeque::new()),
         }
     }
 
     fn register(&self, main: bool, name: Option<String>, created: StackId) -> Arc<ThreadInfo> {
-        let id = if main {
+        let id = if main && !self.main_taken.swap(true, Ordering::Relaxed) {
             0
         } else {
             self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -360,9 +365,4 @@ impl Drop for Running {
         }
         *self.done.clock.lock() = Some(clock);
     }
-}
-
-/// The calling thread's report id (registering it if needed).
-pub fn current_id() -> Option<u64> {
-    with_local(|l| l.info.id)
 }

@@ -4,7 +4,7 @@ use racedet::cell::{RaceCell, UnsafeCell};
 use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named};
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
 
 #[test]
 fn unsynchronized_cell_write_and_read_race() {
@@ -219,6 +219,41 @@ fn scope_end_orders_unjoined_scoped_threads() {
     });
     x.set(2);
     assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn two_threads_named_main_get_distinct_ids_in_reports() {
+    // std names the process's main thread "main", but any thread may be
+    // called that; two such threads racing are still two threads. Both are
+    // std threads (invisible to racedet), alive together, and ordered in
+    // time by signals only.
+    let x = Arc::new(RaceCell::new(0u8));
+    let first_wrote = std::sync::Arc::new(Signal::default());
+    let second_wrote = std::sync::Arc::new(Signal::default());
+    let main_named = std::thread::Builder::new().name("main".into());
+    let a = {
+        let (x, mine, theirs) = (x.clone(), first_wrote.clone(), second_wrote.clone());
+        main_named.spawn(move || {
+            let l = site!(x.set(1));
+            mine.raise();
+            theirs.wait();
+            l
+        })
+    }
+    .unwrap();
+    let b = std::thread::Builder::new()
+        .name("main".into())
+        .spawn(move || {
+            first_wrote.wait();
+            let l = site!(x.set(2));
+            second_wrote.raise();
+            l
+        })
+        .unwrap();
+    let (la, lb) = (a.join().unwrap(), b.join().unwrap());
+    // expect_race also fails when both sides name one thread id.
+    let r = expect_race(file!(), la, lb);
+    assert_eq!(r.kind, ReportKind::DataRace);
 }
 
 #[test]

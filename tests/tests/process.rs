@@ -130,6 +130,23 @@ fn bad_option_value_is_a_one_line_error_naming_the_accepted_values() {
 }
 
 #[test]
+fn options_that_are_not_utf8_are_a_one_line_error_not_a_silent_default() {
+    use std::os::unix::ffi::OsStrExt;
+    let o = Command::new(env!("CARGO_BIN_EXE_racy"))
+        .arg("clean")
+        .env(
+            "RACEDET_OPTIONS",
+            std::ffi::OsStr::from_bytes(b"exitcode=\xff"),
+        )
+        .output()
+        .expect("racy runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("RACEDET_OPTIONS is not valid UTF-8"), "{err}");
+}
+
+#[test]
 fn json_reports_are_one_object_per_line_and_round_trip() {
     let o = racy("two", "report_format=json");
     assert_eq!(o.status.code(), Some(66));
