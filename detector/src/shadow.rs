@@ -4,7 +4,8 @@
 //! could still race with (the "frontier"): an access is dropped as soon as a
 //! newer access happens after it *and* conflicts with everything it
 //! conflicts with. In race-free code every set holds at most one epoch
-//! except the plain reads, which inflate to one entry per concurrent reader
+//! except the plain reads (and the atomic sets, whose accesses never race
+//! with each other), which inflate to one entry per concurrent accessor
 //! and deflate on the next ordered write — exactly FastTrack's
 //! write-epoch / read-epoch / read-vector states (Flanagan & Freund,
 //! PLDI 2009). Unlike plain FastTrack, a set also keeps accesses that raced
@@ -278,8 +279,10 @@ impl<S: Copy> Shadow<S> {
         self.access(thread, AccessKind::Read, site())
     }
 
-    /// Checks and records a plain write. Hot path: O(1) when every earlier
-    /// access of the location was seen (FastTrack's write-exclusive case).
+    /// Checks and records a plain write. Hot path: O(1) when the location
+    /// remembers at most one read and one write, both seen (FastTrack's
+    /// write-exclusive case); a read-shared location takes the general
+    /// path, which checks every reader.
     #[inline]
     pub fn write(&mut self, thread: &ThreadState, site: S) -> Option<Race<S>> {
         self.write_with(thread, || site)
@@ -414,7 +417,7 @@ impl<S: Copy> Shadow<S> {
         *self = Shadow::new();
     }
 
-    /// How many accesses are remembered (for tests and memory accounting).
+    /// How many accesses are remembered (for tests and the benchmarks).
     pub fn remembered(&self) -> usize {
         self.writes.len()
             + self.reads.len()

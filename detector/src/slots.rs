@@ -27,7 +27,8 @@ enum Slot {
 
 /// The engine's only shared state: slot allocation. Everything an access
 /// needs lives in the [`ThreadState`] and the [`crate::Shadow`], so the
-/// caller only locks this on thread start and end.
+/// caller only locks this on thread start and end (and to adopt or move a
+/// thread).
 ///
 /// **Slot reuse.** A slot of an ended thread is given to a new thread only
 /// if the forking parent has seen the ended thread's last epoch (for example
@@ -90,10 +91,7 @@ impl Detector {
 
     /// Starts a thread that has no parent (the main thread).
     pub fn root_thread(&mut self) -> Result<ThreadState, TooManyThreads> {
-        let (tid, start) = self.take_slot(&VectorClock::new())?;
-        let mut clock = VectorClock::new();
-        clock.set(tid, start);
-        Ok(ThreadState::new(tid, clock, self.clock_limit))
+        self.start_unparented(&VectorClock::new())
     }
 
     /// Starts a thread whose creator the caller cannot see (a thread not
@@ -109,7 +107,13 @@ impl Detector {
                 seen.set(tid, last);
             }
         }
-        let (tid, start) = self.take_slot(&seen)?;
+        self.start_unparented(&seen)
+    }
+
+    /// A thread with no parent clock, in a slot picked as if it had seen
+    /// `seen`.
+    fn start_unparented(&mut self, seen: &VectorClock) -> Result<ThreadState, TooManyThreads> {
+        let (tid, start) = self.take_slot(seen)?;
         let mut clock = VectorClock::new();
         clock.set(tid, start);
         Ok(ThreadState::new(tid, clock, self.clock_limit))
@@ -155,15 +159,6 @@ impl Detector {
         thread.changed_at = start;
         thread.epoch = Epoch::new(tid, start);
         thread.exhausted = false;
-        Ok(())
-    }
-
-    /// `fence(SeqCst)` of `thread`.
-    pub fn fence_seqcst(&mut self, thread: &mut ThreadState) -> Result<(), TooManyThreads> {
-        thread.fence_seqcst();
-        if thread.exhausted {
-            self.migrate(thread)?;
-        }
         Ok(())
     }
 

@@ -14,14 +14,15 @@ pub struct SyncClock {
     clock: VectorClock,
     /// Names the carried clock: the epoch of the release that produced it
     /// (unique: every release ticks its thread), or 0 when it came from
-    /// elsewhere (`merge`, `clear`). A thread that has acquired a clock with
+    /// elsewhere (`merge_clock`, `clear`). A thread that has acquired a clock with
     /// this name already has everything in it, so it can skip the join.
     ///
     /// The name also says who released last: if that was the releasing
     /// thread itself and its clock has changed only by ticks since, only
     /// its own entry differs, and its release is one store, not a copy.
-    /// (So a clock of up to 5 slots and its name take 56 bytes, and a
-    /// mutex's lock word fits beside them in one cache line.)
+    /// No separate owner field is needed, so a clock of up to 5 slots and
+    /// its name take 56 bytes, and a mutex's lock word fits beside them in
+    /// one cache line.
     name: u64,
 }
 
@@ -54,7 +55,11 @@ impl SyncClock {
     /// Unlock (store form): the object now carries exactly `thread`'s clock.
     #[inline(always)]
     pub fn release_store(&mut self, thread: &mut ThreadState) {
-        if self.owned_by(thread) {
+        // The one-store path needs this thread's own last release to have
+        // been a store (which remembers its name; a merge does not): after
+        // a merge the clock also carries other threads' parts, which a
+        // store must drop.
+        if self.owned_by(thread) && thread.has_acquired(self.name) {
             self.clock.set(thread.tid, thread.epoch().clock());
         } else {
             self.store_from(thread);
@@ -98,13 +103,6 @@ impl SyncClock {
     #[inline(never)]
     fn merge_from(&mut self, thread: &ThreadState) {
         self.clock.join(&thread.clock);
-    }
-
-    /// Adds what another object carries (e.g. a write-lock acquire also
-    /// acquires the readers' merged clock: callers acquire both).
-    pub fn merge(&mut self, other: &SyncClock) {
-        self.name = 0;
-        self.clock.join(&other.clock);
     }
 
     /// Adds a bare clock (e.g. a thread's final clock into its scope's).

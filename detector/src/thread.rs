@@ -26,7 +26,8 @@ pub struct ThreadState {
     pub(crate) epoch: Epoch,
     pub(crate) clock: VectorClock,
     /// This thread's own clock value when `clock` last changed other than
-    /// by a tick (its start, a join that taught it something, a slot move):
+    /// by a tick (its start, a join that taught it something — an acquire
+    /// or a `fence(Acquire)` —, a slot move):
     /// a release it made at a later own clock captured a clock that differs
     /// from its current one only in its own entry (see `SyncClock`).
     pub(crate) changed_at: u64,

@@ -406,10 +406,7 @@ impl Replay {
                     Ordering::Acquire => thread.fence_acquire(),
                     Ordering::Release => thread.fence_release(),
                     Ordering::AcqRel => thread.fence_acq_rel(),
-                    Ordering::SeqCst => self
-                        .detector
-                        .fence_seqcst(thread)
-                        .map_err(|e| err(e.to_string()))?,
+                    Ordering::SeqCst => thread.fence_seqcst(),
                     _ => return Err(err("a fence cannot be relaxed".into())),
                 }
                 self.migrate_if_exhausted(t).map_err(err)?;

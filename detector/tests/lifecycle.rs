@@ -192,10 +192,7 @@ fn waves_of_threads_that_end_before_their_join_keep_reusing_slots() {
             root.acquire(f);
         }
     }
-    assert!(
-        d.slot_count() <= 2 * 64 + 1,
-        "slots grew to {}",
-        d.slot_count()
-    );
-    assert!(root.clock().len() <= 2 * 64 + 1);
+    // One wave's 64 slots plus the root's: every later wave reuses them
+    // (and a vector clock is never longer than the slots ever opened).
+    assert_eq!(d.slot_count(), 64 + 1, "slots grew past one wave");
 }

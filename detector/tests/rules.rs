@@ -273,12 +273,19 @@ fn same_epoch_read_after_a_foreign_atomic_store_is_still_checked() {
 #[test]
 fn same_epoch_write_is_fast_path_and_silent() {
     let mut d = Detector::new();
-    let main = d.root_thread().unwrap();
+    let mut main = d.root_thread().unwrap();
     let mut x: Shadow<u32> = Shadow::new();
-    for site in 0..5 {
+    assert!(x.write(&main, 0).is_none());
+    // The fork ticks main: sites 1..=5 are one new epoch, which t1 has not
+    // seen. The first write of the epoch stands for the rest (the fast
+    // path leaves it in place), so it is the one t1 races with.
+    let t1 = d.fork(&mut main).unwrap();
+    for site in 1..=5 {
         assert!(x.write(&main, site).is_none());
     }
     assert_eq!(x.remembered(), 1);
+    let race = x.write(&t1, 10).expect("t1 has not seen main's epoch");
+    assert_eq!(race.previous.site, 1);
 }
 
 #[test]
@@ -989,9 +996,10 @@ fn readers_are_passed_on_through_an_intervening_writer() {
 
 #[test]
 fn a_lock_released_again_by_its_last_owner_carries_what_it_learned_since() {
-    // t1's second unlock of m takes the one-store path only while t1 has
-    // joined nothing since its first: here it acquired n in between, so
-    // m must also carry t2's write for t3.
+    // t1's second unlock of m takes the one-store path only while t1's
+    // clock has changed only by ticks since its first: here it acquired n
+    // (learning t2's write) in between, so m must also carry t2's write
+    // for t3.
     assert_silent(
         "
         main fork t1    # 0
@@ -1056,6 +1064,30 @@ fn a_thread_reusing_a_slot_does_not_take_over_its_predecessors_releases() {
         t2 write x      # 10
         t2 unlock m     # 11
         ",
+    );
+}
+
+#[test]
+fn an_unlock_after_the_same_thread_s_merge_release_stores_only_its_own_clock() {
+    // t1's last release of m was a merge (carrying t2's part too), so its
+    // unlock must not take the one-store path: the unlock stores t1's clock
+    // alone, and t3 does not see t2's write. (t1's earlier release of z
+    // only moves t1's clock so the one-store condition would hold.)
+    assert_races(
+        "
+        main fork t1    # 0
+        main fork t2    # 1
+        main fork t3    # 2
+        t1 release z    # 3
+        t1 lock m       # 4
+        t2 write x      # 5
+        t2 release m    # 6
+        t1 release m    # 7
+        t1 unlock m     # 8
+        t3 lock m       # 9
+        t3 write x      # 10
+        ",
+        &[(10, 5, WriteWrite)],
     );
 }
 
@@ -1250,23 +1282,27 @@ fn tick_at_clock_limit_exhausts_and_migrate_moves_to_a_fresh_slot() {
 }
 
 #[test]
-fn adopted_thread_takes_the_latest_freed_slot_and_claims_its_past() {
+fn adopted_thread_takes_the_oldest_freed_slot_and_claims_its_past() {
     let mut d = Detector::new();
     let mut main = d.root_thread().unwrap();
     let t1 = d.fork(&mut main).unwrap();
+    let t2 = d.fork(&mut main).unwrap();
     let mut x: Shadow<u32> = Shadow::new();
     assert!(x.write(&t1, 0).is_none());
-    let slot = t1.tid();
+    let (slot, next) = (t1.tid(), t2.tid());
     let _unjoined = d.finish(t1);
+    let _unjoined = d.finish(t2);
 
     let adopted = d.adopt_thread().unwrap();
-    assert_eq!(adopted.tid(), slot, "reuses the freed slot");
+    assert_eq!(adopted.tid(), slot, "reuses the slot freed first");
     assert!(
         x.write(&adopted, 1).is_none(),
         "the ended owner's accesses are claimed to happen before"
     );
     let fresh = d.adopt_thread().unwrap();
-    assert_eq!(d.slot_count(), 3, "no free slot left: a new one opens");
+    assert_eq!(fresh.tid(), next, "then the one freed next");
+    let _third = d.adopt_thread().unwrap();
+    assert_eq!(d.slot_count(), 4, "no free slot left: a new one opens");
     let race = x
         .read(&fresh, 2)
         .expect("an adopted thread sees no live thread");
