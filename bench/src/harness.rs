@@ -75,17 +75,18 @@ fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) 
         .output()
         .expect("child runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("result "))
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} {} child printed no result (status {:?}): {}",
-                mode.as_str(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+    let Some(line) = text.lines().find(|l| l.starts_with("result ")) else {
+        // One line: which run failed, how, and the child's last words.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        eprintln!(
+            "racedet-bench: the {name} {} run failed ({}): {}",
+            mode.as_str(),
+            out.status,
+            last.unwrap_or("no output")
+        );
+        std::process::exit(1)
+    };
     let f: Vec<&str> = line.split_whitespace().collect();
     (
         f[1].parse().expect("ns/op"),
@@ -121,7 +122,8 @@ pub fn child(args: &[String]) {
     );
 }
 
-/// VmHWM: the process's peak resident set.
+/// VmHWM: the process's peak resident set. Without it there is no RSS
+/// figure to report, so the run fails rather than print a ratio of zeros.
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -131,5 +133,8 @@ fn peak_rss_kb() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
-        .unwrap_or(0)
+        .unwrap_or_else(|| {
+            eprintln!("racedet-bench: cannot read VmHWM from /proc/self/status (Linux only)");
+            std::process::exit(1)
+        })
 }

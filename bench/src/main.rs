@@ -32,18 +32,19 @@ fn main() {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
-            "--runs" => runs = number(it.next(), "--runs"),
-            "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads"),
+            "--runs" => runs = number(it.next(), "--runs", 5),
+            "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
             }
             name if workloads::ALL.contains(&name) => names.push(name.to_string()),
-            other => fail(&format!("unknown argument `{other}`")),
+            other => fail(&format!(
+                "unknown argument `{other}`: expected --json, --runs N, --spawn-threads N \
+                 or workloads among {}",
+                workloads::ALL.join(", ")
+            )),
         }
-    }
-    if runs == 0 {
-        fail("--runs must be at least 1");
     }
     if names.is_empty() {
         names = workloads::ALL.iter().map(|s| s.to_string()).collect();
@@ -63,13 +64,18 @@ fn main() {
     }
 }
 
-fn number(v: Option<&String>, flag: &str) -> usize {
-    v.and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fail(&format!("{flag} needs a whole number")))
+/// The value of `flag`: a whole number of at least `min` (`--runs`: each
+/// figure is a median of at least 5 runs).
+fn number(v: Option<&String>, flag: &str, min: usize) -> usize {
+    match v.and_then(|s| s.parse().ok()) {
+        Some(n) if n >= min => n,
+        _ => fail(&format!("{flag} needs a whole number of at least {min}")),
+    }
 }
 
+/// One line naming the problem and what is accepted; exit status 2.
 fn fail(message: &str) -> ! {
-    eprintln!("racedet-bench: {message}\n{USAGE}");
+    eprintln!("racedet-bench: {message} (see --help)");
     std::process::exit(2)
 }
 
