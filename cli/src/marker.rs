@@ -40,7 +40,8 @@ impl Instrumentation {
         match self {
             Instrumentation::NotLinked => {
                 "not instrumented (no racedet runtime marker: the binary \
-                 does not link the racedet runtime, or detection is off)"
+                 does not link the racedet runtime, or detection is off; build it \
+                 with `cargo racedet test` or racedet's `detect` feature)"
                     .to_string()
             }
             Instrumentation::Linked(markers) => markers

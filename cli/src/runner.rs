@@ -115,6 +115,12 @@ impl RunnerArgs {
                     .or_else(|| it.next().cloned())
                     .ok_or_else(|| Failure::input(format!("`{flag}` needs a value ({what})")))
             };
+            // cargo test has no `--fail-fast`: it is cargo racedet's own
+            // flag, which reaches here when it follows a runner argument.
+            if runner == Runner::CargoTest && flag == "--fail-fast" {
+                decided = true;
+                continue;
+            }
             if runner.fail_fast_flags().contains(&flag) {
                 decided = true;
                 run.push(arg.clone());
@@ -200,6 +206,18 @@ mod tests {
         .unwrap();
         assert_eq!(a.target_dir, None);
         assert_eq!(a.run, strings(&["--", "--target-dir", "x"]));
+    }
+
+    #[test]
+    fn fail_fast_after_cargo_arguments_is_ours_not_cargo_s() {
+        let a = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["-p", "x", "--fail-fast"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.run, strings(&["-p", "x"]));
+        assert_eq!(a.build, strings(&["-p", "x"]));
     }
 
     #[test]
