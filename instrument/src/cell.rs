@@ -5,35 +5,8 @@ use std::fmt;
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 #[cfg(any(feature = "detect", racedet_detect))]
-use racedet_runtime::{check, detail, AccessKind, ObjectInfo, ShadowCell};
+use racedet_runtime::{check_object, plain_access, ShadowCell};
 use racedet_runtime::{Op, SpinLock};
-
-/// The one access check both cells make: `op` by the calling thread at
-/// `at`, on the cell of `kind` at `address` created at `created_at`.
-#[cfg(any(feature = "detect", racedet_detect))]
-#[inline(always)]
-fn check_cell(
-    shadow: &mut ShadowCell,
-    write: bool,
-    op: Op,
-    at: &'static Location<'static>,
-    kind: &'static str,
-    address: usize,
-    created_at: &'static Location<'static>,
-) {
-    let access = if write {
-        AccessKind::Write
-    } else {
-        AccessKind::Read
-    };
-    let describe = || ObjectInfo {
-        kind,
-        address,
-        created_at: Some(created_at),
-        created_stack: 0,
-    };
-    check(shadow, access, detail(op), at, &describe);
-}
 
 /// A plain shared variable, like a Go variable shared between goroutines.
 ///
@@ -113,9 +86,9 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: Op, _at: &'static Location<'static>) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        check_cell(
+        check_object(
             &mut _slot.shadow,
-            _write,
+            plain_access(_write),
             _op,
             _at,
             "cell",
@@ -199,9 +172,9 @@ impl<T: ?Sized> UnsafeCell<T> {
     #[inline]
     fn hook(&self, _write: bool, _at: &'static Location<'static>) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        check_cell(
+        check_object(
             &mut self.shadow.lock(),
-            _write,
+            plain_access(_write),
             if _write { Op::WithMut } else { Op::With },
             _at,
             "unsafe cell",

@@ -1,5 +1,6 @@
 //! `RaceMap`: a map with Go's contract.
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use racedet_runtime::{Op, SpinLock};
 use std::borrow::Borrow;
@@ -103,13 +104,18 @@ impl<K, V> Inner<K, V> {
     where
         K: Eq,
     {
-        if let Some((_, v)) = self.table.find_mut(hash, |(k, _)| *k == key) {
-            return Some(std::mem::replace(v, value));
+        // One probe for both outcomes.
+        match self
+            .table
+            .entry(hash, |(k, _)| *k == key, |(k, _)| rehash(k))
+        {
+            Entry::Occupied(mut e) => Some(std::mem::replace(&mut e.get_mut().1, value)),
+            Entry::Vacant(e) => {
+                e.insert((key, value));
+                self.resized(at, addr);
+                None
+            }
         }
-        self.table
-            .insert_unique(hash, (key, value), |(k, _)| rehash(k));
-        self.resized(at, addr);
-        None
     }
 }
 
@@ -195,12 +201,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        let hash = self.hash(key);
-        let mut g = self.inner.lock();
-        g.key(false, hash, Op::Get, Location::caller(), self.addr());
-        g.table
-            .find(hash, |(k, _)| k.borrow() == key)
-            .map(|(_, v)| v.clone())
+        self.read_key(key, Op::Get, Location::caller(), V::clone)
     }
 
     /// Calls `f` on the value without cloning it. A read.
@@ -210,12 +211,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let mut g = self.inner.lock();
-        g.key(false, hash, Op::GetWith, Location::caller(), self.addr());
-        g.table
-            .find(hash, |(k, _)| k.borrow() == key)
-            .map(|(_, v)| f(v))
+        self.read_key(key, Op::GetWith, Location::caller(), f)
     }
 
     /// `_, ok := m[k]`. A read.
@@ -225,16 +221,30 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.read_key(key, Op::ContainsKey, Location::caller(), |_| ())
+            .is_some()
+    }
+
+    /// The read of one key that `get`, `get_with` and `contains_key` make:
+    /// `f` on the value, if present.
+    #[inline(always)]
+    fn read_key<Q, R>(
+        &self,
+        key: &Q,
+        op: Op,
+        at: &'static Location<'static>,
+        f: impl FnOnce(&V) -> R,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(
-            false,
-            hash,
-            Op::ContainsKey,
-            Location::caller(),
-            self.addr(),
-        );
-        g.table.find(hash, |(k, _)| k.borrow() == key).is_some()
+        g.key(false, hash, op, at, self.addr());
+        g.table
+            .find(hash, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| f(v))
     }
 
     /// `delete(m, k)`, returning the value. A write, even when absent (as Go).

@@ -65,6 +65,36 @@ pub fn check(
     }
 }
 
+/// [`check`] for a location that is a whole object of `kind` (a cell, an
+/// atomic) at `address`, created at `created_at`.
+#[inline(always)]
+pub fn check_object(
+    shadow: &mut ShadowCell,
+    access: AccessKind,
+    op: Op,
+    at: &'static Location<'static>,
+    kind: &'static str,
+    address: usize,
+    created_at: &'static Location<'static>,
+) {
+    check(shadow, access, detail(op), at, &|| ObjectInfo {
+        kind,
+        address,
+        created_at: Some(created_at),
+        created_stack: 0,
+    });
+}
+
+/// A plain read or write.
+#[inline(always)]
+pub fn plain_access(write: bool) -> AccessKind {
+    if write {
+        AccessKind::Write
+    } else {
+        AccessKind::Read
+    }
+}
+
 #[cold]
 fn capture_stack() -> StackId {
     runtime().stacks.capture()

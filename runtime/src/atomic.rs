@@ -11,7 +11,7 @@
 //! the calls into the engine, and "the load reads from the latest store"
 //! holds by construction.
 
-use crate::access::{check, detail, ObjectInfo, ShadowCell};
+use crate::access::{check_object, ShadowCell};
 use crate::site::Op;
 use crate::spin::{SpinGuard, SpinLock};
 use crate::threads::{after_release, with_local};
@@ -191,13 +191,15 @@ impl AtomicShadow {
         at: &'static Location<'static>,
         addr: usize,
     ) {
-        let created_at = self.created_at;
-        check(&mut st.shadow, kind, detail(op), at, &|| ObjectInfo {
-            kind: "atomic",
-            address: addr,
-            created_at: Some(created_at),
-            created_stack: 0,
-        });
+        check_object(
+            &mut st.shadow,
+            kind,
+            op,
+            at,
+            "atomic",
+            addr,
+            self.created_at,
+        );
     }
 }
 

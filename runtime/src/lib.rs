@@ -31,7 +31,9 @@ mod symbolize;
 mod sync;
 mod threads;
 
-pub use access::{check, detail, report_count, take_reports, ObjectInfo, ShadowCell};
+pub use access::{
+    check, check_object, detail, plain_access, report_count, take_reports, ObjectInfo, ShadowCell,
+};
 pub use annotations::{annotate_acquire, annotate_release};
 pub use atomic::{fence, AtomicShadow};
 pub use barrier::BarrierSync;

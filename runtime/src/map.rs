@@ -1,7 +1,7 @@
 //! The shadow of a `RaceMap`: a header location plus one location per
 //! bucket, with Go's bucket count (`2^B`, load factor 6.5).
 
-use crate::access::{check, ObjectInfo, ShadowCell};
+use crate::access::{check, plain_access, ObjectInfo, ShadowCell};
 use crate::global::runtime;
 use crate::options::MapPolicy;
 use crate::site::{Detail, Op, Part};
@@ -93,7 +93,7 @@ impl MapShadow {
             MapPolicy::Go => &mut self.header,
             MapPolicy::Bucket => &mut self.buckets[bucket as usize],
         };
-        check(cell, access_kind(write), detail, caller, &describe);
+        check(cell, plain_access(write), detail, caller, &describe);
     }
 
     /// An operation on the whole map (iteration, clone, clear).
@@ -105,7 +105,7 @@ impl MapShadow {
         address: usize,
     ) {
         let detail = Detail::map(op, self.log2, Part::All);
-        let kind = access_kind(write);
+        let kind = plain_access(write);
         let describe = self.describer(address);
         match self.policy {
             MapPolicy::Go => check(&mut self.header, kind, detail, caller, &describe),
@@ -182,15 +182,6 @@ impl MapShadow {
             created_at: Some(created_at),
             created_stack,
         }
-    }
-}
-
-#[inline(always)]
-fn access_kind(write: bool) -> AccessKind {
-    if write {
-        AccessKind::Write
-    } else {
-        AccessKind::Read
     }
 }
 

@@ -1433,3 +1433,16 @@ fn unsafe_cell_concurrent_reads_are_silent() {
     assert_eq!(m.value.into_inner(), 8);
     assert_silent(file!(), first, line!());
 }
+
+#[test]
+fn lock_guards_have_std_s_auto_trait_bounds() {
+    // std: a guard is Sync when T is Sync (no Send needed), and shows T
+    // with Display. A std guard is such a T: Sync, not Send.
+    fn sync<T: Sync>() {}
+    sync::<racedet::sync::MutexGuard<'static, std::sync::MutexGuard<'static, ()>>>();
+    sync::<racedet::sync::RwLockReadGuard<'static, std::sync::MutexGuard<'static, ()>>>();
+    let (m, rw) = (Mutex::new(7), racedet::sync::RwLock::new(8));
+    assert_eq!(m.lock().unwrap().to_string(), "7");
+    assert_eq!(rw.read().unwrap().to_string(), "8");
+    assert_eq!(rw.write().unwrap().to_string(), "8");
+}

@@ -19,9 +19,10 @@ pub struct Mutex<T: ?Sized> {
 
 /// std's `MutexGuard`; dropping it releases to the next locker.
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
-    // Declared first so it is dropped after `Drop::drop` has released.
-    pub(crate) inner: std::sync::MutexGuard<'a, T>,
-    pub(crate) lock: &'a Mutex<T>,
+    // Fields drop after `Drop::drop`: the release happens before the real
+    // unlock.
+    inner: std::sync::MutexGuard<'a, T>,
+    lock: &'a Mutex<T>,
 }
 
 impl<T> Mutex<T> {
@@ -66,7 +67,8 @@ impl<T: ?Sized> Mutex<T> {
         self.inner.get_mut()
     }
 
-    // Inlined into `lock`, and `lock` into its caller: a guard built out of
+    // Inlined into `lock` (which is itself only hinted `#[inline]`, and in
+    // the map workloads is inlined into its caller): a guard built out of
     // line is returned through memory and copied again with wider loads
     // than the stores that wrote it, which stall on store forwarding (one
     // thread doing W2's lock + map op + unlock: 36 ns out of line, 26 ns
@@ -120,6 +122,11 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
         fmt::Debug::fmt(&*self.inner, f)
     }
 }
+
+// As std's: sharing a guard shares only `&T` (the mutex reference inside
+// is used by this module alone, through an owned guard), so `T: Sync` is
+// enough; the derived bound would also ask for `T: Send`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
