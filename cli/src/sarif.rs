@@ -12,13 +12,6 @@ const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// Every kind, in rule-index order.
-const KINDS: [ReportKind; 4] = [
-    ReportKind::MapWrites,
-    ReportKind::MapReadWrite,
-    ReportKind::MapIterationWrite,
-    ReportKind::DataRace,
-];
-
 /// The rule id of a kind: its words, hyphenated (`concurrent-map-writes`).
 pub fn rule_id(kind: ReportKind) -> String {
     kind.as_str().replace(' ', "-")
@@ -26,7 +19,7 @@ pub fn rule_id(kind: ReportKind) -> String {
 
 /// The whole SARIF log.
 pub fn render(races: &Races) -> Value {
-    let rules: Vec<Value> = KINDS.iter().map(|&k| rule(k)).collect();
+    let rules: Vec<Value> = ReportKind::ALL.iter().map(|&k| rule(k)).collect();
     let results: Vec<Value> = races.iter().map(result).collect();
     json!({
         "$schema": SCHEMA,
@@ -76,7 +69,10 @@ fn rule(kind: ReportKind) -> Value {
 
 fn result(race: &Race) -> Value {
     let r = &race.report;
-    let rule_index = KINDS.iter().position(|&k| k == r.kind).unwrap_or(0);
+    let rule_index = ReportKind::ALL
+        .iter()
+        .position(|&k| k == r.kind)
+        .unwrap_or(0);
     let message = format!(
         "{}: {} races with {} ({} {})",
         r.kind,

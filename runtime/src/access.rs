@@ -8,7 +8,7 @@ use crate::report::{
 use crate::site::{Detail, Op, Part, Site};
 use crate::stack::{self, StackId};
 use crate::threads::{local, Local};
-use racedet_detector::{AccessKind, Race, Shadow};
+use racedet_detector::{AccessKind, Race, RaceKind, Shadow};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
@@ -144,8 +144,7 @@ fn kind_of(race: &Race<Site>, object: &ObjectInfo) -> ReportKind {
         race.current.site.detail.operation(),
         race.previous.site.detail.operation(),
     );
-    let both_write = race.current.kind.is_write() && race.previous.kind.is_write();
-    if both_write {
+    if race.kind() == RaceKind::WriteWrite {
         ReportKind::MapWrites
     } else if cur.is_iteration() || prev.is_iteration() {
         ReportKind::MapIterationWrite
@@ -233,7 +232,9 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         });
     }
     let previous_stack = stripped(previous_stack);
-    let previous_stack_note = previous_stack.is_empty().then(|| {
+    // The hint only where it helps: under `history=full` an empty stack
+    // means every frame was racedet's or std's, not that none was kept.
+    let previous_stack_note = (prev.stack == 0).then(|| {
         "previous access: exact site only; run with RACEDET_OPTIONS=history=full for its full stack"
             .to_string()
     });

@@ -1,7 +1,6 @@
 //! Sync objects known only by address (annotations): a sharded table, so
 //! unrelated addresses never contend on one lock.
 
-use crate::threads::{after_release, with_local};
 use parking_lot::Mutex;
 use racedet_detector::SyncClock;
 use std::collections::HashMap;
@@ -25,17 +24,13 @@ fn shard(addr: usize) -> &'static Shard {
 /// `happens_before(addr)`: merge-form release into the address's clock.
 pub fn annotate_release(addr: usize) {
     let mut table = shard(addr).lock();
-    let clock = table.entry(addr).or_default();
-    with_local(|l| {
-        clock.release_merge(&mut l.state);
-        after_release(l);
-    });
+    crate::sync::release_merge(table.entry(addr).or_default());
 }
 
 /// `happens_after(addr)`: acquire the address's clock.
 pub fn annotate_acquire(addr: usize) {
     let table = shard(addr).lock();
     if let Some(clock) = table.get(&addr) {
-        with_local(|l| clock.acquire(&mut l.state));
+        crate::sync::acquire(clock);
     }
 }

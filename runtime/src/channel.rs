@@ -33,7 +33,7 @@ pub struct MessageClock(SyncClock);
 
 impl MessageClock {
     /// At the send: a snapshot of the sending thread's clock (a release).
-    /// Allocation-free for clocks of up to 8 threads.
+    /// Allocation-free for clocks of up to 5 slots.
     #[inline]
     pub fn send() -> MessageClock {
         let mut clock = SyncClock::new();

@@ -9,9 +9,14 @@ extern "C" {
 
 /// Registers the exit hook (once, at runtime start).
 pub(crate) fn install() {
+    at_exit(on_exit);
+}
+
+/// Runs `callback` when the process exits normally (C's `atexit`).
+pub(crate) fn at_exit(callback: extern "C" fn()) {
     // SAFETY: registering a plain `extern "C" fn` with the C runtime.
     unsafe {
-        atexit(on_exit);
+        atexit(callback);
     }
 }
 
@@ -41,7 +46,7 @@ pub(crate) fn halt() -> ! {
         // SAFETY: terminating the process.
         unsafe { _exit(rt.options.exitcode) }
     }
-    std::process::exit(66)
+    unreachable!("halt_on_error is an option of a started runtime")
 }
 
 /// Ends the process now with `status`, running no exit handlers or

@@ -46,5 +46,5 @@ pub use park::{current_park_clock, install_park_clock, parked, ParkClock};
 pub use racedet_detector::{AccessKind, SyncClock};
 pub use site::{Detail, Op, Part};
 pub use spin::{SpinGuard, SpinLock};
-pub use sync::{acquire, release_merge, release_store, MutexClock, RwLockClock};
+pub use sync::{MutexClock, RwLockClock};
 pub use threads::{enter, fork, Child, Completion, OpenScope, Running, ScopeSync};

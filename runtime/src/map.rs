@@ -72,7 +72,7 @@ impl MapShadow {
 
     /// The bucket of a key hash (low bits, as Go).
     #[inline]
-    pub fn bucket_of(&self, hash: u64) -> u32 {
+    fn bucket_of(&self, hash: u64) -> u32 {
         (hash & ((1u64 << self.log2) - 1)) as u32
     }
 

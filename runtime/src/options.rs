@@ -112,7 +112,7 @@ impl Options {
                     "`{pair}` is not key=value (accepted keys: {KEYS})"
                 )));
             };
-            let bad = |accepted: &str| {
+            let bad = |accepted: String| {
                 OptionsError(format!(
                     "bad value `{value}` for `{key}`; expected {accepted}"
                 ))
@@ -124,49 +124,43 @@ impl Options {
                         .parse::<i32>()
                         .ok()
                         .filter(|c| (0..=255).contains(c))
-                        .ok_or_else(|| bad("an integer from 0 to 255"))?
+                        .ok_or_else(|| bad("an integer from 0 to 255".into()))?
                 }
                 "halt_on_error" => {
-                    o.halt_on_error = match value {
-                        "0" | "false" => false,
-                        "1" | "true" => true,
-                        _ => return Err(bad("0 or 1")),
-                    }
+                    o.halt_on_error = pick(
+                        value,
+                        &[("0", false), ("1", true), ("false", false), ("true", true)],
+                    )
+                    .map_err(bad)?
                 }
                 "history" => {
-                    o.history = match value {
-                        "sites" => History::Sites,
-                        "full" => History::Full,
-                        _ => return Err(bad("`sites` or `full`")),
-                    }
+                    o.history = pick(value, &[("sites", History::Sites), ("full", History::Full)])
+                        .map_err(bad)?
                 }
                 "strip_path_prefix" => o.strip_path_prefix = Some(value.to_string()),
                 "suppressions" => o.suppressions = Some(non_empty(key, value)?.into()),
                 "map_policy" => {
-                    o.map_policy = match value {
-                        "go" => MapPolicy::Go,
-                        "bucket" => MapPolicy::Bucket,
-                        _ => return Err(bad("`go` or `bucket`")),
-                    }
+                    o.map_policy = pick(value, &[("go", MapPolicy::Go), ("bucket", MapPolicy::Bucket)])
+                        .map_err(bad)?
                 }
                 "report_format" => {
-                    o.report_format = match value {
-                        "text" => ReportFormat::Text,
-                        "json" => ReportFormat::Json,
-                        _ => return Err(bad("`text` or `json`")),
-                    }
+                    o.report_format = pick(
+                        value,
+                        &[("text", ReportFormat::Text), ("json", ReportFormat::Json)],
+                    )
+                    .map_err(bad)?
                 }
                 "max_reports" => {
                     o.max_reports = value
                         .parse()
-                        .map_err(|_| bad("a non-negative integer (0 = no limit)"))?
+                        .map_err(|_| bad("a non-negative integer (0 = no limit)".into()))?
                 }
                 "symbolizer" => {
                     o.symbolizer = match value {
                         "auto" => Symbolizer::Auto,
                         "inprocess" => Symbolizer::InProcess,
                         program => Symbolizer::Program(find_program(program).ok_or_else(|| {
-                            bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH)")
+                            bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH)".into())
                         })?),
                     }
                 }
@@ -179,6 +173,19 @@ impl Options {
         }
         Ok(o)
     }
+}
+
+/// The value named `value` among `choices`, or the list of accepted names
+/// (one list serves both the parse and its error, so they cannot drift).
+fn pick<T: Copy>(value: &str, choices: &[(&str, T)]) -> Result<T, String> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<String> = choices.iter().map(|(n, _)| format!("`{n}`")).collect();
+            names.join(", ")
+        })
 }
 
 fn non_empty<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {

@@ -35,17 +35,13 @@ impl ReportKind {
         }
     }
 
-    /// Parses [`ReportKind::as_str`] back.
-    pub fn from_name(s: &str) -> Option<ReportKind> {
-        [
-            ReportKind::MapWrites,
-            ReportKind::MapReadWrite,
-            ReportKind::MapIterationWrite,
-            ReportKind::DataRace,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
+    /// Every kind, in report order (SARIF lists them as rules).
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::MapWrites,
+        ReportKind::MapReadWrite,
+        ReportKind::MapIterationWrite,
+        ReportKind::DataRace,
+    ];
 }
 
 impl fmt::Display for ReportKind {
@@ -158,7 +154,7 @@ pub struct Access {
 /// What was accessed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
-    /// `map`, `cell`, `unsafe cell`, `atomic` or `location`.
+    /// `map`, `cell`, `unsafe cell` or `atomic`.
     pub kind: String,
     /// Address, `0x...`.
     pub address: String,

@@ -63,20 +63,16 @@ impl StackDepot {
         self.inner.lock().stacks[id as usize].clone()
     }
 
-    /// Distinct stacks held.
-    pub fn len(&self) -> usize {
+    /// Distinct stacks held (for the tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().stacks.len() - 1
-    }
-
-    /// Whether no stack is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// Resolves the stacks of one report to frames (inlined frames expanded),
-/// innermost first, with racedet's own frames trimmed from the top and
-/// std's start-up frames trimmed from the bottom; file paths are as the
+/// innermost first, keeping only the user's frames (racedet's, std's and
+/// the harness's are dropped wherever they are); file paths are as the
 /// debug info has them. All their addresses go to one run of an external
 /// symbolizer (see `symbolize`), so the program never loads its own debug
 /// info; only when that fails are they resolved in process.
@@ -162,7 +158,7 @@ fn path_of(function: &str) -> &str {
 /// Whether a frame is the user's: not racedet, std, the test harness or
 /// the C start-up code.
 fn is_user(function: &str) -> bool {
-    const INFRA: [&str; 14] = [
+    const INFRA: [&str; 13] = [
         "racedet_runtime::",
         "racedet_detector::",
         "racedet::",
@@ -175,12 +171,17 @@ fn is_user(function: &str) -> bool {
         "__libc",
         "_start",
         "start_thread",
-        "clone",
         "??",
     ];
     let p = path_of(function);
+    // libc's thread start (`clone`, `clone3`) by exact name, so a user
+    // crate called `clone_...` keeps its frames.
+    let libc_start = p == "clone" || p == "clone3";
     // `<fn() -> T as FnOnce<()>>::call_once`: the harness calling a test.
-    !(INFRA.iter().any(|prefix| p.starts_with(prefix)) || p == "main" || p.starts_with("fn("))
+    !(INFRA.iter().any(|prefix| p.starts_with(prefix))
+        || libc_start
+        || p == "main"
+        || p.starts_with("fn("))
 }
 
 #[cfg(test)]

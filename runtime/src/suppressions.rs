@@ -70,11 +70,6 @@ impl Suppressions {
         Ok(Suppressions { patterns })
     }
 
-    /// Whether no pattern is loaded.
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
     /// Whether any pattern matches a function or file name of either stack
     /// (or either exact site) of `report`.
     pub fn matches(&self, report: &Report) -> bool {

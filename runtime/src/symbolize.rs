@@ -314,10 +314,6 @@ struct LongLived {
     hung: bool,
 }
 
-extern "C" {
-    fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
-}
-
 /// Stops the long-lived symbolizer as the program exits. It would exit by
 /// itself at the end of its input, but as an orphan left for init to reap.
 extern "C" fn stop_at_exit() {
@@ -381,10 +377,7 @@ struct Server {
 impl Server {
     fn start(program: &OsStr) -> Option<Server> {
         static AT_EXIT: std::sync::Once = std::sync::Once::new();
-        // SAFETY: registering a plain `extern "C" fn` with the C runtime.
-        AT_EXIT.call_once(|| unsafe {
-            atexit(stop_at_exit);
-        });
+        AT_EXIT.call_once(|| crate::exit::at_exit(stop_at_exit));
         let mut child = Command::new(program)
             .args(LLVM_FLAGS)
             .stdin(Stdio::piped())

@@ -80,8 +80,8 @@ const READER_SLOTS: usize = 8;
 
 /// A reader's merged read-unlock clocks, on a cache line of its own so
 /// readers' slots do not false-share. Only its reader releases into it, so
-/// after the first merge each read-unlock is one store (see
-/// [`SyncClock::release_merge`]).
+/// after its first merge since the last write lock (which clears it) each
+/// read-unlock is one store (see [`SyncClock::release_merge`]).
 #[repr(align(64))]
 #[derive(Default)]
 struct Padded(UnsafeCell<SyncClock>);

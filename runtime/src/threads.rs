@@ -172,11 +172,18 @@ fn adopt_current() -> Option<*mut Local> {
     let main = name.as_deref() == Some("main");
     // The detector lock is released before a fatal error is reported.
     let adopted = rt.detector.lock().adopt_thread();
-    let state = adopted.unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+    let state = adopted.unwrap_or_else(|e| too_many_threads(e));
     let info = rt.threads.register(main, name, 0);
     let p = Box::into_raw(Box::new(make_local(state, info)));
     CURRENT.set(p);
     Some(p)
+}
+
+/// The one way the detector refuses a thread: more alive at once than it
+/// has slots. Stops the process with that one line.
+#[cold]
+fn too_many_threads(e: racedet_detector::TooManyThreads) -> ! {
+    crate::global::fatal(&format!("racedet: {e}"))
 }
 
 fn make_local(state: ThreadState, info: Arc<ThreadInfo>) -> Local {
@@ -210,7 +217,7 @@ fn migrate(local: &mut Local) {
     let rt = runtime();
     let migrated = rt.detector.lock().migrate(&mut local.state);
     if let Err(e) = migrated {
-        crate::global::fatal(&format!("racedet: {e}"));
+        too_many_threads(e);
     }
 }
 
@@ -260,8 +267,7 @@ impl ScopeSync {
 
     /// Scope end: the owner sees everything every scoped thread did.
     pub fn join_all(&self) {
-        let clock = self.clock.lock();
-        with_local(|l| clock.acquire(&mut l.state));
+        crate::sync::acquire(&self.clock.lock());
     }
 
     /// Registers the clock of the scope at `address` while it is open: the
@@ -327,7 +333,7 @@ pub fn fork(name: Option<String>) -> Option<Child> {
     with_local(|parent| {
         // The detector lock is released before a fatal error is reported.
         let forked = rt.detector.lock().fork(&mut parent.state);
-        let state = forked.unwrap_or_else(|e| crate::global::fatal(&format!("racedet: {e}")));
+        let state = forked.unwrap_or_else(|e| too_many_threads(e));
         let info = rt.threads.register(false, name, created);
         Child { state, info }
     })
