@@ -166,3 +166,29 @@ pub fn assert_threads(r: &Report, sides: [(u32, Option<&str>); 2]) {
         );
     }
 }
+
+/// A shared plain variable (Go's `x`), the corpus's usual racing location.
+pub fn cell<T: Copy>(v: T) -> racedet::sync::Arc<racedet::cell::RaceCell<T>> {
+    racedet::sync::Arc::new(racedet::cell::RaceCell::new(v))
+}
+
+/// Hashes a u64 key to itself, so a test knows each key's bucket.
+#[derive(Default)]
+pub struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map whose buckets the test can name (see [`Identity`]).
+pub type IdMap = racedet::collections::RaceMap<u64, u64, std::hash::BuildHasherDefault<Identity>>;

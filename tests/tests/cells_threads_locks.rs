@@ -8,6 +8,7 @@ use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_name
 
 #[test]
 fn unsynchronized_cell_write_and_read_race() {
+    let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
     let y = x.clone();
     let t = thread::Builder::new()
@@ -26,10 +27,12 @@ fn unsynchronized_cell_write_and_read_race() {
     let ops = [r.current.op.as_str(), r.previous.op.as_str()];
     assert!(ops.contains(&"set") && ops.contains(&"get"), "{ops:?}");
     assert_threads(&r, [(lr, None), (lw, Some("cell-writer"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn cell_write_write_race_names_both_writes() {
+    let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
     let y = x.clone();
     let t = spawn_named("cell-updater", move || site!(y.update(|v| v + 1)));
@@ -44,6 +47,7 @@ fn cell_write_write_race_names_both_writes() {
         "{ops:?}"
     );
     assert_threads(&r, [(l, None), (lt, Some("cell-updater"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -82,6 +86,7 @@ fn cell_under_mutex_is_silent() {
 
 #[test]
 fn write_outside_the_mutex_races_with_write_inside() {
+    let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
     let lock = Arc::new(Mutex::new(()));
     let (y, l2) = (x.clone(), lock.clone());
@@ -95,10 +100,12 @@ fn write_outside_the_mutex_races_with_write_inside() {
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_threads(&r, [(lo, None), (li, Some("locked-writer"))]);
     drop(lock);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn unsafe_cell_with_mut_races_with_with() {
+    let first = line!();
     struct Shared(UnsafeCell<u32>);
     // SAFETY: test type; racedet checks every access.
     unsafe impl Sync for Shared {}
@@ -113,6 +120,7 @@ fn unsafe_cell_with_mut_races_with_with() {
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
     assert_threads(&r, [(l, None), (lt, Some("with-mut"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -158,6 +166,7 @@ fn grandchild_write_is_ordered_before_parent_read_by_nested_joins() {
 
 #[test]
 fn sibling_threads_are_not_ordered_by_their_parent() {
+    let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
     let (a, b) = (x.clone(), x.clone());
     let t1 = spawn_named("sibling-1", move || site!(a.set(1)));
@@ -166,6 +175,7 @@ fn sibling_threads_are_not_ordered_by_their_parent() {
     let r = expect_race(file!(), l1, l2);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_threads(&r, [(l1, Some("sibling-1")), (l2, Some("sibling-2"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -223,6 +233,7 @@ fn scope_end_orders_unjoined_scoped_threads() {
 
 #[test]
 fn two_threads_named_main_get_distinct_ids_in_reports() {
+    let first = line!();
     // std names the process's main thread "main", but any thread may be
     // called that; two such threads racing are still two threads. Both are
     // std threads (invisible to racedet), alive together, and ordered in
@@ -254,6 +265,7 @@ fn two_threads_named_main_get_distinct_ids_in_reports() {
     // expect_race also fails when both sides name one thread id.
     let r = expect_race(file!(), la, lb);
     assert_eq!(r.kind, ReportKind::DataRace);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -278,6 +290,7 @@ fn rwlock_readers_do_not_race_with_each_other() {
 
 #[test]
 fn write_under_read_lock_races_with_read_under_read_lock() {
+    let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
     let lock = Arc::new(RwLock::new(()));
     let (y, l2) = (x.clone(), lock.clone());
@@ -294,6 +307,7 @@ fn write_under_read_lock_races_with_read_under_read_lock() {
     let r = expect_race(file!(), lr, lw);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_threads(&r, [(lr, None), (lw, Some("read-locked-writer"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -365,6 +379,7 @@ fn read_unlocks_of_more_readers_than_reader_slots_all_happen_before_the_next_wri
 
 #[test]
 fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
+    let first = line!();
     // Reader A writes the cell (wrongly) under a read lock; reader B reads
     // it under a read lock later: read-unlock releases only to writers.
     let x = Arc::new(RaceCell::new(0u8));
@@ -390,6 +405,7 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
     let r = expect_race(file!(), la, lb);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_threads(&r, [(la, Some("earlier-reader")), (lb, None)]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -430,14 +446,17 @@ fn mutex_poisoning_is_std_s_and_still_orders_accesses() {
         panic!("expected panic while holding the lock");
     });
     rx.recv().unwrap();
-    let _ = t.join();
-    assert!(lock.is_poisoned());
+    // No join before the lock: the only edge is the panicking holder's
+    // unlock (its guard drops while unwinding) to this lock, which waits
+    // for it.
     let g = lock.lock().unwrap_err().into_inner();
+    assert!(lock.is_poisoned());
     assert_eq!(*g, 0);
     x.set(2);
     drop(g);
     lock.clear_poison();
     assert!(!lock.is_poisoned());
+    let _ = t.join();
     assert_silent(file!(), first, line!());
 }
 
@@ -447,12 +466,18 @@ fn try_lock_success_orders_and_would_block_does_not_panic() {
     let x = Arc::new(RaceCell::new(0u8));
     let lock = Arc::new(Mutex::new(()));
     let (y, l2) = (x.clone(), lock.clone());
-    thread::spawn(move || {
-        let _g = l2.lock().unwrap();
-        y.set(1);
-    })
-    .join()
-    .unwrap();
+    // The thread is joined only at the end: the try_lock is the only edge.
+    // A std signal (invisible to racedet) says the lock is free again.
+    let released = std::sync::Arc::new(Signal::default());
+    let r2 = released.clone();
+    let t = thread::spawn(move || {
+        {
+            let _g = l2.lock().unwrap();
+            y.set(1);
+        }
+        r2.raise();
+    });
+    released.wait();
     let g = lock.try_lock().unwrap();
     assert!(matches!(
         lock.try_lock(),
@@ -463,5 +488,6 @@ fn try_lock_success_orders_and_would_block_does_not_panic() {
     let mut m = Mutex::new(5);
     *m.get_mut().unwrap() += 1;
     assert_eq!(m.into_inner().unwrap(), 6);
+    t.join().unwrap();
     assert_silent(file!(), first, line!());
 }

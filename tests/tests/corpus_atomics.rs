@@ -20,12 +20,8 @@ use racedet::sync::atomic::{
 };
 use racedet::sync::Arc;
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
+use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
-
-fn cell(v: i64) -> Arc<RaceCell<i64>> {
-    Arc::new(RaceCell::new(v))
-}
 
 /// A report between a plain access and an atomic one.
 #[track_caller]

@@ -17,12 +17,10 @@ use racedet::reports::ReportKind;
 use racedet::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
 use racedet::sync::Arc;
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, at, cell, expect_race, site, spawn_named, Signal,
+};
 use std::hint::black_box;
-
-fn cell(v: i64) -> Arc<RaceCell<i64>> {
-    Arc::new(RaceCell::new(v))
-}
 
 /// A receiver several threads can receive from, as a Go channel; the std
 /// mutex around it is invisible to racedet.

@@ -16,13 +16,11 @@ use racedet::reports::ReportKind;
 use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Mutex};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, at, cell, expect_race, site, spawn_named, Signal,
+};
 use std::hint::black_box;
 use std::sync::LazyLock;
-
-fn cell<T: Copy>(v: T) -> Arc<RaceCell<T>> {
-    Arc::new(RaceCell::new(v))
-}
 
 // ------------------------------------------------------ plain variables
 

@@ -17,13 +17,9 @@ use racedet::reports::ReportKind;
 use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::{Arc, Condvar, Mutex, RwLock, TryLockError};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
+use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
 use std::time::Duration;
-
-fn cell(v: i64) -> Arc<RaceCell<i64>> {
-    Arc::new(RaceCell::new(v))
-}
 
 /// Go's `sync.WaitGroup` as the race detector sees it.
 #[derive(Default)]

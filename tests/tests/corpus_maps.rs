@@ -16,29 +16,8 @@ use racedet::reports::{Report, ReportKind};
 use racedet::sync::mpsc::sync_channel;
 use racedet::sync::{Arc, Barrier, Mutex, OnceLock, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named};
-use std::hash::{BuildHasherDefault, Hasher};
+use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, IdMap};
 use std::hint::black_box;
-
-/// Hashes a u64 key to itself, so a test knows each key's bucket.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type IdMap = RaceMap<u64, u64, BuildHasherDefault<Identity>>;
 
 /// A bucket-policy map with 16 buckets (capacity 64, Go's 2^4): key k is
 /// in bucket k % 16 until the map grows past 104 entries.

@@ -16,13 +16,9 @@ use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Barrier, Mutex, Once, OnceLock, RwLock};
 use racedet::thread::{self, JoinHandle};
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
+use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
 use std::hint::black_box;
 use std::time::Duration;
-
-fn cell(v: i64) -> Arc<RaceCell<i64>> {
-    Arc::new(RaceCell::new(v))
-}
 
 /// An `UnsafeCell` shared between threads by unsafe code; racedet checks
 /// every `with` / `with_mut`.

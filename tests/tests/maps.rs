@@ -4,28 +4,7 @@ use racedet::collections::{MapPolicy, RaceMap};
 use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named};
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Hashes a u64 key to itself, so tests know each key's bucket.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type IdMap = RaceMap<u64, u64, BuildHasherDefault<Identity>>;
+use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, IdMap};
 
 fn bucket_map(capacity: usize) -> IdMap {
     RaceMap::with_capacity_hasher_and_policy(capacity, Default::default(), Some(MapPolicy::Bucket))
@@ -43,6 +22,7 @@ fn labels(r: &racedet::reports::Report) -> Vec<String> {
 
 #[test]
 fn two_unlocked_writers_are_concurrent_map_writes() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let (a, b) = (m.clone(), m.clone());
     let t1 = named("mw-writer-a")
@@ -69,10 +49,12 @@ fn two_unlocked_writers_are_concurrent_map_writes() {
         labels[0].ends_with("'mw-writer-a'") && labels[1].ends_with("'mw-writer-b'"),
         "{labels:?}"
     );
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
@@ -91,10 +73,12 @@ fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
         labels(&r)
     );
     assert_threads(&r, [(lr, None), (lw, Some("rw-writer"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
@@ -108,10 +92,12 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     let ops = [r.current.op.as_str(), r.previous.op.as_str()];
     assert!(ops.contains(&"range") && ops.contains(&"insert"), "{ops:?}");
     assert_threads(&r, [(li, None), (lw, Some("it-writer"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn keys_snapshot_during_remove_is_an_iteration_race() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
@@ -121,10 +107,12 @@ fn keys_snapshot_during_remove_is_an_iteration_race() {
     let r = expect_race(file!(), lk, lw);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
     assert_threads(&r, [(lk, None), (lw, Some("keys-snapshot-during"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn clone_during_insert_is_an_iteration_race() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
     let t = spawn_named("clone-during-insert", move || site!(w.insert(3u8, 3u8)));
@@ -133,10 +121,12 @@ fn clone_during_insert_is_an_iteration_race() {
     let r = expect_race(file!(), lc, lw);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
     assert_threads(&r, [(lc, None), (lw, Some("clone-during-insert"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn len_during_insert_races_under_go_policy() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
     let t = spawn_named("len-during-insert", move || site!(w.insert(1u8, 1u8)));
@@ -147,10 +137,12 @@ fn len_during_insert_races_under_go_policy() {
     let parts = [r.current.map_part.clone(), r.previous.map_part.clone()];
     assert!(parts.contains(&Some(MapPart::Header)), "{parts:?}");
     assert_threads(&r, [(ll, None), (lw, Some("len-during-insert"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn clear_during_get_races() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     m.insert(1u8, 1u8);
     let w = m.clone();
@@ -160,10 +152,12 @@ fn clear_during_get_races() {
     let r = expect_race(file!(), lg, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     assert_threads(&r, [(lg, None), (lw, Some("clear-during-get"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     m.insert(1u8, 1u8);
     m.insert(2u8, 2u8);
@@ -174,10 +168,12 @@ fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
     let r = expect_race(file!(), lg, lw);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     assert_threads(&r, [(lg, None), (lw, Some("update-and-get"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn parent_write_after_spawn_races_with_child_read() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let r = m.clone();
     let t = spawn_named("parent-write-after", move || site!(r.get(&1u8)));
@@ -186,6 +182,7 @@ fn parent_write_after_spawn_races_with_child_read() {
     let r = expect_race(file!(), lw, lr);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     assert_threads(&r, [(lw, None), (lr, Some("parent-write-after"))]);
+    assert_silent(file!(), first, line!());
 }
 
 // std's barrier orders the two accesses in time without a happens-before
@@ -193,6 +190,7 @@ fn parent_write_after_spawn_races_with_child_read() {
 
 #[test]
 fn race_is_reported_when_the_read_comes_second() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
@@ -210,10 +208,12 @@ fn race_is_reported_when_the_read_comes_second() {
     assert!(!r.current.write && r.previous.write, "the read came second");
     assert_eq!(r.current.site.line, lr);
     assert_threads(&r, [(lr, None), (lw, Some("race-is-reported"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn race_is_reported_when_the_write_comes_second() {
+    let first = line!();
     let m = Arc::new(RaceMap::new());
     let w = m.clone();
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
@@ -234,6 +234,7 @@ fn race_is_reported_when_the_write_comes_second() {
     );
     assert_eq!(r.current.site.line, lw);
     assert_threads(&r, [(lr, None), (lw, Some("race-is-reported"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -357,6 +358,7 @@ fn scoped_threads_ordered_by_scope_end_are_silent() {
 
 #[test]
 fn bucket_policy_same_bucket_writes_race() {
+    let first = line!();
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
     let t = spawn_named("bucket-policy-same", move || site!(w.insert(1, 1)));
@@ -373,6 +375,7 @@ fn bucket_policy_same_bucket_writes_race() {
         Some(MapPart::Bucket { bucket: 1, of: 16 })
     );
     assert_threads(&r, [(l, None), (lt, Some("bucket-policy-same"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
@@ -392,6 +395,7 @@ fn bucket_policy_different_bucket_writes_are_silent() {
 
 #[test]
 fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
+    let first = line!();
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
     let t = spawn_named("bucket-policy-len", move || site!(w.insert(5, 5)));
@@ -400,10 +404,12 @@ fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
     assert_threads(&r, [(l, None), (lt, Some("bucket-policy-len"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn bucket_policy_growth_writes_every_bucket() {
+    let first = line!();
     // 1 bucket at capacity 0; the 7th insert grows to 2 buckets, a write of
     // every bucket that races with the other thread's read of another key.
     let m = Arc::new(bucket_map(0));
@@ -419,10 +425,12 @@ fn bucket_policy_growth_writes_every_bucket() {
     let ops = [rep.current.op.as_str(), rep.previous.op.as_str()];
     assert!(ops.iter().any(|o| o.starts_with("insert")), "{ops:?}");
     assert_threads(&rep, [(lg, None), (lt, Some("bucket-policy-growth"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn bucket_count_follows_capacity_like_go() {
+    let first = line!();
     // Go sizes 2^B buckets for 6.5 entries each: 64 entries -> 16 buckets.
     let m = Arc::new(bucket_map(64));
     let w = m.clone();
@@ -436,6 +444,7 @@ fn bucket_count_follows_capacity_like_go() {
         Some(MapPart::Bucket { bucket: 3, of: 16 })
     );
     assert_threads(&r, [(l, None), (lt, Some("bucket-count-follows"))]);
+    assert_silent(file!(), first, line!());
 }
 
 #[test]
