@@ -285,7 +285,8 @@ fn pointer_load_that_sees_a_pointer_store_is_ordered_after_it() {
     // Go: TestNoRaceAtomicLoadStorePointer (atomic_test.go)
     let first = line!();
     let x = cell(0);
-    let y = cell(2);
+    // Typed: the pointer casts below name the cell's type.
+    let y = cell(2i64);
     let p = Arc::as_ptr(&y) as *mut RaceCell<i64>;
     let s = Arc::new(AtomicPtr::new(std::ptr::null_mut()));
     let (x1, s1, y1) = (x.clone(), s.clone(), y.clone());
