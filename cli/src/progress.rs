@@ -32,8 +32,7 @@ pub fn classify(line: &str) -> CargoLine {
     let t = line.trim();
     if let Some(rest) = t.strip_prefix("Running ") {
         // `Running [unittests ]SRC (PATH)`: the path is in the last parens.
-        if let (Some(open), true) = (rest.rfind(" ("), rest.ends_with(')')) {
-            let path = &rest[open + 2..rest.len() - 1];
+        if let Some(path) = last_parens(rest) {
             let name = Path::new(path)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -45,11 +44,17 @@ pub fn classify(line: &str) -> CargoLine {
         return CargoLine::DocTests(krate.trim().to_string());
     }
     if let Some(rest) = t.strip_prefix("process didn't exit successfully: ") {
-        if let (Some(open), true) = (rest.rfind(" ("), rest.ends_with(')')) {
-            return CargoLine::Failed(rest[open + 2..rest.len() - 1].to_string());
+        if let Some(status) = last_parens(rest) {
+            return CargoLine::Failed(status.to_string());
         }
     }
     CargoLine::Other
+}
+
+/// What `TEXT (THIS)` ends with in parentheses.
+fn last_parens(s: &str) -> Option<&str> {
+    let open = s.rfind(" (")?;
+    s.strip_suffix(')').map(|inner| &inner[open + 2..])
 }
 
 /// Removes ANSI escape sequences (cargo colours its output on a terminal).

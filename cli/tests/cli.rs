@@ -115,6 +115,8 @@ fn racy_site(call: &str) -> String {
 struct RacyRun {
     test: Output,
     latest_report: Output,
+    /// `report --format json` on the latest run, taken with `latest_report`.
+    latest_json: Output,
     run_dir: PathBuf,
 }
 
@@ -124,10 +126,15 @@ fn racy_run() -> &'static RacyRun {
         let _lock = suite_lock();
         let test = run(racedet(&fixture("racy"), &["racedet", "test"]));
         let latest_report = run(racedet(&fixture("racy"), &["racedet", "report"]));
+        let latest_json = run(racedet(
+            &fixture("racy"),
+            &["racedet", "report", "--format", "json"],
+        ));
         let run_dir = run_dir_of(&test);
         RacyRun {
             test,
             latest_report,
+            latest_json,
             run_dir,
         }
     })
@@ -183,6 +190,17 @@ fn report_without_paths_reads_the_latest_run() {
         "{out}"
     );
     assert!(r.run_dir.join("run.json").is_file());
+    // "Latest" is this suite's run, not an older racy one: the report's
+    // process wrote its report.PID file into this run's directory.
+    let json = stdout(&r.latest_json);
+    let first: serde_json::Value =
+        serde_json::from_str(json.lines().next().expect("a JSON report")).expect("JSON");
+    let pid = first["pid"].as_u64().expect("a pid");
+    assert!(
+        r.run_dir.join(format!("report.{pid}")).is_file(),
+        "no report.{pid} in {}",
+        r.run_dir.display()
+    );
 }
 
 #[test]
