@@ -1446,119 +1446,84 @@ fn trace_parse_skips_comments_and_interns_names() {
 
 // ------------------------------------------------------------ replay errors
 
+/// Asserts that replaying `text` fails at text line `line` with a message
+/// containing `needle`.
+#[track_caller]
+fn assert_replay_error(text: &str, line: usize, needle: &str) {
+    let err = replay_error(text);
+    assert_eq!(err.line, line, "{err}");
+    assert!(err.message.contains(needle), "{}", err.message);
+}
+
 #[test]
 fn unlock_without_lock_is_a_replay_error() {
-    let err = replay_error("main fork t1\nt1 unlock m\n");
-    assert_eq!(err.line, 2);
-    assert!(
-        err.message.contains("without holding it"),
-        "{}",
-        err.message
-    );
-
-    let err = replay_error("main fork t1\nmain lock m\nt1 unlock m\n");
-    assert_eq!(err.line, 3, "holding is per thread");
-    assert!(
-        err.message.contains("without holding it"),
-        "{}",
-        err.message
+    assert_replay_error("main fork t1\nt1 unlock m\n", 2, "without holding it");
+    // Holding is per thread.
+    assert_replay_error(
+        "main fork t1\nmain lock m\nt1 unlock m\n",
+        3,
+        "without holding it",
     );
 }
 
 #[test]
 fn locking_a_held_lock_is_a_replay_error() {
-    let err = replay_error("main fork t1\nmain lock m\nt1 lock m\n");
-    assert_eq!(err.line, 3);
-    assert!(err.message.contains("is held"), "{}", err.message);
-
-    let err = replay_error("main fork t1\nmain rlock m\nt1 lock m\n");
-    assert_eq!(err.line, 3, "read-held counts as held");
-
-    let err = replay_error("main fork t1\nmain lock m\nt1 rlock m\n");
-    assert_eq!(err.line, 3);
-    assert!(err.message.contains("write-locked"), "{}", err.message);
+    assert_replay_error("main fork t1\nmain lock m\nt1 lock m\n", 3, "is held");
+    // Read-held counts as held.
+    assert_replay_error("main fork t1\nmain rlock m\nt1 lock m\n", 3, "is held");
+    assert_replay_error("main fork t1\nmain lock m\nt1 rlock m\n", 3, "write-locked");
 }
 
 #[test]
 fn read_unlock_without_read_lock_is_a_replay_error() {
-    let err = replay_error("main fork t1\nmain rlock m\nt1 runlock m\n");
-    assert_eq!(err.line, 3);
-    assert!(err.message.contains("read-unlocks"), "{}", err.message);
+    assert_replay_error(
+        "main fork t1\nmain rlock m\nt1 runlock m\n",
+        3,
+        "read-unlocks",
+    );
 }
 
 #[test]
 fn acting_before_fork_is_a_replay_error() {
-    let err = replay_error("main write x\nt1 write x\nmain fork t1\n");
-    assert_eq!(err.line, 2);
-    assert!(err.message.contains("not running"), "{}", err.message);
-    assert!(err.message.contains("fork it first"), "{}", err.message);
+    let text = "main write x\nt1 write x\nmain fork t1\n";
+    assert_replay_error(text, 2, "not running");
+    assert_replay_error(text, 2, "fork it first");
 }
 
 #[test]
 fn acting_after_end_or_join_is_a_replay_error() {
-    let err = replay_error("main fork t1\nt1 end\nt1 write x\n");
-    assert_eq!(err.line, 3);
-    assert!(err.message.contains("not running"), "{}", err.message);
-
-    let err = replay_error("main fork t1\nmain join t1\nt1 write x\n");
-    assert_eq!(err.line, 3);
-    assert!(err.message.contains("not running"), "{}", err.message);
+    assert_replay_error("main fork t1\nt1 end\nt1 write x\n", 3, "not running");
+    assert_replay_error("main fork t1\nmain join t1\nt1 write x\n", 3, "not running");
 }
 
 #[test]
 fn forking_a_thread_twice_is_a_replay_error() {
-    let err = replay_error("main fork t1\nmain fork t1\n");
-    assert_eq!(err.line, 2);
-    assert!(err.message.contains("forked twice"), "{}", err.message);
-
-    let err = replay_error("main fork t1\nmain join t1\nmain fork t1\n");
-    assert_eq!(err.line, 3, "an ended thread cannot be forked again");
+    assert_replay_error("main fork t1\nmain fork t1\n", 2, "forked twice");
+    // An ended thread cannot be forked again.
+    assert_replay_error(
+        "main fork t1\nmain join t1\nmain fork t1\n",
+        3,
+        "forked twice",
+    );
 }
 
 #[test]
 fn joining_itself_or_an_unstarted_thread_is_a_replay_error() {
-    let err = replay_error("main fork t1\nt1 join t1\n");
-    assert_eq!(err.line, 2);
-    assert!(err.message.contains("cannot join"), "{}", err.message);
-
-    let err = replay_error("main join t1\n");
-    assert_eq!(err.line, 1);
-    assert!(err.message.contains("cannot join"), "{}", err.message);
-
-    let err = replay_error("main fork t1\nmain fork t2\nt2 join t3\nmain fork t3\n");
-    assert_eq!(err.line, 3);
+    assert_replay_error("main fork t1\nt1 join t1\n", 2, "cannot join");
+    assert_replay_error("main join t1\n", 1, "cannot join");
+    assert_replay_error(
+        "main fork t1\nmain fork t2\nt2 join t3\nmain fork t3\n",
+        3,
+        "cannot join",
+    );
 }
 
 #[test]
 fn impossible_orderings_are_replay_errors() {
-    let err = replay_error("main load f release\n");
-    assert_eq!(err.line, 1);
-    assert!(
-        err.message.contains("load cannot have release"),
-        "{}",
-        err.message
-    );
-
-    let err = replay_error("main load f acqrel\n");
-    assert!(
-        err.message.contains("load cannot have release"),
-        "{}",
-        err.message
-    );
-
-    let err = replay_error("main store f acquire\n");
-    assert!(
-        err.message.contains("store cannot have acquire"),
-        "{}",
-        err.message
-    );
-
-    let err = replay_error("main fence relaxed\n");
-    assert!(
-        err.message.contains("fence cannot be relaxed"),
-        "{}",
-        err.message
-    );
+    assert_replay_error("main load f release\n", 1, "load cannot have release");
+    assert_replay_error("main load f acqrel\n", 1, "load cannot have release");
+    assert_replay_error("main store f acquire\n", 1, "store cannot have acquire");
+    assert_replay_error("main fence relaxed\n", 1, "fence cannot be relaxed");
 }
 
 #[test]
