@@ -2,7 +2,7 @@
 //! requests over a channel and wait for each reply (channel-serialized
 //! access, the seed's alternative to a lock).
 
-use super::{KEYS, THREADS};
+use super::{writes, KEYS, THREADS};
 use crate::rng::XorShift;
 use std::collections::HashMap;
 
@@ -32,8 +32,7 @@ pub fn plain() -> usize {
                 let mut r = XorShift::new(t as u64 + 1);
                 for _ in 0..OPS {
                     let x = r.next();
-                    tx.send((x, (x >> 32).is_multiple_of(10), rtx.clone()))
-                        .unwrap();
+                    tx.send((x, writes(x, 9), rtx.clone())).unwrap();
                     std::hint::black_box(rrx.recv().unwrap());
                 }
             })
@@ -67,8 +66,7 @@ pub fn detected() -> usize {
                 let mut r = XorShift::new(t as u64 + 1);
                 for _ in 0..OPS {
                     let x = r.next();
-                    tx.send((x, (x >> 32).is_multiple_of(10), rtx.clone()))
-                        .unwrap();
+                    tx.send((x, writes(x, 9), rtx.clone())).unwrap();
                     std::hint::black_box(rrx.recv().unwrap());
                 }
             })

@@ -1,15 +1,9 @@
 //! W1 `rwmap` (9 reads : 1 write under a RwLock) and W2 `mutexmap`
 //! (1 : 1 under a Mutex): Go's seed benchmark.
 
-use super::{KEYS, OPS, THREADS};
+use super::{writes, KEYS, OPS, THREADS};
 use crate::rng::XorShift;
 use std::collections::HashMap;
-
-/// Whether op `x` writes, for `reads` reads per write.
-#[inline]
-fn writes(x: u64, reads: u64) -> bool {
-    (x >> 32).is_multiple_of(reads + 1)
-}
 
 pub fn rwmap_plain() -> usize {
     use std::sync::{Arc, RwLock};

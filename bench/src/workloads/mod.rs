@@ -29,6 +29,13 @@ pub const OPS: usize = 250_000;
 /// Keys are `x % KEYS`.
 pub const KEYS: u64 = 1024;
 
+/// Whether op `x` writes, for `reads` reads per write (the same draw on
+/// both sides of every map workload).
+#[inline]
+pub fn writes(x: u64, reads: u64) -> bool {
+    (x >> 32).is_multiple_of(reads + 1)
+}
+
 /// Runs one workload; returns the number of operations done.
 pub fn run(name: &str, mode: Mode, spawn_threads: usize) -> usize {
     let detected = mode == Mode::Detected;

@@ -1,6 +1,6 @@
 //! W4 `sharded`: 16 mutex-guarded shards chosen by key hash, 9 : 1.
 
-use super::{KEYS, OPS, THREADS};
+use super::{writes, KEYS, OPS, THREADS};
 use crate::rng::XorShift;
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ pub fn plain() -> usize {
                     let x = r.next();
                     let k = x % KEYS;
                     let mut g = shards[shard(k)].lock().unwrap();
-                    if (x >> 32).is_multiple_of(10) {
+                    if writes(x, 9) {
                         g.insert(k, x);
                     } else if let Some(v) = g.get(&k) {
                         sum = sum.wrapping_add(*v);
@@ -56,7 +56,7 @@ pub fn detected() -> usize {
                     let x = r.next();
                     let k = x % KEYS;
                     let g = shards[shard(k)].lock().unwrap();
-                    if (x >> 32).is_multiple_of(10) {
+                    if writes(x, 9) {
                         g.insert(k, x);
                     } else if let Some(v) = g.get(&k) {
                         sum = sum.wrapping_add(v);

@@ -2,6 +2,7 @@
 //! one map operation under a Mutex. The cost per thread must not grow with
 //! the number of threads ever created.
 
+use super::KEYS;
 use std::collections::HashMap;
 
 const WAVE: usize = 64;
@@ -17,7 +18,7 @@ pub fn plain(threads: usize) -> usize {
                 let m = m.clone();
                 let k = (done + i) as u64;
                 std::thread::spawn(move || {
-                    m.lock().unwrap().insert(k % 1024, k);
+                    m.lock().unwrap().insert(k % KEYS, k);
                 })
             })
             .collect();
@@ -41,7 +42,7 @@ pub fn detected(threads: usize) -> usize {
                 let m = m.clone();
                 let k = (done + i) as u64;
                 racedet::thread::spawn(move || {
-                    m.lock().unwrap().insert(k % 1024, k);
+                    m.lock().unwrap().insert(k % KEYS, k);
                 })
             })
             .collect();
