@@ -1508,3 +1508,26 @@ fn lock_guards_have_std_s_auto_trait_bounds() {
     assert_eq!(rw.read().unwrap().to_string(), "8");
     assert_eq!(rw.write().unwrap().to_string(), "8");
 }
+
+#[test]
+fn rwlock_shows_and_hands_back_its_value_as_std_s_does_poisoned_or_not() {
+    // The value sits in a cache-line padded cell inside std's lock; none of
+    // that may show through Debug, get_mut or into_inner.
+    let mut rw = racedet::sync::RwLock::new(vec![1, 2]);
+    assert_eq!(
+        format!("{rw:?}"),
+        format!("{:?}", std::sync::RwLock::new(vec![1, 2]))
+    );
+    rw.get_mut().unwrap().push(3);
+    let rw = std::sync::Arc::new(rw);
+    let poisoner = rw.clone();
+    let _ = std::thread::spawn(move || {
+        let _guard = poisoner.write().unwrap();
+        panic!("poison the lock");
+    })
+    .join();
+    let mut rw = std::sync::Arc::into_inner(rw).unwrap();
+    assert!(rw.is_poisoned());
+    assert_eq!(*rw.get_mut().unwrap_err().into_inner(), vec![1, 2, 3]);
+    assert_eq!(rw.into_inner().unwrap_err().into_inner(), vec![1, 2, 3]);
+}

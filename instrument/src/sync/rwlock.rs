@@ -10,18 +10,33 @@ use std::sync::{LockResult, TryLockResult};
 /// std's `RwLock`, reporting locks and unlocks to the detector.
 pub struct RwLock<T: ?Sized> {
     clock: RwLockClock,
-    inner: std::sync::RwLock<T>,
+    inner: std::sync::RwLock<Padded<T>>,
+}
+
+/// The protected value, on a cache line apart from std's lock word. Every
+/// read lock and unlock writes that word, so a value that readers write
+/// too (a `RaceMap`'s own lock, a cell's shadow) would otherwise move
+/// between cores with it twice per read (W1 `rwmap`, 4 threads: median
+/// 100.6 -> 87.5 ns/op over 21 interleaved runs).
+#[repr(align(64))]
+struct Padded<T: ?Sized>(T);
+
+// What std's `RwLock` prints for the data is the value's own `Debug`.
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Padded<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// std's `RwLockReadGuard`.
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    inner: std::sync::RwLockReadGuard<'a, T>,
+    inner: std::sync::RwLockReadGuard<'a, Padded<T>>,
     clock: &'a RwLockClock,
 }
 
 /// std's `RwLockWriteGuard`.
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
-    inner: std::sync::RwLockWriteGuard<'a, T>,
+    inner: std::sync::RwLockWriteGuard<'a, Padded<T>>,
     clock: &'a RwLockClock,
 }
 
@@ -30,13 +45,13 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             clock: RwLockClock::new(),
-            inner: std::sync::RwLock::new(value),
+            inner: std::sync::RwLock::new(Padded(value)),
         }
     }
 
     /// The value (exclusive ownership).
     pub fn into_inner(self) -> LockResult<T> {
-        self.inner.into_inner()
+        map_result(self.inner.into_inner(), |p| p.0)
     }
 }
 
@@ -76,7 +91,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// `&mut` access: exclusive by the borrow rules.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.inner.get_mut()
+        map_result(self.inner.get_mut(), |p| &mut p.0)
     }
 
     // Inlined, as `Mutex::guard` (see there): an out-of-line guard is
@@ -84,7 +99,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline(always)]
     fn read_guard<'a>(
         &'a self,
-        inner: std::sync::RwLockReadGuard<'a, T>,
+        inner: std::sync::RwLockReadGuard<'a, Padded<T>>,
     ) -> RwLockReadGuard<'a, T> {
         // SAFETY: `inner` holds a read lock.
         unsafe { self.clock.read_locked() };
@@ -97,7 +112,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline(always)]
     fn write_guard<'a>(
         &'a self,
-        inner: std::sync::RwLockWriteGuard<'a, T>,
+        inner: std::sync::RwLockWriteGuard<'a, Padded<T>>,
     ) -> RwLockWriteGuard<'a, T> {
         // SAFETY: `inner` holds the write lock.
         unsafe { self.clock.write_locked() };
@@ -125,44 +140,44 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.inner
+        &self.inner.0
     }
 }
 
 impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.inner
+        &self.inner.0
     }
 }
 
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
+        &mut self.inner.0
     }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
+        fmt::Debug::fmt(&self.inner.0, f)
     }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
+        fmt::Debug::fmt(&self.inner.0, f)
     }
 }
 
 impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
+        fmt::Display::fmt(&self.inner.0, f)
     }
 }
 
 impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
+        fmt::Display::fmt(&self.inner.0, f)
     }
 }
 
