@@ -62,6 +62,16 @@ impl<S: Copy> Dense<S> {
         self.slots[i] = Some(entry);
     }
 
+    /// [`Dense::put`] unless the slot already holds a newer entry.
+    #[inline]
+    fn put_newer(&mut self, entry: Entry<S>) {
+        let i = entry.epoch.tid().index();
+        match self.slots.get(i) {
+            Some(Some(old)) if old.epoch.clock() >= entry.epoch.clock() => {}
+            _ => self.put(entry),
+        }
+    }
+
     fn iter(&self) -> impl Iterator<Item = &Entry<S>> {
         self.slots.iter().flatten()
     }
@@ -123,17 +133,22 @@ impl<S: Copy> AccessSet<S> {
                     *e = entry;
                 } else {
                     // Inflate: a concurrent access of another slot.
-                    let mut d = Box::new(Dense {
-                        slots: SmallVec::new(),
-                        count: 0,
-                    });
-                    d.put(*e);
-                    d.put(entry);
-                    *self = AccessSet::Many(d);
+                    *self = AccessSet::pair(*e, entry);
                 }
             }
             AccessSet::Many(d) => d.put(entry),
         }
+    }
+
+    /// The set of two entries of different slots.
+    fn pair(a: Entry<S>, b: Entry<S>) -> AccessSet<S> {
+        let mut d = Box::new(Dense {
+            slots: SmallVec::new(),
+            count: 0,
+        });
+        d.put(a);
+        d.put(b);
+        AccessSet::Many(d)
     }
 
     fn normalize(&mut self) {
@@ -277,6 +292,36 @@ impl<S: Copy> Shadow<S> {
             }
         }
         self.access(thread, AccessKind::Read, site())
+    }
+
+    /// Whether a plain read by `thread` made now would race with nothing
+    /// remembered (every write seen, no atomic access), so that all it
+    /// leaves behind is its own record, which can be kept elsewhere and
+    /// handed to [`Shadow::add_checked_read`] later. Does not change the
+    /// cell, so concurrent readers may ask at once.
+    #[inline(always)]
+    pub fn read_needs_only_record(&self, thread: &ThreadState) -> bool {
+        self.atomics.is_none() && self.writes.all_seen(thread)
+    }
+
+    /// Remembers a plain read that [`Shadow::read_needs_only_record`]
+    /// cleared when it was made, without its thread's clock at hand: it
+    /// replaces an older read of its own slot and otherwise joins the
+    /// reads. Remembering a read that a newer one subsumes changes no
+    /// verdict, so the result checks later accesses exactly as if the read
+    /// had been recorded when it was made.
+    pub fn add_checked_read(&mut self, epoch: Epoch, site: S) {
+        let entry = Entry { epoch, site };
+        match &mut self.reads {
+            AccessSet::Empty => self.reads = AccessSet::One(entry),
+            AccessSet::One(r) if r.epoch.tid() == epoch.tid() => {
+                if r.epoch.clock() < epoch.clock() {
+                    *r = entry;
+                }
+            }
+            AccessSet::One(r) => self.reads = AccessSet::pair(*r, entry),
+            AccessSet::Many(d) => d.put_newer(entry),
+        }
     }
 
     /// Checks and records a plain write. Hot path: O(1) when the location

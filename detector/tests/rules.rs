@@ -234,6 +234,66 @@ fn concurrent_reads_inflate_and_ordered_write_deflates() {
 }
 
 #[test]
+fn a_read_recorded_later_checks_writes_as_if_recorded_when_made() {
+    // The shared read path of a map: a reader asks `read_needs_only_record`,
+    // keeps its record on a line of its own, and a later writer hands the
+    // record to the cell before its own check.
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    assert!(x.write(&main, 0).is_none());
+    let t1 = d.fork(&mut main).unwrap();
+    let t2 = d.fork(&mut main).unwrap();
+    assert!(x.read_needs_only_record(&t1), "t1 saw the write");
+    x.add_checked_read(t1.epoch(), 1);
+    assert_eq!(x.remembered(), 2);
+    let race = x.write(&t2, 2).expect("t2 did not see t1's read");
+    assert_eq!((race.kind(), race.previous.site), (ReadWrite, 1));
+
+    // Ordered after the read: silent, and the write stands for it.
+    let mut y: Shadow<u32> = Shadow::new();
+    y.add_checked_read(t1.epoch(), 3);
+    let end1 = d.finish(t1);
+    main.acquire(&end1);
+    assert!(y.write(&main, 4).is_none());
+    assert_eq!(y.remembered(), 1);
+}
+
+#[test]
+fn a_read_recorded_later_keeps_the_newest_read_of_its_slot_and_joins_others() {
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let mut t1 = d.fork(&mut main).unwrap();
+    let t2 = d.fork(&mut main).unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    let older = t1.epoch();
+    t1.tick();
+    // t1's newer read went through the cell itself; its older record
+    // arrives after it and must not replace it.
+    assert!(x.read(&t1, 2).is_none());
+    x.add_checked_read(older, 1);
+    assert_eq!(x.remembered(), 1);
+    // Another slot's read joins (the cell cannot tell whether t2 saw t1's).
+    x.add_checked_read(t2.epoch(), 3);
+    assert_eq!(x.remembered(), 2);
+    x.add_checked_read(older, 1);
+    assert_eq!(x.remembered(), 2, "one entry per slot");
+    let race = x.write(&main, 4).expect("main saw neither read");
+    assert_eq!(race.previous.site, 2, "t1's newest read stands");
+}
+
+#[test]
+fn a_write_not_seen_means_a_read_must_go_through_the_cell() {
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let t1 = d.fork(&mut main).unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    assert!(x.write(&main, 0).is_none());
+    assert!(!x.read_needs_only_record(&t1), "t1 forked before the write");
+    assert!(x.read(&t1, 1).is_some());
+}
+
+#[test]
 fn same_epoch_read_is_fast_path_and_silent() {
     let mut d = Detector::new();
     let mut main = d.root_thread().unwrap();
