@@ -2,7 +2,7 @@
 
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
-use racedet_runtime::{Op, SpinLock};
+use racedet_runtime::{FoldReads, MapLock, Op, ReadRecord};
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -37,8 +37,10 @@ pub struct RaceMap<K, V, S = RandomState> {
     // table and the bucket of the map model.
     hasher: S,
     // A spin lock: every critical section is one table operation (and one
-    // shadow check), far shorter than parking a thread.
-    inner: SpinLock<Inner<K, V>>,
+    // shadow check), far shorter than parking a thread. Key reads by
+    // checked threads take it shared and write no line another reader
+    // writes (see `MapLock`).
+    inner: MapLock<Inner<K, V>>,
 }
 
 // As std's `HashMap`: a panic in a closure passed to `update` can leave that
@@ -119,6 +121,15 @@ impl<K, V> Inner<K, V> {
     }
 }
 
+impl<K, V> FoldReads for Inner<K, V> {
+    fn fold_read(&mut self, _read: ReadRecord) {
+        // Without `detect` nothing reads on the shared path, so there is
+        // nothing to fold.
+        #[cfg(any(feature = "detect", racedet_detect))]
+        self.shadow.fold_read(_read);
+    }
+}
+
 impl<K, V> RaceMap<K, V, RandomState> {
     /// An empty map.
     #[track_caller]
@@ -164,7 +175,7 @@ impl<K, V, S> RaceMap<K, V, S> {
         let _ = policy;
         RaceMap {
             hasher,
-            inner: SpinLock::new(Inner {
+            inner: MapLock::new(Inner {
                 table: HashTable::with_capacity(capacity),
                 #[cfg(any(feature = "detect", racedet_detect))]
                 shadow: MapShadow::new(capacity, policy, Location::caller()),
@@ -240,6 +251,16 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        #[cfg(any(feature = "detect", racedet_detect))]
+        if let Some(mut g) = self.inner.read_shared() {
+            let (inner, record) = g.parts();
+            if inner.shadow.key_read_shared(record, hash, op, at) {
+                return inner
+                    .table
+                    .find(hash, |(k, _)| k.borrow() == key)
+                    .map(|(_, v)| f(v));
+            }
+        }
         let mut g = self.inner.lock();
         g.key(false, hash, op, at, self.addr());
         g.table

@@ -49,12 +49,7 @@ pub fn check(
     // Built only when the shadow stores it: under `history=full` the
     // stack capture is then skipped by every fast path that remembers
     // nothing new (a same-epoch access).
-    let site = || Site {
-        location: caller,
-        thread: l.id32,
-        stack: if l.history_full { capture_stack() } else { 0 },
-        detail,
-    };
+    let site = || site(l, caller, detail);
     let race = match kind {
         AccessKind::Read => shadow.read_with(&l.state, site),
         AccessKind::Write => shadow.write_with(&l.state, site),
@@ -92,6 +87,17 @@ pub fn plain_access(write: bool) -> AccessKind {
         AccessKind::Write
     } else {
         AccessKind::Read
+    }
+}
+
+/// What the shadow remembers of an access by `l` at `caller`.
+#[inline(always)]
+pub(crate) fn site(l: &Local, caller: &'static Location<'static>, detail: Detail) -> Site {
+    Site {
+        location: caller,
+        thread: l.id32,
+        stack: if l.history_full { capture_stack() } else { 0 },
+        detail,
     }
 }
 

@@ -1,11 +1,13 @@
 //! The shadow of a `RaceMap`: a header location plus one location per
 //! bucket, with Go's bucket count (`2^B`, load factor 6.5).
 
-use crate::access::{check, plain_access, ObjectInfo, ShadowCell};
+use crate::access::{check, plain_access, site, ObjectInfo, ShadowCell};
 use crate::global::runtime;
+use crate::map_lock::ReadRecord;
 use crate::options::MapPolicy;
 use crate::site::{Detail, Op, Part};
 use crate::stack::StackId;
+use crate::threads::local;
 use racedet_detector::AccessKind;
 use std::panic::Location;
 
@@ -94,6 +96,44 @@ impl MapShadow {
             MapPolicy::Bucket => &mut self.buckets[bucket as usize],
         };
         check(cell, plain_access(write), detail, caller, &describe);
+    }
+
+    /// A key read on the shared path (see `MapLock`): checks it against
+    /// the map's writes and leaves its record in `record` for the next
+    /// exclusive holder to fold. False when the read must go through
+    /// [`MapShadow::key`] instead: policy `bucket`, or a write the reader
+    /// has not seen (a race, which `key` reports). Hot path.
+    #[inline(always)]
+    pub fn key_read_shared(
+        &self,
+        record: &mut Option<ReadRecord>,
+        hash: u64,
+        op: Op,
+        caller: &'static Location<'static>,
+    ) -> bool {
+        if self.policy != MapPolicy::Go {
+            return false;
+        }
+        let Some(l) = local() else { return false };
+        if !self.header.read_needs_only_record(&l.state) {
+            return false;
+        }
+        let epoch = l.state.epoch();
+        // A read of this epoch is on record already: it stands for this one,
+        // as in the shadow's own same-epoch rule.
+        if !matches!(record, Some(r) if r.epoch == epoch) {
+            let detail = Detail::map(op, self.log2, Part::Bucket(self.bucket_of(hash)));
+            *record = Some(ReadRecord {
+                epoch,
+                site: site(l, caller, detail),
+            });
+        }
+        true
+    }
+
+    /// Adds a read left by a shared reader (see [`MapShadow::key_read_shared`]).
+    pub fn fold_read(&mut self, read: ReadRecord) {
+        self.header.add_checked_read(read.epoch, read.site);
     }
 
     /// An operation on the whole map (iteration, clone, clear).

@@ -43,13 +43,24 @@ impl<T> SpinLock<T> {
     /// Locks, spinning (and yielding when contended).
     #[inline]
     pub fn lock(&self) -> SpinGuard<'_, T> {
-        if self.locked.swap(true, Ordering::Acquire) {
+        // SeqCst (the same instruction as Acquire on x86): the map lock's
+        // handshake with its shared readers orders this before its loads.
+        if self.locked.swap(true, Ordering::SeqCst) {
             self.lock_contended();
         }
         SpinGuard {
             lock: self,
             _exclusive: PhantomData,
         }
+    }
+
+    /// Locks if free.
+    #[inline]
+    pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        (!self.locked.swap(true, Ordering::SeqCst)).then_some(SpinGuard {
+            lock: self,
+            _exclusive: PhantomData,
+        })
     }
 
     #[cold]
@@ -64,10 +75,17 @@ impl<T> SpinLock<T> {
                     std::thread::yield_now();
                 }
             }
-            if !self.locked.swap(true, Ordering::Acquire) {
+            if !self.locked.swap(true, Ordering::SeqCst) {
                 return;
             }
         }
+    }
+
+    /// Whether someone holds the lock now (SeqCst: for handshakes such as
+    /// the map lock's with its shared readers).
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::SeqCst)
     }
 
     /// Exclusive access through `&mut` (no locking needed).

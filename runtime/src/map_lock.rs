@@ -1,0 +1,340 @@
+//! A `RaceMap`'s lock: exclusive for everything that changes the map or
+//! needs its whole shadow, shared for key reads by checked threads.
+//!
+//! Readers of a map under a read lock (Go's seed benchmark) would otherwise
+//! all write one cache line per read — the lock flag and the read set of
+//! the map's shadow — where std's `HashMap` behind the same `RwLock` has
+//! them write nothing. A shared reader writes only a line of its own: its
+//! busy flag and its read record, which the next exclusive holder folds
+//! into the shadow ([`FoldReads`]) before anything looks at it.
+
+use crate::site::Site;
+use crate::spin::{SpinGuard, SpinLock};
+use crate::threads::local;
+use racedet_detector::Epoch;
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+/// Threads in detector slots below this read on the shared path; others
+/// (rare: more than this many threads alive) take the exclusive one.
+const READER_SLOTS: usize = 8;
+
+/// A key read made on the shared path, waiting to be folded.
+#[derive(Copy, Clone)]
+pub struct ReadRecord {
+    pub epoch: Epoch,
+    pub site: Site,
+}
+
+/// What the exclusive holder does with the reads shared readers left.
+pub trait FoldReads {
+    /// Adds one reader's latest read to the shadow.
+    fn fold_read(&mut self, read: ReadRecord);
+}
+
+/// One reader slot, on a cache line of its own that only its reader
+/// writes, so shared readers share no written line.
+#[repr(align(64))]
+#[derive(Default)]
+struct ReaderLine {
+    busy: AtomicBool,
+    read: UnsafeCell<Option<ReadRecord>>,
+}
+
+/// The reader slots, and what the exclusive holders have folded of each.
+#[derive(Default)]
+struct Readers {
+    lines: [ReaderLine; READER_SLOTS],
+    /// Epoch (bits) of the last record folded from each line: a record
+    /// stays in its line (only its reader writes there), and must not be
+    /// folded again after a write has made it redundant. Exclusive holders
+    /// only, on a line of their own.
+    folded: Folded,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Folded(UnsafeCell<[u64; READER_SLOTS]>);
+
+/// A map's value under a lock with an exclusive and a shared mode.
+// `repr(C)`, flags first: the exclusive flag, which every exclusive holder
+// writes, shares its cache line with the start of the value (a map's header
+// shadow, which it writes next).
+#[repr(C)]
+pub struct MapLock<T> {
+    exclusive: SpinLock<()>,
+    /// Set the first time two accesses meet at the exclusive lock: only
+    /// then do key reads go shared. A map whose users serialize it
+    /// themselves (behind a `Mutex`, or owned by one thread) never pays for
+    /// reader lines its exclusive holders would have to read.
+    contended: AtomicBool,
+    /// Bit `i`: reader slot `i` has read on the shared path (ever: a bit
+    /// set once costs readers nothing more), so an exclusive holder reads
+    /// only the lines of readers there were.
+    used: AtomicU8,
+    /// Made by the first shared read, so maps read by one thread or never
+    /// shared carry none of it.
+    readers: OnceLock<Box<Readers>>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is reached mutably only by the exclusive holder, and
+// shared readers get `&T` only while no exclusive holder exists (the
+// busy-flag / exclusive-flag handshake below). Each reader line is written
+// only by its slot's thread, and read by the exclusive holder while that
+// reader is not busy; `folded` belongs to the exclusive holder.
+unsafe impl<T: Send + Sync> Sync for MapLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for MapLock<T> {}
+
+/// Exclusive access; reads left by shared readers are folded already.
+pub struct ExclusiveGuard<'a, T> {
+    lock: &'a MapLock<T>,
+    _spin: SpinGuard<'a, ()>,
+    _exclusive: PhantomData<&'a mut T>,
+}
+
+/// Shared access for one reader, with its record to fill in.
+pub struct SharedGuard<'a, T> {
+    lock: &'a MapLock<T>,
+    line: &'a ReaderLine,
+}
+
+impl<T> MapLock<T> {
+    /// An unlocked value.
+    pub const fn new(value: T) -> MapLock<T> {
+        MapLock {
+            exclusive: SpinLock::new(()),
+            readers: OnceLock::new(),
+            contended: AtomicBool::new(false),
+            used: AtomicU8::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+}
+
+impl<T: FoldReads> MapLock<T> {
+    /// Exclusive access: waits out shared readers and folds their reads.
+    #[inline]
+    pub fn lock(&self) -> ExclusiveGuard<'_, T> {
+        let spin = match self.exclusive.try_lock() {
+            Some(spin) => spin,
+            None => self.lock_contended(),
+        };
+        if let Some(readers) = self.readers.get() {
+            self.fold(readers);
+        }
+        ExclusiveGuard {
+            lock: self,
+            _spin: spin,
+            _exclusive: PhantomData,
+        }
+    }
+
+    #[cold]
+    fn lock_contended(&self) -> SpinGuard<'_, ()> {
+        self.contended.store(true, Ordering::Relaxed);
+        self.exclusive.lock()
+    }
+
+    #[inline]
+    fn fold(&self, readers: &Readers) {
+        // The other half of the handshake in `read_shared` (Dekker's, every
+        // step SeqCst; the exclusive flag's swap is too): either a reader
+        // sees the flag and backs off, or this sees its `used` bit and then
+        // its busy flag, and waits for it.
+        let mut used = self.used.load(Ordering::SeqCst);
+        // SAFETY: only the exclusive holder touches `folded`.
+        let folded = unsafe { &mut *readers.folded.0.get() };
+        while used != 0 {
+            let slot = used.trailing_zeros() as usize;
+            used &= used - 1;
+            let line = &readers.lines[slot];
+            while line.busy.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            // SAFETY: the reader is out, and one coming in now sees the
+            // exclusive flag and leaves without touching its record.
+            if let Some(read) = unsafe { *line.read.get() } {
+                let bits = read.epoch.to_bits();
+                if folded[slot] != bits {
+                    folded[slot] = bits;
+                    // SAFETY: exclusive access to the value.
+                    unsafe { (*self.value.get()).fold_read(read) };
+                }
+            }
+        }
+    }
+
+    /// Shared access for the calling thread, if the map has seen contention,
+    /// the thread has a reader slot and no exclusive holder is in; `None` sends the caller to [`MapLock::lock`].
+    #[inline]
+    pub fn read_shared(&self) -> Option<SharedGuard<'_, T>> {
+        if !self.contended.load(Ordering::Relaxed) {
+            return None;
+        }
+        let slot = local()?.state.tid().index();
+        if slot >= READER_SLOTS {
+            return None;
+        }
+        let readers = self.readers.get_or_init(Default::default);
+        let line = &readers.lines[slot];
+        // Busy first, then the `used` bit, then the exclusive flag, all
+        // SeqCst (see `fold`).
+        if line.busy.swap(true, Ordering::SeqCst) {
+            // This thread is in already (a closure run under the lock used
+            // the map): the exclusive path then deadlocks, as a re-entered
+            // spin lock does, instead of letting the inner guard end the
+            // outer one's protection.
+            return None;
+        }
+        let bit = 1u8 << slot;
+        if self.used.load(Ordering::SeqCst) & bit == 0 {
+            self.used.fetch_or(bit, Ordering::SeqCst);
+        }
+        if self.exclusive.is_locked() {
+            line.busy.store(false, Ordering::Release);
+            return None;
+        }
+        Some(SharedGuard { lock: self, line })
+    }
+}
+
+impl<T> Deref for ExclusiveGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: exclusive access.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for ExclusiveGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: exclusive access.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> SharedGuard<'_, T> {
+    /// The value and this reader's record slot.
+    #[inline]
+    pub fn parts(&mut self) -> (&T, &mut Option<ReadRecord>) {
+        // SAFETY: no exclusive holder while this reader is busy; the record
+        // is this reader's alone while it is busy.
+        unsafe { (&*self.lock.value.get(), &mut *self.line.read.get()) }
+    }
+}
+
+impl<T> Drop for SharedGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.line.busy.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::{Detail, Op, Part};
+    use std::panic::Location;
+    use std::sync::mpsc;
+
+    /// Records the epochs folded into it.
+    #[derive(Default)]
+    struct Folds(Vec<u64>);
+
+    impl FoldReads for Folds {
+        fn fold_read(&mut self, read: ReadRecord) {
+            self.0.push(read.epoch.to_bits());
+        }
+    }
+
+    fn read(bits: u64) -> ReadRecord {
+        ReadRecord {
+            epoch: Epoch::from_bits(bits),
+            site: Site {
+                location: Location::caller(),
+                thread: 0,
+                stack: 0,
+                detail: Detail::map(Op::Get, 0, Part::Bucket(0)),
+            },
+        }
+    }
+
+    /// Makes `lock` contended for real: this thread holds it until another
+    /// thread has met it at the lock (and noted so), then lets it in.
+    fn contend(lock: &MapLock<Folds>) {
+        std::thread::scope(|s| {
+            let held = lock.lock();
+            let waiter = s.spawn(|| drop(lock.lock()));
+            while !lock.contended.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            drop(held);
+            waiter.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn reads_go_shared_only_once_the_lock_has_been_contended() {
+        let lock = MapLock::new(Folds::default());
+        assert!(lock.read_shared().is_none(), "never contended");
+        assert!(lock.readers.get().is_none(), "no reader lines made");
+        contend(&lock);
+        assert!(lock.read_shared().is_some());
+    }
+
+    #[test]
+    fn a_shared_read_is_folded_by_the_next_exclusive_holder_exactly_once() {
+        let lock = MapLock::new(Folds::default());
+        contend(&lock);
+        let mut g = lock.read_shared().expect("contended");
+        *g.parts().1 = Some(read(7));
+        drop(g);
+        assert_eq!(lock.lock().0, [7]);
+        assert_eq!(
+            lock.lock().0,
+            [7],
+            "the record stays, but is not folded again"
+        );
+        *lock.read_shared().unwrap().parts().1 = Some(read(9));
+        assert_eq!(lock.lock().0, [7, 9]);
+    }
+
+    #[test]
+    fn an_exclusive_holder_waits_for_a_shared_reader_and_gets_its_record() {
+        let lock = MapLock::new(Folds::default());
+        contend(&lock);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            let mut g = lock.read_shared().expect("contended");
+            let lock = &lock;
+            s.spawn(move || {
+                rx.recv().unwrap();
+                // Whenever this gets in, the reader's record is there.
+                assert_eq!(lock.lock().0, [5]);
+            });
+            tx.send(()).unwrap();
+            *g.parts().1 = Some(read(5));
+            drop(g);
+        });
+    }
+
+    #[test]
+    fn a_reader_backs_off_while_an_exclusive_holder_is_in_and_when_nested() {
+        let lock = MapLock::new(Folds::default());
+        contend(&lock);
+        let held = lock.lock();
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.read_shared().is_none()));
+        });
+        drop(held);
+        let outer = lock.read_shared().expect("free");
+        assert!(lock.read_shared().is_none(), "nested in this thread");
+        drop(outer);
+        assert!(lock.read_shared().is_some());
+    }
+}
