@@ -57,7 +57,12 @@ impl<T> SpinLock<T> {
     /// Locks if free.
     #[inline]
     pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
-        (!self.locked.swap(true, Ordering::SeqCst)).then_some(SpinGuard {
+        // A guard is made only on success: one made and dropped on failure
+        // would unlock the holder's lock.
+        if self.locked.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(SpinGuard {
             lock: self,
             _exclusive: PhantomData,
         })
@@ -124,5 +129,22 @@ impl<T> Drop for SpinGuard<'_, T> {
 impl<T: Default> Default for SpinLock<T> {
     fn default() -> Self {
         SpinLock::new(T::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpinLock;
+
+    #[test]
+    fn a_failed_try_lock_leaves_the_holder_s_lock_held() {
+        let lock = SpinLock::new(0);
+        let held = lock.lock();
+        assert!(lock.try_lock().is_none());
+        assert!(lock.try_lock().is_none(), "still held after a failed try");
+        assert!(lock.is_locked());
+        drop(held);
+        assert!(lock.try_lock().is_some());
+        assert!(!lock.is_locked(), "the successful try's guard unlocked");
     }
 }

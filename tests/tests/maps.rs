@@ -480,3 +480,41 @@ fn map_api_behaves_like_a_map() {
     let d: RaceMap<u8, u8> = RaceMap::default();
     assert!(d.is_empty());
 }
+
+#[test]
+fn unlocked_writers_and_readers_never_break_the_map() {
+    // The contract makes this a race, and memory safety must hold anyway:
+    // every insert lands, every value read is one that was written, and
+    // the readers and writers meet at the map's lock so its shared read
+    // path is taken too.
+    const PER: u64 = 20_000;
+    let first = line!();
+    let m: Arc<RaceMap<u64, u64>> = Arc::new(RaceMap::new());
+    let ts: Vec<_> = (0..4u64)
+        .map(|t| {
+            let m = m.clone();
+            thread::spawn(move || {
+                for i in 0..PER {
+                    m.insert(t * PER + i, i);
+                    let k = (i * 7919 + t) % (4 * PER);
+                    if let Some(v) = m.get(&k) {
+                        assert_eq!(v, k % PER, "a value no insert wrote");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    let last = line!();
+    assert_eq!(m.len(), (4 * PER) as usize);
+    for k in 0..4 * PER {
+        assert_eq!(m.get(&k), Some(k % PER));
+    }
+    let races = racedet_tests::reports_between(file!(), first, last);
+    assert!(
+        races.iter().any(|r| r.kind == ReportKind::MapWrites),
+        "the unlocked inserts race"
+    );
+}
