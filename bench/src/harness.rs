@@ -70,12 +70,23 @@ fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) 
     let exe = std::env::current_exe().expect("own path");
     let out = Command::new(&exe)
         .args(["--child", name, mode.as_str(), &spawn_threads.to_string()])
-        // A racy workload's reports are not part of the measurement.
-        .env("RACEDET_OPTIONS", "log_path=/dev/null")
+        // Default options whatever the caller's environment says; a racy
+        // workload's reports go to the captured stderr and are not part of
+        // the measurement. (`log_path` is a prefix, not a file: pointing it
+        // at /dev/null made /dev/null.PID files, or failed without root.)
+        .env_remove("RACEDET_OPTIONS")
         .output()
         .expect("child runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    let Some(line) = text.lines().find(|l| l.starts_with("result ")) else {
+    // A detected run that found races exits with the runtime's status 66;
+    // anything else but success is a failed run, even after its result.
+    let exited_well =
+        out.status.success() || (mode == Mode::Detected && out.status.code() == Some(66));
+    let result = text
+        .lines()
+        .find(|l| l.starts_with("result "))
+        .filter(|_| exited_well);
+    let Some(line) = result else {
         // One line: which run failed, how, and the child's last words.
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
