@@ -142,6 +142,7 @@ impl<S: Copy> AccessSet<S> {
 
     /// The set of two entries of different slots.
     fn pair(a: Entry<S>, b: Entry<S>) -> AccessSet<S> {
+        debug_assert_ne!(a.epoch.tid(), b.epoch.tid(), "one entry per slot");
         let mut d = Box::new(Dense {
             slots: SmallVec::new(),
             count: 0,
@@ -309,7 +310,9 @@ impl<S: Copy> Shadow<S> {
     /// replaces an older read of its own slot and otherwise joins the
     /// reads. Remembering a read that a newer one subsumes changes no
     /// verdict, so the result checks later accesses exactly as if the read
-    /// had been recorded when it was made.
+    /// had been recorded when it was made — provided it is added before
+    /// any other access is checked against this cell (a write checked in
+    /// between would miss it).
     pub fn add_checked_read(&mut self, epoch: Epoch, site: S) {
         let entry = Entry { epoch, site };
         match &mut self.reads {
@@ -426,6 +429,9 @@ impl<S: Copy> Shadow<S> {
                 }
             }
             AccessKind::Write => {
+                // Pruned first: a set that inflated when writes raced
+                // deflates once a write is ordered after them all.
+                self.writes.prune(thread);
                 self.writes.insert(thread, entry);
                 self.reads.prune(thread);
                 if let Some(a) = &mut self.atomics {
@@ -436,6 +442,7 @@ impl<S: Copy> Shadow<S> {
             AccessKind::AtomicRead => self.atomics_mut().reads.insert(thread, entry),
             AccessKind::AtomicWrite => {
                 let a = self.atomics_mut();
+                a.writes.prune(thread);
                 a.writes.insert(thread, entry);
                 a.reads.prune(thread);
             }

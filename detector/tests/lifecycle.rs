@@ -192,7 +192,8 @@ fn waves_of_threads_that_end_before_their_join_keep_reusing_slots() {
             root.acquire(f);
         }
     }
-    // One wave's 64 slots plus the root's: every later wave reuses them
-    // (and a vector clock is never longer than the slots ever opened).
+    // One wave's 64 slots plus the root's: every later wave reuses them,
+    // and a vector clock is never longer than the slots ever opened.
     assert_eq!(d.slot_count(), 64 + 1, "slots grew past one wave");
+    assert_eq!(root.clock().len(), d.slot_count());
 }

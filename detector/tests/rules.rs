@@ -1084,23 +1084,26 @@ fn a_lock_released_again_by_its_last_owner_carries_what_it_learned_since() {
 #[test]
 fn a_lock_taken_again_without_learning_anything_still_publishes_new_accesses() {
     // The one-store path: t1 cycles m; the write in its second critical
-    // section reaches t2, the write after its last unlock does not.
+    // section reaches t2, the write after its last unlock does not. (t1's
+    // first release moves its clock past its start, where a release of its
+    // own can be recognised: only then is the second unlock one store.)
     assert_races(
         "
         main fork t1    # 0
         main fork t2    # 1
-        t1 lock m       # 2
-        t1 unlock m     # 3
-        t1 lock m       # 4
-        t1 write x      # 5
-        t1 unlock m     # 6
-        t1 write y      # 7
-        t2 lock m       # 8
-        t2 write x      # 9
-        t2 write y      # 10
-        t2 unlock m     # 11
+        t1 release z    # 2
+        t1 lock m       # 3
+        t1 unlock m     # 4
+        t1 lock m       # 5
+        t1 write x      # 6
+        t1 unlock m     # 7
+        t1 write y      # 8
+        t2 lock m       # 9
+        t2 write x      # 10
+        t2 write y      # 11
+        t2 unlock m     # 12
         ",
-        &[(10, 7, WriteWrite)],
+        &[(11, 8, WriteWrite)],
     );
 }
 
@@ -1155,17 +1158,21 @@ fn an_unlock_after_the_same_thread_s_merge_release_stores_only_its_own_clock() {
 fn merge_release_by_the_last_merger_keeps_other_mergers() {
     // A merge-form clock written by t1, then t2, then t1 again: t1's second
     // merge must keep t2's part (t2's merge took ownership away from t1).
+    // The first two releases move t1's and t2's clocks past their starts,
+    // so that their later releases could pass for owned ones.
     assert_silent(
         "
         main fork t1    # 0
         main fork t2    # 1
         main fork t3    # 2
-        t1 release s    # 3
-        t2 write x      # 4
-        t2 release s    # 5
-        t1 release s    # 6
-        t3 acquire s    # 7
-        t3 write x      # 8
+        t1 release z    # 3
+        t2 release w    # 4
+        t1 release s    # 5
+        t2 write x      # 6
+        t2 release s    # 7
+        t1 release s    # 8
+        t3 acquire s    # 9
+        t3 write x      # 10
         ",
     );
 }
@@ -1592,4 +1599,140 @@ fn replay_error_of_a_parsed_trace_names_its_text_line() {
     // line an error names.
     let err = replay_error("# header\nmain fork t1\n\n# the bad one:\nt1 unlock m\n");
     assert_eq!(err.line, 5, "{err}");
+}
+
+// ------------------------------------------- fast paths' bookkeeping
+
+#[test]
+fn an_unseen_atomic_store_sends_a_read_through_the_cell() {
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let t1 = d.fork(&mut main).unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    assert!(x.atomic_write(&main, 0).is_none());
+    assert!(!x.read_needs_only_record(&t1), "t1 has not seen the store");
+}
+
+#[test]
+fn merging_a_bare_clock_renames_the_sync_clock_so_it_is_acquired_again() {
+    // t2 acquired s under its old name; t3's end merged in afterwards must
+    // reach t2's next acquire (a kept name would let t2 skip the join).
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let mut t1 = d.fork(&mut main).unwrap();
+    let mut t2 = d.fork(&mut main).unwrap();
+    let mut t3 = d.fork(&mut main).unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    let mut s = SyncClock::new();
+    s.release_store(&mut t1);
+    s.acquire(&mut t2);
+    assert!(x.write(&t3, 0).is_none());
+    t3.tick();
+    let end3 = d.finish(t3);
+    s.merge_clock(&end3);
+    s.acquire(&mut t2);
+    assert!(x.write(&t2, 1).is_none(), "t2 acquired t3's end through s");
+}
+
+#[test]
+fn what_a_fence_acquire_taught_reaches_the_next_unlock() {
+    // t1's unlocks of m are one-store releases until its clock learns
+    // something other than a tick: the acquire fence must count as that.
+    assert_silent(
+        "
+        main fork t1            # 0
+        main fork t2            # 1
+        main fork t3            # 2
+        t1 release z            # 3
+        t1 lock m               # 4
+        t1 unlock m             # 5
+        t2 write x              # 6
+        t2 fence release        # 7
+        t2 store f relaxed      # 8
+        t1 load f relaxed       # 9
+        t1 fence acquire        # 10
+        t1 lock m               # 11
+        t1 unlock m             # 12
+        t3 lock m               # 13
+        t3 write x              # 14
+        ",
+    );
+}
+
+#[test]
+fn a_thread_migrated_into_a_reused_slot_does_not_take_over_its_releases() {
+    // With a clock limit of 10, t1 runs out and migrates into t2's freed
+    // slot, whose last release of m was t2's: t1's unlock of m must store
+    // its whole clock (with its write of x), not just its own entry.
+    let text = "
+        main fork t1
+        main fork t2
+        main fork t9
+        t2 release z
+        t2 release z
+        t2 release z
+        t2 lock m
+        t2 unlock m
+        main join t2
+        main release r
+        t1 write x
+        t1 acquire r
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 release y
+        t1 lock m
+        t1 unlock m
+        t9 lock m
+        t9 write x
+    ";
+    let trace = Trace::parse(text).unwrap();
+    let mut replay = Replay::with_detector(Detector::with_clock_limit(10));
+    for (i, e) in trace.events.iter().enumerate() {
+        let race = replay.step(i, *e).unwrap();
+        assert!(race.is_none(), "race at event {i}: {race:?}");
+    }
+    assert_eq!(
+        replay.detector().slot_count(),
+        4,
+        "t1 moved to a reused slot"
+    );
+}
+
+#[test]
+fn writes_that_raced_are_forgotten_once_a_write_is_ordered_after_them() {
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let t1 = d.fork(&mut main).unwrap();
+    let t2 = d.fork(&mut main).unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    assert!(x.write(&t1, 1).is_none());
+    assert!(x.write(&t2, 2).is_some());
+    assert_eq!(x.remembered(), 2);
+    let (e1, e2) = (d.finish(t1), d.finish(t2));
+    main.acquire(&e1);
+    main.acquire(&e2);
+    assert!(x.write(&main, 3).is_none());
+    assert_eq!(x.remembered(), 1, "the ordered write stands for both");
+
+    // Atomic stores likewise: unordered ones never race, and an atomic
+    // store ordered after them all stands for them.
+    let mut a: Shadow<u32> = Shadow::new();
+    let mut ts: Vec<_> = (0..4).map(|_| d.fork(&mut main).unwrap()).collect();
+    for (i, t) in ts.iter_mut().enumerate() {
+        assert!(a.atomic_write(t, i as u32).is_none());
+    }
+    assert_eq!(a.remembered(), 4);
+    for t in ts {
+        let end = d.finish(t);
+        main.acquire(&end);
+    }
+    assert!(a.atomic_write(&main, 9).is_none());
+    assert_eq!(a.remembered(), 1);
 }
