@@ -21,8 +21,11 @@ pub use racedet_runtime::MapPolicy;
 
 /// A hash map with Go's map contract.
 ///
-/// All methods take `&self` and the type is `Send + Sync`: it is memory-safe
-/// under any use (an internal lock serializes operations). But its contract
+/// All methods take `&self` and the type is `Send + Sync` (`Sync` when `K`
+/// and `V` are `Send + Sync`, as std's `RwLock<HashMap<K, V>>`: key reads
+/// may run at once and hand out `&V`): it is memory-safe under any use (an
+/// internal lock serializes every operation but concurrent key reads). But
+/// its contract
 /// is *unsynchronized*: callers must order conflicting accesses with racedet
 /// synchronization (a `racedet::sync::Mutex`, a channel, a join...), or,
 /// with the `detect` feature, a race is reported, in the Go runtime's words:
@@ -31,7 +34,9 @@ pub use racedet_runtime::MapPolicy;
 ///
 /// Closures passed to [`get_with`](RaceMap::get_with),
 /// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
-/// internal lock and must not use the same map.
+/// internal lock and must not use the same map (that deadlocks); so do the
+/// key's `Eq` and `Hash` and the value's `Clone` (`get`, `clone`) and
+/// `Debug`.
 pub struct RaceMap<K, V, S = RandomState> {
     // The key is hashed once, outside the lock, and the hash serves both the
     // table and the bucket of the map model.
@@ -121,6 +126,19 @@ impl<K, V> Inner<K, V> {
     }
 }
 
+impl<K, V> Inner<K, V> {
+    /// Whether key reads may take the map's lock shared: only with
+    /// detection (without it nothing is recorded, so a plain exclusive lock
+    /// serves), and only under policy `go`, where a read is checked against
+    /// the header alone.
+    fn shares_key_reads(&self) -> bool {
+        #[cfg(any(feature = "detect", racedet_detect))]
+        return self.shadow.policy() == MapPolicy::Go;
+        #[cfg(not(any(feature = "detect", racedet_detect)))]
+        false
+    }
+}
+
 impl<K, V> FoldReads for Inner<K, V> {
     fn fold_read(&mut self, _read: ReadRecord) {
         // Without `detect` nothing reads on the shared path, so there is
@@ -173,13 +191,14 @@ impl<K, V, S> RaceMap<K, V, S> {
         policy: Option<MapPolicy>,
     ) -> Self {
         let _ = policy;
+        let inner = Inner {
+            table: HashTable::with_capacity(capacity),
+            #[cfg(any(feature = "detect", racedet_detect))]
+            shadow: MapShadow::new(capacity, policy, Location::caller()),
+        };
         RaceMap {
             hasher,
-            inner: MapLock::new(Inner {
-                table: HashTable::with_capacity(capacity),
-                #[cfg(any(feature = "detect", racedet_detect))]
-                shadow: MapShadow::new(capacity, policy, Location::caller()),
-            }),
+            inner: MapLock::new(inner.shares_key_reads(), inner),
         }
     }
 

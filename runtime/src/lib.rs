@@ -22,6 +22,7 @@ pub mod marker;
 mod once;
 pub mod options;
 mod park;
+mod reader_slots;
 pub mod report;
 mod reporter;
 mod site;

@@ -24,7 +24,9 @@ fn log2_for(len: usize) -> u8 {
     b
 }
 
-/// The shadow of one map. The map's own lock serializes every call.
+/// The shadow of one map. The map's own lock serializes every call but
+/// [`MapShadow::key_read_shared`], which shared readers make at once (it
+/// only reads the shadow; each writes its own record).
 ///
 /// Policy `go`: only the header is checked; every operation reads it and
 /// every mutation writes it, so any write conflicts with any unordered
@@ -101,8 +103,8 @@ impl MapShadow {
     /// A key read on the shared path (see `MapLock`): checks it against
     /// the map's writes and leaves its record in `record` for the next
     /// exclusive holder to fold. False when the read must go through
-    /// [`MapShadow::key`] instead: policy `bucket`, or a write the reader
-    /// has not seen (a race, which `key` reports). Hot path.
+    /// [`MapShadow::key`] instead: a write the reader has not seen (a race,
+    /// which `key` reports). Hot path.
     #[inline(always)]
     pub fn key_read_shared(
         &self,
@@ -111,9 +113,8 @@ impl MapShadow {
         op: Op,
         caller: &'static Location<'static>,
     ) -> bool {
-        if self.policy != MapPolicy::Go {
-            return false;
-        }
+        // Only maps of policy `go` make their lock shareable.
+        debug_assert_eq!(self.policy, MapPolicy::Go);
         let Some(l) = local() else { return false };
         if !self.header.read_needs_only_record(&l.state) {
             return false;

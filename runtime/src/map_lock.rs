@@ -8,6 +8,7 @@
 //! busy flag and its read record, which the next exclusive holder folds
 //! into the shadow ([`FoldReads`]) before anything looks at it.
 
+use crate::reader_slots::{CacheLine, READER_SLOTS};
 use crate::site::Site;
 use crate::spin::{SpinGuard, SpinLock};
 use crate::threads::local;
@@ -17,10 +18,6 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
-
-/// Threads in detector slots below this read on the shared path; others
-/// (rare: more than this many threads alive) take the exclusive one.
-const READER_SLOTS: usize = 8;
 
 /// A key read made on the shared path, waiting to be folded.
 #[derive(Copy, Clone)]
@@ -35,14 +32,19 @@ pub trait FoldReads {
     fn fold_read(&mut self, read: ReadRecord);
 }
 
-/// One reader slot, on a cache line of its own that only its reader
-/// writes, so shared readers share no written line.
-#[repr(align(64))]
+/// One reader slot, on a cache line of its own (see `reader_slots`) that
+/// only its reader writes. Threads in slots past `READER_SLOTS` take the
+/// exclusive path.
 #[derive(Default)]
-struct ReaderLine {
+struct ReaderSlot {
     busy: AtomicBool,
     read: UnsafeCell<Option<ReadRecord>>,
 }
+
+type ReaderLine = CacheLine<ReaderSlot>;
+
+// `used` is a `u8` with one bit per reader slot.
+const _: () = assert!(READER_SLOTS <= u8::BITS as usize);
 
 /// The reader slots, and what the exclusive holders have folded of each.
 #[derive(Default)]
@@ -52,12 +54,8 @@ struct Readers {
     /// stays in its line (only its reader writes there), and must not be
     /// folded again after a write has made it redundant. Exclusive holders
     /// only, on a line of their own.
-    folded: Folded,
+    folded: CacheLine<UnsafeCell<[u64; READER_SLOTS]>>,
 }
-
-#[repr(align(64))]
-#[derive(Default)]
-struct Folded(UnsafeCell<[u64; READER_SLOTS]>);
 
 /// A map's value under a lock with an exclusive and a shared mode.
 // `repr(C)`, flags first: the exclusive flag, which every exclusive holder
@@ -66,11 +64,13 @@ struct Folded(UnsafeCell<[u64; READER_SLOTS]>);
 #[repr(C)]
 pub struct MapLock<T> {
     exclusive: SpinLock<()>,
-    /// Set the first time two accesses meet at the exclusive lock: only
-    /// then do key reads go shared. A map whose users serialize it
-    /// themselves (behind a `Mutex`, or owned by one thread) never pays for
-    /// reader lines its exclusive holders would have to read.
+    /// Set the first time two accesses meet at the exclusive lock, if the
+    /// lock was made `shareable`: only then do key reads go shared. A map
+    /// whose users serialize it themselves (behind a `Mutex`, or owned by
+    /// one thread) never pays for reader lines its exclusive holders would
+    /// have to read.
     contended: AtomicBool,
+    shareable: bool,
     /// Bit `i`: reader slot `i` has read on the shared path (ever: a bit
     /// set once costs readers nothing more), so an exclusive holder reads
     /// only the lines of readers there were.
@@ -87,8 +87,6 @@ pub struct MapLock<T> {
 // only by its slot's thread, and read by the exclusive holder while that
 // reader is not busy; `folded` belongs to the exclusive holder.
 unsafe impl<T: Send + Sync> Sync for MapLock<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Send for MapLock<T> {}
 
 /// Exclusive access; reads left by shared readers are folded already.
 pub struct ExclusiveGuard<'a, T> {
@@ -100,16 +98,18 @@ pub struct ExclusiveGuard<'a, T> {
 /// Shared access for one reader, with its record to fill in.
 pub struct SharedGuard<'a, T> {
     lock: &'a MapLock<T>,
-    line: &'a ReaderLine,
+    line: &'a ReaderSlot,
 }
 
 impl<T> MapLock<T> {
-    /// An unlocked value.
-    pub const fn new(value: T) -> MapLock<T> {
+    /// An unlocked value. Key reads can go shared only if `shareable` (a
+    /// map whose reads are checked against the header alone: policy `go`).
+    pub const fn new(shareable: bool, value: T) -> MapLock<T> {
         MapLock {
             exclusive: SpinLock::new(()),
             readers: OnceLock::new(),
             contended: AtomicBool::new(false),
+            shareable,
             used: AtomicU8::new(0),
             value: UnsafeCell::new(value),
         }
@@ -124,8 +124,14 @@ impl<T: FoldReads> MapLock<T> {
             Some(spin) => spin,
             None => self.lock_contended(),
         };
-        if let Some(readers) = self.readers.get() {
-            self.fold(readers);
+        // The `used` load is the holder's half of the handshake in
+        // `read_shared` (Dekker's: every step SeqCst, the exclusive swap
+        // too): either a reader sees the exclusive flag and backs off, or
+        // this sees its `used` bit — set after it made the reader lines, so
+        // they are visible here — and then waits for its busy flag.
+        let used = self.used.load(Ordering::SeqCst);
+        if used != 0 {
+            self.fold(used);
         }
         ExclusiveGuard {
             lock: self,
@@ -136,23 +142,26 @@ impl<T: FoldReads> MapLock<T> {
 
     #[cold]
     fn lock_contended(&self) -> SpinGuard<'_, ()> {
-        self.contended.store(true, Ordering::Relaxed);
+        if self.shareable {
+            self.contended.store(true, Ordering::Relaxed);
+        }
         self.exclusive.lock()
     }
 
+    /// Folds the records of the reader slots in `used`, waiting out any
+    /// reader still busy.
     #[inline]
-    fn fold(&self, readers: &Readers) {
-        // The other half of the handshake in `read_shared` (Dekker's, every
-        // step SeqCst; the exclusive flag's swap is too): either a reader
-        // sees the flag and backs off, or this sees its `used` bit and then
-        // its busy flag, and waits for it.
-        let mut used = self.used.load(Ordering::SeqCst);
+    fn fold(&self, mut used: u8) {
+        let readers = self
+            .readers
+            .get()
+            .expect("a used bit follows the reader lines");
         // SAFETY: only the exclusive holder touches `folded`.
         let folded = unsafe { &mut *readers.folded.0.get() };
         while used != 0 {
             let slot = used.trailing_zeros() as usize;
             used &= used - 1;
-            let line = &readers.lines[slot];
+            let line = &readers.lines[slot].0;
             while line.busy.load(Ordering::SeqCst) {
                 std::hint::spin_loop();
             }
@@ -169,8 +178,9 @@ impl<T: FoldReads> MapLock<T> {
         }
     }
 
-    /// Shared access for the calling thread, if the map has seen contention,
-    /// the thread has a reader slot and no exclusive holder is in; `None` sends the caller to [`MapLock::lock`].
+    /// Shared access for the calling thread, if the lock is shareable and
+    /// has seen contention, the thread has a reader slot and no exclusive
+    /// holder is in; `None` sends the caller to [`MapLock::lock`].
     #[inline]
     pub fn read_shared(&self) -> Option<SharedGuard<'_, T>> {
         if !self.contended.load(Ordering::Relaxed) {
@@ -181,9 +191,9 @@ impl<T: FoldReads> MapLock<T> {
             return None;
         }
         let readers = self.readers.get_or_init(Default::default);
-        let line = &readers.lines[slot];
+        let line = &readers.lines[slot].0;
         // Busy first, then the `used` bit, then the exclusive flag, all
-        // SeqCst (see `fold`).
+        // SeqCst (see `lock`).
         if line.busy.swap(true, Ordering::SeqCst) {
             // This thread is in already (a closure run under the lock used
             // the map): the exclusive path then deadlocks, as a re-entered
@@ -279,8 +289,17 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_not_made_shareable_never_goes_shared() {
+        let lock = MapLock::new(false, Folds::default());
+        // What a thread that finds the lock taken goes through.
+        drop(lock.lock_contended());
+        assert!(lock.read_shared().is_none());
+        assert!(lock.readers.get().is_none(), "no reader lines made");
+    }
+
+    #[test]
     fn reads_go_shared_only_once_the_lock_has_been_contended() {
-        let lock = MapLock::new(Folds::default());
+        let lock = MapLock::new(true, Folds::default());
         assert!(lock.read_shared().is_none(), "never contended");
         assert!(lock.readers.get().is_none(), "no reader lines made");
         contend(&lock);
@@ -289,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_shared_read_is_folded_by_the_next_exclusive_holder_exactly_once() {
-        let lock = MapLock::new(Folds::default());
+        let lock = MapLock::new(true, Folds::default());
         contend(&lock);
         let mut g = lock.read_shared().expect("contended");
         *g.parts().1 = Some(read(7));
@@ -306,7 +325,7 @@ mod tests {
 
     #[test]
     fn an_exclusive_holder_waits_for_a_shared_reader_and_gets_its_record() {
-        let lock = MapLock::new(Folds::default());
+        let lock = MapLock::new(true, Folds::default());
         contend(&lock);
         let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
@@ -314,10 +333,15 @@ mod tests {
             let lock = &lock;
             s.spawn(move || {
                 rx.recv().unwrap();
-                // Whenever this gets in, the reader's record is there.
+                // Gets in only after the reader left, record written.
                 assert_eq!(lock.lock().0, [5]);
             });
             tx.send(()).unwrap();
+            // The holder is in the exclusive section, waiting for this
+            // reader: only now is the record written.
+            while !lock.exclusive.is_locked() {
+                std::hint::spin_loop();
+            }
             *g.parts().1 = Some(read(5));
             drop(g);
         });
@@ -325,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_reader_backs_off_while_an_exclusive_holder_is_in_and_when_nested() {
-        let lock = MapLock::new(Folds::default());
+        let lock = MapLock::new(true, Folds::default());
         contend(&lock);
         let held = lock.lock();
         std::thread::scope(|s| {

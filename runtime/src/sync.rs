@@ -2,6 +2,7 @@
 //! instrumented types call these around the real operation: acquire after
 //! it succeeds, release before it lets go.
 
+use crate::reader_slots::{CacheLine, READER_SLOTS};
 use crate::spin::SpinLock;
 use crate::threads::{after_release, local};
 use racedet_detector::SyncClock;
@@ -74,17 +75,11 @@ impl MutexClock {
     }
 }
 
-/// Read-unlocks of threads in slots below this merge into a clock of their
-/// own, so concurrent readers share no lock and no written cache line.
-const READER_SLOTS: usize = 8;
-
-/// A reader's merged read-unlock clocks, on a cache line of its own so
-/// readers' slots do not false-share. Only its reader releases into it, so
-/// after its first merge since the last write lock (which clears it) each
-/// read-unlock is one store (see [`SyncClock::release_merge`]).
-#[repr(align(64))]
-#[derive(Default)]
-struct Padded(UnsafeCell<SyncClock>);
+/// A reader's merged read-unlock clocks, on a cache line of its own (see
+/// `reader_slots`). Only its reader releases into it, so after its first
+/// merge since the last write lock (which clears it) each read-unlock is one
+/// store (see [`SyncClock::release_merge`]).
+type ReaderClock = CacheLine<UnsafeCell<SyncClock>>;
 
 /// The clocks of a reader-writer lock: writers store into `write`; each
 /// read-unlock merges into the reader's own slot (or, past
@@ -94,7 +89,7 @@ struct Padded(UnsafeCell<SyncClock>);
 #[derive(Default)]
 pub struct RwLockClock {
     write: UnsafeCell<SyncClock>,
-    readers: OnceLock<Box<[Padded; READER_SLOTS]>>,
+    readers: OnceLock<Box<[ReaderClock; READER_SLOTS]>>,
     overflow: SpinLock<SyncClock>,
     /// Whether `overflow` holds anything: written by overflow readers and
     /// the writer that clears it, read by every writer, so a lock whose

@@ -482,11 +482,21 @@ fn map_api_behaves_like_a_map() {
 }
 
 #[test]
+fn a_map_is_send_and_sync_as_std_s_rwlock_of_a_hash_map() {
+    fn shared<T: Send + Sync>() {}
+    shared::<RaceMap<String, Vec<u8>>>();
+    shared::<RaceMap<u64, std::sync::Mutex<u64>>>();
+    fn sent<T: Send>() {}
+    // Not Sync (a Cell value), but still Send.
+    sent::<RaceMap<u64, std::cell::Cell<u64>>>();
+}
+
+#[test]
 fn unlocked_writers_and_readers_never_break_the_map() {
     // The contract makes this a race, and memory safety must hold anyway:
-    // every insert lands, every value read is one that was written, and
-    // the readers and writers meet at the map's lock so its shared read
-    // path is taken too.
+    // every insert lands and every value read is one that was written,
+    // while readers and writers keep meeting at the map's lock (shared
+    // reads and the exclusive writers' folds among them).
     const PER: u64 = 20_000;
     let first = line!();
     let m: Arc<RaceMap<u64, u64>> = Arc::new(RaceMap::new());
@@ -517,4 +527,90 @@ fn unlocked_writers_and_readers_never_break_the_map() {
         races.iter().any(|r| r.kind == ReportKind::MapWrites),
         "the unlocked inserts race"
     );
+}
+
+/// Readers under a read lock, all reading one map: they meet at the map's
+/// own lock, after which its key reads take the shared path (each reader
+/// records its read on a line of its own; the next writer folds it in).
+/// Which path a read takes never changes a verdict; these runs make the
+/// shared one likely, so that the tests below check it.
+fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
+    let ts: Vec<_> = (0..4)
+        .map(|_| {
+            let m = m.clone();
+            thread::spawn(move || {
+                for _ in 0..20_000 {
+                    let _ = m.read().unwrap().get(&1);
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+}
+
+// The two tests below are one scenario in two orders, spelled out twice on
+// purpose: reports are deduplicated by their pair of sites, so tests running
+// at once must not share their racing lines.
+
+#[test]
+fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
+    let first = line!();
+    let m = Arc::new(RwLock::new(RaceMap::new()));
+    m.write().unwrap().insert(1, 1);
+    contend_readers(&m);
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let (w, g) = (m.clone(), gate.clone());
+    let writer = spawn_named("shared-writer", move || {
+        g.wait();
+        // A read lock: nothing orders this insert after the reader's get.
+        let map = w.read().unwrap();
+        site!(map.insert(2, 2))
+    });
+    let (r, g) = (m.clone(), gate.clone());
+    let reader = spawn_named("shared-reader", move || {
+        let l = site!(r.read().unwrap().get(&1));
+        g.wait();
+        l
+    });
+    let (lr, lw) = (reader.join().unwrap(), writer.join().unwrap());
+    let report = expect_race(file!(), lr, lw);
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert!(report.current.write, "the write came second");
+    assert_threads(
+        &report,
+        [(lr, Some("shared-reader")), (lw, Some("shared-writer"))],
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_shared_read_after_an_unordered_write_is_reported() {
+    let first = line!();
+    let m = Arc::new(RwLock::new(RaceMap::new()));
+    m.write().unwrap().insert(1, 1);
+    contend_readers(&m);
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let (w, g) = (m.clone(), gate.clone());
+    let writer = spawn_named("shared-writer", move || {
+        let map = w.read().unwrap();
+        let l = site!(map.insert(2, 2));
+        g.wait();
+        l
+    });
+    let (r, g) = (m.clone(), gate.clone());
+    let reader = spawn_named("shared-reader", move || {
+        g.wait();
+        site!(r.read().unwrap().get(&1))
+    });
+    let (lr, lw) = (reader.join().unwrap(), writer.join().unwrap());
+    let report = expect_race(file!(), lr, lw);
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert!(!report.current.write, "the read came second");
+    assert_threads(
+        &report,
+        [(lr, Some("shared-reader")), (lw, Some("shared-writer"))],
+    );
+    assert_silent(file!(), first, line!());
 }

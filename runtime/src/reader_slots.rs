@@ -1,0 +1,13 @@
+//! Per-reader cache lines for objects that several threads read at once
+//! (an `RwLock`'s clocks, a map's lock): a reader writes only its own line,
+//! so concurrent readers share no written cache line.
+
+/// Threads in detector slots below this get a line of their own in such an
+/// object; others take the object's shared (slower) path. Eight: a `u8`
+/// bit set names the lines used.
+pub(crate) const READER_SLOTS: usize = 8;
+
+/// A value on a cache line of its own.
+#[repr(align(64))]
+#[derive(Default)]
+pub(crate) struct CacheLine<T>(pub(crate) T);
