@@ -1528,6 +1528,14 @@ fn rwlock_shows_and_hands_back_its_value_as_std_s_does_poisoned_or_not() {
     .join();
     let mut rw = std::sync::Arc::into_inner(rw).unwrap();
     assert!(rw.is_poisoned());
+    let std_rw = std::sync::RwLock::new(vec![1, 2, 3]);
+    let _ = std::panic::catch_unwind(|| {
+        let _guard = std_rw.write().unwrap();
+        panic!("poison the lock");
+    });
+    assert_eq!(format!("{rw:?}"), format!("{std_rw:?}"));
     assert_eq!(*rw.get_mut().unwrap_err().into_inner(), vec![1, 2, 3]);
     assert_eq!(rw.into_inner().unwrap_err().into_inner(), vec![1, 2, 3]);
+    let clean = racedet::sync::RwLock::new(4);
+    assert_eq!(clean.into_inner().unwrap(), 4);
 }

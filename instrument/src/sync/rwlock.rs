@@ -15,9 +15,10 @@ pub struct RwLock<T: ?Sized> {
 
 /// The protected value, on a cache line apart from std's lock word. Every
 /// read lock and unlock writes that word, so a value that readers write
-/// too (a `RaceMap`'s own lock, a cell's shadow) would otherwise move
-/// between cores with it twice per read (W1 `rwmap`, 4 threads: median
-/// 100.6 -> 87.5 ns/op over 21 interleaved runs).
+/// too (a cell's shadow, a `RaceMap`'s lock before its reads go shared)
+/// would otherwise move between cores with it twice per read (W1 `rwmap`,
+/// 4 threads, before `RaceMap`'s shared reads: median 100.6 -> 87.5 ns/op
+/// over 21 interleaved runs).
 #[repr(align(64))]
 struct Padded<T: ?Sized>(T);
 
