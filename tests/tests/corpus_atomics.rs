@@ -951,6 +951,46 @@ fn fetch_update_with_relaxed_set_order_races() {
 }
 
 #[test]
+fn update_with_release_publishes_to_an_acquire_load() {
+    let first = line!();
+    let data = cell(0);
+    let a = Arc::new(AtomicU16::new(0));
+    let (d1, a1) = (data.clone(), a.clone());
+    let t = thread::spawn(move || {
+        d1.set(1);
+        a1.update(Release, Relaxed, |v| v + 1);
+    });
+    while a.load(Acquire) == 0 {
+        thread::yield_now();
+    }
+    black_box(data.get());
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn update_with_relaxed_set_order_races() {
+    let first = line!();
+    let data = cell(0);
+    let a = Arc::new(AtomicU16::new(0));
+    let (d1, a1) = (data.clone(), a.clone());
+    let t = spawn_named("update-relaxed", move || {
+        let l = site!(d1.set(1));
+        a1.update(Relaxed, Relaxed, |v| v + 1);
+        l
+    });
+    while a.load(Acquire) == 0 {
+        thread::yield_now();
+    }
+    let lr = site!(black_box(data.get()));
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_silent(file!(), first, line!());
+    assert_threads(&r, [(lr, None), (lw, Some("update-relaxed"))]);
+}
+
+#[test]
 fn declined_fetch_update_is_a_load_with_the_fetch_ordering() {
     let first = line!();
     let data = cell(0);

@@ -151,13 +151,9 @@ mod detected {
                 fetch_order: Ordering,
                 mut f: impl FnMut($v) -> $v,
             ) -> $v {
-                let at = Location::caller();
-                let mut prev = self.load_at(fetch_order, at);
-                loop {
-                    match self.cas_at(prev, f(prev), set_order, fetch_order, true, at) {
-                        Ok(x) => return x,
-                        Err(next_prev) => prev = next_prev,
-                    }
+                // `fetch_update` whose closure never declines.
+                match self.fetch_update(set_order, fetch_order, |v| Some(f(v))) {
+                    Ok(prev) | Err(prev) => prev,
                 }
             }
 
