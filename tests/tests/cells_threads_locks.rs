@@ -11,8 +11,10 @@ fn unsynchronized_cell_write_and_read_race() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
     let y = x.clone();
+    // A stack size set after the name keeps the name (reports use it).
     let t = thread::Builder::new()
         .name("cell-writer".into())
+        .stack_size(1 << 20)
         .spawn(move || site!(y.set(1)))
         .unwrap();
     let lr = site!(x.get());

@@ -305,16 +305,17 @@ fn once_call_once_force_runs_again_after_a_panicking_initializer() {
     assert!(r.is_err());
     let x2 = x.clone();
     let once3 = once.clone();
-    thread::spawn(move || {
+    let t = thread::spawn(move || {
         once3.call_once_force(|state| {
             assert!(state.is_poisoned());
             x2.set(9);
         })
-    })
-    .join()
-    .unwrap();
+    });
+    // Joined only after the read: the forced initialization and
+    // `wait_force` alone order the write before it.
     once.wait_force();
     assert_eq!(x.get(), 9);
+    t.join().unwrap();
     assert_silent(file!(), first, line!());
 }
 
