@@ -36,6 +36,7 @@ impl SyncClock {
     }
 
     /// The carried clock.
+    #[inline]
     pub fn clock(&self) -> &VectorClock {
         &self.clock
     }
@@ -46,6 +47,12 @@ impl SyncClock {
         if self.name != 0 && thread.has_acquired(self.name) {
             return;
         }
+        self.join_into(thread);
+    }
+
+    // Out of line: what stays inline at every lock is the compare above.
+    #[inline(never)]
+    fn join_into(&self, thread: &mut ThreadState) {
         thread.acquire(&self.clock);
         if self.name != 0 {
             thread.remember_acquired(self.name);
@@ -59,7 +66,22 @@ impl SyncClock {
         // been a store (which remembers its name; a merge does not): after
         // a merge the clock also carries other threads' parts, which a
         // store must drop.
-        if self.owned_by(thread) && thread.has_acquired(self.name) {
+        let one_store = self.owned_by(thread) && thread.has_acquired(self.name);
+        self.store(thread, one_store);
+    }
+
+    /// Unlock of a lock whose clock takes store-form releases only (a
+    /// mutex, a write lock): [`SyncClock::release_store`] without asking
+    /// whether this thread's own last release here was a merge, which
+    /// such a clock never takes. Every unlock runs it.
+    #[inline(always)]
+    pub fn release_lock(&mut self, thread: &mut ThreadState) {
+        self.store(thread, self.owned_by(thread));
+    }
+
+    #[inline(always)]
+    fn store(&mut self, thread: &mut ThreadState, one_store: bool) {
+        if one_store {
             self.clock.set(thread.tid, thread.epoch().clock());
         } else {
             self.store_from(thread);
@@ -112,6 +134,7 @@ impl SyncClock {
     }
 
     /// Forgets everything (e.g. a reader clock once a writer has absorbed it).
+    #[inline]
     pub fn clear(&mut self) {
         self.name = 0;
         self.clock.clear();

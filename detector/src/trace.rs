@@ -266,6 +266,9 @@ struct LockState {
     read: SyncClock,
     writer: Option<usize>,
     readers: Vec<usize>,
+    /// Whether `write` ever took a merge: until then its unlocks are those
+    /// of a plain lock (`release_lock`), as every runtime lock's are.
+    merged: bool,
 }
 
 /// Drives the engine one event at a time. Sites are event indices.
@@ -441,7 +444,11 @@ impl Replay {
                             )));
                         }
                         lock.writer = None;
-                        lock.write.release_store(thread);
+                        if lock.merged {
+                            lock.write.release_store(thread);
+                        } else {
+                            lock.write.release_lock(thread);
+                        }
                     }
                     Op::RLock(_) => {
                         if lock.writer.is_some() {
@@ -461,7 +468,10 @@ impl Replay {
                         lock.readers.swap_remove(i);
                         lock.read.release_merge(thread);
                     }
-                    Op::Release(_) => lock.write.release_merge(thread),
+                    Op::Release(_) => {
+                        lock.merged = true;
+                        lock.write.release_merge(thread);
+                    }
                     _ => lock.write.acquire(thread),
                 }
                 self.migrate_if_exhausted(t).map_err(err)?;

@@ -42,7 +42,11 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, blocking; acquires what the previous holder released.
-    #[inline]
+    // Always inlined, as `guard` below: with the clock hooks inlined too it
+    // grew past the compiler's threshold, and a `lock` out of line returns
+    // its guard through memory (one thread doing W4's lock + map op +
+    // unlock: 35 ns instead of 24.5).
+    #[inline(always)]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         map_result(self.inner.lock(), |g| self.guard(g))
     }
