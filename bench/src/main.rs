@@ -10,6 +10,7 @@
 //! ```
 
 mod harness;
+mod placement;
 mod rng;
 mod workloads;
 
@@ -49,6 +50,7 @@ fn main() {
     if names.is_empty() {
         names = workloads::ALL.iter().map(|s| s.to_string()).collect();
     }
+    let before = placement::round_trip_ns();
     let mut rows = Vec::new();
     for name in &names {
         let (plain, detected) = harness::measure_pair(name, runs, spawn_threads);
@@ -57,10 +59,11 @@ fn main() {
         }
         rows.push((name.clone(), plain, detected));
     }
+    let round_trip = [before, placement::round_trip_ns()];
     if json {
-        print_json(&rows);
+        print_json(&rows, round_trip);
     } else {
-        print_table(&rows, runs);
+        print_table(&rows, runs, round_trip);
     }
 }
 
@@ -79,9 +82,13 @@ fn fail(message: &str) -> ! {
     std::process::exit(2)
 }
 
-fn print_table(rows: &[(String, Measured, Measured)], runs: usize) {
+fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [f64; 2]) {
     println!(
         "median of {runs} runs per mode, plain and detected alternating, each run its own process"
+    );
+    println!(
+        "core-to-core round trip of a cache line: {:.0} ns before the runs, {:.0} ns after",
+        round_trip[0], round_trip[1]
     );
     println!(
         "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9}",
@@ -113,7 +120,7 @@ fn print_table(rows: &[(String, Measured, Measured)], runs: usize) {
     }
 }
 
-fn print_json(rows: &[(String, Measured, Measured)]) {
+fn print_json(rows: &[(String, Measured, Measured)], round_trip: [f64; 2]) {
     let workloads: Vec<serde_json::Value> = rows
         .iter()
         .map(|(name, p, d)| {
@@ -128,5 +135,11 @@ fn print_json(rows: &[(String, Measured, Measured)]) {
             })
         })
         .collect();
-    println!("{}", serde_json::json!({ "workloads": workloads }));
+    println!(
+        "{}",
+        serde_json::json!({
+            "workloads": workloads,
+            "core_round_trip_ns": { "before": round_trip[0], "after": round_trip[1] },
+        })
+    );
 }
