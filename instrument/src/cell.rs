@@ -69,7 +69,8 @@ impl<T: Copy> RaceCell<T> {
 
     /// `x = f(x)` as one write access (a read-modify-write by one thread);
     /// returns the new value. `f` runs under the cell's internal lock and
-    /// must not use the same cell.
+    /// must not use the same cell (it panics if it does, instead of
+    /// deadlocking).
     #[track_caller]
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         let mut slot = self.inner.lock();

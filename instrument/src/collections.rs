@@ -34,9 +34,11 @@ pub use racedet_runtime::MapPolicy;
 ///
 /// Closures passed to [`get_with`](RaceMap::get_with),
 /// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
-/// internal lock and must not use the same map (that deadlocks); so do the
-/// key's `Eq` and `Hash` and the value's `Clone` (`get`, `clone`) and
-/// `Debug`.
+/// internal lock and must not use the same map: one that does panics
+/// (naming the mistake) instead of deadlocking, and the map stays usable.
+/// So do the key's `Eq` and `Hash` (when the map grows) and the value's
+/// `Clone` (`get`, `clone`) and `Debug`. Unlike Go, `range` cannot delete as it goes: collect the keys,
+/// then remove them.
 pub struct RaceMap<K, V, S = RandomState> {
     // The key is hashed once, outside the lock, and the hash serves both the
     // table and the bucket of the map model.

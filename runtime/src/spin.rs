@@ -1,19 +1,24 @@
 //! A minimal spin lock for tiny critical sections (a cell's value and
-//! shadow): one atomic swap to lock, one release store to unlock, which is
-//! cheaper than a parking mutex when the section is a few nanoseconds.
+//! shadow): one atomic compare-exchange to lock, one release store to
+//! unlock, which is cheaper than a parking mutex when the section is a few
+//! nanoseconds. The lock word holds the holder's token, so a thread that
+//! asks again for a lock it holds (a closure run under a map's or a cell's
+//! lock that uses the same object) gets a panic naming the mistake, not a
+//! deadlock.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Protects a `T` with a spin lock.
-// `repr(C)`: the flag first, so the start of the value (a map's header
-// shadow, a cell's shadow), which every locked operation writes anyway,
-// shares its cache line.
+// `repr(C)`: the lock word first, so the start of the value (a map's
+// header shadow, a cell's shadow), which every locked operation writes
+// anyway, shares its cache line.
 #[repr(C)]
 pub struct SpinLock<T> {
-    locked: AtomicBool,
+    /// 0 when free, else the holder's [`token`].
+    holder: AtomicU32,
     value: UnsafeCell<T>,
 }
 
@@ -21,6 +26,47 @@ pub struct SpinLock<T> {
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Send for SpinLock<T> {}
+
+thread_local! {
+    /// The calling thread's token, 0 until its first lock. Constant
+    /// initializer and no destructor: reading it is one thread-local load,
+    /// and it works during thread-local teardown too.
+    static TOKEN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Tokens handed out so far.
+static TOKENS: AtomicU32 = AtomicU32::new(0);
+
+/// A number no other live thread has (tokens repeat only after 2^32
+/// threads), never 0.
+#[inline(always)]
+pub(crate) fn token() -> u32 {
+    TOKEN.with(|t| match t.get() {
+        0 => new_token(t),
+        mine => mine,
+    })
+}
+
+#[cold]
+fn new_token(t: &Cell<u32>) -> u32 {
+    let mut mine = 0;
+    while mine == 0 {
+        mine = TOKENS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    }
+    t.set(mine);
+    mine
+}
+
+/// A thread asked for a lock it holds.
+#[cold]
+#[inline(never)]
+pub(crate) fn reentered() -> ! {
+    panic!(
+        "racedet: a map or cell was used from inside a closure that runs under its own lock \
+         (get_with, update, range, or the key's Hash/Eq, the value's Clone/Debug); \
+         that would deadlock: use it after the closure returns"
+    )
+}
 
 /// Exclusive access to a `SpinLock`'s value.
 pub struct SpinGuard<'a, T> {
@@ -35,18 +81,18 @@ impl<T> SpinLock<T> {
     /// An unlocked lock around `value`.
     pub const fn new(value: T) -> SpinLock<T> {
         SpinLock {
-            locked: AtomicBool::new(false),
+            holder: AtomicU32::new(0),
             value: UnsafeCell::new(value),
         }
     }
 
-    /// Locks, spinning (and yielding when contended).
+    /// Locks, spinning (and yielding when contended). Panics if the calling
+    /// thread holds it already.
     #[inline]
     pub fn lock(&self) -> SpinGuard<'_, T> {
-        // SeqCst (the same instruction as Acquire on x86): the map lock's
-        // handshake with its shared readers orders this before its loads.
-        if self.locked.swap(true, Ordering::SeqCst) {
-            self.lock_contended();
+        let me = token();
+        if !self.take(me) {
+            self.lock_contended(me);
         }
         SpinGuard {
             lock: self,
@@ -54,25 +100,48 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// Locks if free.
-    #[inline]
+    /// Locks if free. Panics if the calling thread holds it already.
+    #[inline(always)]
     pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        let me = token();
         // A guard is made only on success: one made and dropped on failure
         // would unlock the holder's lock.
-        if self.locked.swap(true, Ordering::SeqCst) {
-            return None;
+        match self.attempt(me) {
+            Ok(_) => Some(SpinGuard {
+                lock: self,
+                _exclusive: PhantomData,
+            }),
+            Err(holder) if holder == me => reentered(),
+            Err(_) => None,
         }
-        Some(SpinGuard {
-            lock: self,
-            _exclusive: PhantomData,
-        })
+    }
+
+    #[inline(always)]
+    fn take(&self, me: u32) -> bool {
+        self.attempt(me).is_ok()
+    }
+
+    /// One attempt; on failure, the holder's token. SeqCst (on x86 the same
+    /// locked instruction as Acquire): the map lock's handshake with its
+    /// shared readers orders this before its loads.
+    #[inline(always)]
+    fn attempt(&self, me: u32) -> Result<u32, u32> {
+        self.holder
+            .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
     }
 
     #[cold]
-    fn lock_contended(&self) {
+    fn lock_contended(&self, me: u32) {
         let mut spins = 0u32;
         loop {
-            while self.locked.load(Ordering::Relaxed) {
+            // Only this thread writes its own token here, and its unlock
+            // writes 0: reading `me` means it holds the lock.
+            loop {
+                match self.holder.load(Ordering::Relaxed) {
+                    0 => break,
+                    holder if holder == me => reentered(),
+                    _ => {}
+                }
                 spins += 1;
                 if spins < 64 {
                     std::hint::spin_loop();
@@ -80,7 +149,7 @@ impl<T> SpinLock<T> {
                     std::thread::yield_now();
                 }
             }
-            if !self.locked.swap(true, Ordering::SeqCst) {
+            if self.take(me) {
                 return;
             }
         }
@@ -90,7 +159,7 @@ impl<T> SpinLock<T> {
     /// the map lock's with its shared readers).
     #[inline]
     pub fn is_locked(&self) -> bool {
-        self.locked.load(Ordering::SeqCst)
+        self.holder.load(Ordering::SeqCst) != 0
     }
 
     /// Exclusive access through `&mut` (no locking needed).
@@ -122,7 +191,7 @@ impl<T> DerefMut for SpinGuard<'_, T> {
 impl<T> Drop for SpinGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
+        self.lock.holder.store(0, Ordering::Release);
     }
 }
 
@@ -135,13 +204,54 @@ impl<T: Default> Default for SpinLock<T> {
 #[cfg(test)]
 mod tests {
     use super::SpinLock;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    fn panic_message(r: std::thread::Result<()>) -> &'static str {
+        *r.unwrap_err().downcast::<&'static str>().unwrap()
+    }
+
+    #[test]
+    fn a_lock_asked_for_again_by_its_holder_panics_and_is_let_go() {
+        let lock = SpinLock::new(0);
+        let lock_again = || drop(lock.lock());
+        let try_again = || drop(lock.try_lock());
+        for again in [&lock_again as &dyn Fn(), &try_again] {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                let _held = lock.lock();
+                again();
+            }));
+            assert!(panic_message(r).contains("under its own lock"));
+            assert!(!lock.is_locked(), "unwinding dropped the holder's guard");
+        }
+    }
+
+    #[test]
+    fn a_lock_held_by_another_thread_is_waited_for_not_taken_for_reentry() {
+        let lock = SpinLock::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let held = lock.lock();
+            s.spawn(|| {
+                assert!(lock.try_lock().is_none());
+                tx.send(()).unwrap();
+                *lock.lock() += 1;
+            });
+            rx.recv().unwrap();
+            drop(held);
+        });
+        assert_eq!(*lock.lock(), 1);
+    }
 
     #[test]
     fn a_failed_try_lock_leaves_the_holder_s_lock_held() {
         let lock = SpinLock::new(0);
         let held = lock.lock();
-        assert!(lock.try_lock().is_none());
-        assert!(lock.try_lock().is_none(), "still held after a failed try");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(lock.try_lock().is_none());
+                assert!(lock.try_lock().is_none(), "still held after a failed try");
+            });
+        });
         assert!(lock.is_locked());
         drop(held);
         assert!(lock.try_lock().is_some());

@@ -493,3 +493,16 @@ fn try_lock_success_orders_and_would_block_does_not_panic() {
     t.join().unwrap();
     assert_silent(file!(), first, line!());
 }
+
+#[test]
+fn a_cell_used_inside_its_own_update_panics_instead_of_deadlocking() {
+    let c = RaceCell::new(1u64);
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        c.update(|v| v + c.get());
+    }))
+    .unwrap_err();
+    let message = *payload.downcast::<&str>().unwrap();
+    assert!(message.contains("under its own lock"), "{message}");
+    // The lock was let go and the value kept.
+    assert_eq!(c.update(|v| v + 1), 2);
+}

@@ -614,3 +614,64 @@ fn a_shared_read_after_an_unordered_write_is_reported() {
     );
     assert_silent(file!(), first, line!());
 }
+
+/// The message of the panic `f` makes.
+fn panic_of(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+    match payload.downcast::<&str>() {
+        Ok(s) => s.to_string(),
+        Err(p) => *p.downcast::<String>().unwrap(),
+    }
+}
+
+#[test]
+fn a_closure_under_the_map_s_lock_that_uses_the_map_panics_instead_of_deadlocking() {
+    let m: RaceMap<u64, u64> = RaceMap::new();
+    m.insert(1, 10);
+    m.insert(2, 20);
+    let uses: [(&str, &dyn Fn()); 4] = [
+        ("update", &|| {
+            m.update(&1, |v| *v += m.get(&2).unwrap_or(0));
+        }),
+        ("get_with", &|| {
+            m.get_with(&1, |_| m.insert(3, 30));
+        }),
+        // Go allows deleting during range; here it must wait until after.
+        ("range", &|| {
+            m.range(|k, _| {
+                m.remove(k);
+                true
+            })
+        }),
+        ("a nested read", &|| {
+            m.get_with(&1, |_| m.contains_key(&2));
+        }),
+    ];
+    for (what, f) in uses {
+        let message = panic_of(f);
+        assert!(
+            message.contains("used from inside a closure that runs under its own lock"),
+            "{what}: {message}"
+        );
+        // Unwinding let go of the lock, and the map is whole.
+        assert_eq!(m.len(), 2, "{what}");
+        assert_eq!(m.get(&1), Some(10), "{what}");
+    }
+}
+
+#[test]
+fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking() {
+    let m = Arc::new(RwLock::new(RaceMap::new()));
+    m.write().unwrap().insert(1, 1);
+    // Key reads go shared once the map's lock has been contended (likely
+    // here, not forced): then the inner insert finds this thread's own
+    // shared read in progress; otherwise it finds its own exclusive lock.
+    contend_readers(&m);
+    let g = m.read().unwrap();
+    let message = panic_of(|| {
+        g.get_with(&1, |_| g.insert(2, 2));
+    });
+    assert!(message.contains("under its own lock"), "{message}");
+    assert_eq!(g.get(&1), Some(1));
+    assert_eq!(g.get(&2), None);
+}
