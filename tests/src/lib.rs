@@ -167,6 +167,16 @@ pub fn assert_threads(r: &Report, sides: [(u32, Option<&str>); 2]) {
     }
 }
 
+/// [`expect_race`] between `file:sides[0].0` and `file:sides[1].0`, then
+/// [`assert_threads`] with `sides`: which thread made each side (`None` for
+/// the calling test's own thread). Returns the report.
+#[track_caller]
+pub fn expect_race_by(file: &str, sides: [(u32, Option<&str>); 2]) -> Report {
+    let r = expect_race(file, sides[0].0, sides[1].0);
+    assert_threads(&r, sides);
+    r
+}
+
 /// A shared plain variable (Go's `x`), the corpus's usual racing location.
 pub fn cell<T: Copy>(v: T) -> racedet::sync::Arc<racedet::cell::RaceCell<T>> {
     racedet::sync::Arc::new(racedet::cell::RaceCell::new(v))

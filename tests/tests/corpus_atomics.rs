@@ -20,7 +20,9 @@ use racedet::sync::atomic::{
 };
 use racedet::sync::Arc;
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, cell, expect_race, expect_race_by, site, spawn_named, Signal,
+};
 use std::hint::black_box;
 
 /// A report between a plain access and an atomic one.
@@ -92,7 +94,7 @@ fn first_adder_does_not_see_the_later_adder() {
     let s = Arc::new(AtomicI64::new(0));
     let added = Arc::new(Signal::default());
     let (a1, a2, sa, da) = (x1.clone(), x2.clone(), s.clone(), added.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("first-adder-a", move || {
         a1.set(1);
         let mut l = 0;
         if sa.fetch_add(1, SeqCst) + 1 == 1 {
@@ -102,7 +104,7 @@ fn first_adder_does_not_see_the_later_adder() {
         l
     });
     let (b1, b2, sb) = (x1.clone(), x2.clone(), s.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("first-adder-b", move || {
         added.wait();
         let l = site!(b2.set(1));
         if sb.fetch_add(1, SeqCst) + 1 == 1 {
@@ -111,7 +113,8 @@ fn first_adder_does_not_see_the_later_adder() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("first-adder-a")), (lb, Some("first-adder-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -781,7 +784,7 @@ fn later_release_store_of_another_thread_ends_the_first_release_sequence() {
     let flag = Arc::new(AtomicI32::new(0));
     let stored = Arc::new(Signal::default());
     let (da, fa, sa) = (data_a.clone(), flag.clone(), stored.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("later-release-a", move || {
         let l = site!(da.set(1));
         fa.store(1, Release);
         sa.raise();
@@ -803,7 +806,8 @@ fn later_release_store_of_another_thread_ends_the_first_release_sequence() {
     let lr = site!(black_box(data_a.get()));
     let lw = a.join().unwrap();
     b.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let sides = [(lr, None), (lw, Some("later-release-a"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -867,14 +871,14 @@ fn last_reference_drop_without_the_acquire_fence_races() {
     let refs = Arc::new(AtomicUsize::new(2));
     let released = Arc::new(Signal::default());
     let (d1, r1, s1) = (data.clone(), refs.clone(), released.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("last-ref-drop-a", move || {
         let l = site!(d1.set(1));
         assert_eq!(r1.fetch_sub(1, Release), 2);
         s1.raise();
         l
     });
     let (d2, r2) = (data.clone(), refs.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("last-ref-drop-b", move || {
         released.wait();
         let mut l = 0;
         if r2.fetch_sub(1, Release) == 1 {
@@ -883,7 +887,8 @@ fn last_reference_drop_without_the_acquire_fence_races() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("last-ref-drop-a")), (lb, Some("last-ref-drop-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -1087,7 +1092,7 @@ fn spin_lock_with_relaxed_orderings_races() {
     let locked = Arc::new(AtomicBool::new(false));
     let unlocked = Arc::new(Signal::default());
     let (xa, la, ua) = (x.clone(), locked.clone(), unlocked.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("relaxed-spin-a", move || {
         while la.swap(true, Relaxed) {
             thread::yield_now();
         }
@@ -1097,7 +1102,7 @@ fn spin_lock_with_relaxed_orderings_races() {
         l
     });
     let (xb, lb) = (x.clone(), locked.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("relaxed-spin-b", move || {
         unlocked.wait();
         while lb.swap(true, Relaxed) {
             thread::yield_now();
@@ -1107,6 +1112,7 @@ fn spin_lock_with_relaxed_orderings_races() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("relaxed-spin-a")), (lb, Some("relaxed-spin-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }

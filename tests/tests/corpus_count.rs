@@ -4,8 +4,8 @@
 //! `sync_primitives.rs` and `corpus_*.rs`. A test is classified by what
 //! its body asserts:
 //!
-//! - **race**: it calls `expect_race(` (exactly one report between two
-//!   named sites, whose kind it then checks);
+//! - **race**: it calls `expect_race(` or `expect_race_by(` (exactly one
+//!   report between two named sites, whose kind it then checks);
 //! - **no-race**: otherwise, it calls `assert_silent(` over its body;
 //! - neither: an API or behaviour test (std compatibility, poisoning...),
 //!   not a scenario, and not counted.
@@ -46,7 +46,7 @@ fn cases(file: &str, src: &str) -> Vec<Case> {
             .collect();
         let open = after.find('{').expect("a test fn has a body");
         let body = matching(&after[open..]);
-        let verdict = if body.contains("expect_race(") {
+        let verdict = if body.contains("expect_race(") || body.contains("expect_race_by(") {
             Verdict::Race
         } else if body.contains("assert_silent(") {
             Verdict::NoRace
@@ -241,6 +241,12 @@ fn a_race() {
 }
 
 #[test]
+fn a_race_with_its_threads() {
+    let r = expect_race_by(file!(), [(1, None), (2, Some("t"))]);
+    assert_silent(file!(), 1, 2);
+}
+
+#[test]
 #[ignore = "known bug"]
 fn a_silence() {
     let _ = r#"expect_race("#;
@@ -261,6 +267,7 @@ fn an_api_test<'a>() {
         got,
         [
             ("a_race", &Verdict::Race, false),
+            ("a_race_with_its_threads", &Verdict::Race, false),
             ("a_silence", &Verdict::NoRace, true),
             ("an_api_test", &Verdict::Other, false),
         ]

@@ -18,7 +18,7 @@ use racedet::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvEr
 use racedet::sync::Arc;
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, at, cell, expect_race, site, spawn_named, Signal,
+    assert_silent, assert_threads, at, cell, expect_race, expect_race_by, site, spawn_named, Signal,
 };
 use std::hint::black_box;
 
@@ -76,7 +76,7 @@ fn value_read_into_an_unbuffered_send_races_with_a_write_from_another_channel() 
     let h1 = thread::spawn(move || rx1.recv().unwrap());
     let h2 = thread::spawn(move || tx2.send(10).unwrap());
     let x1 = x.clone();
-    let reader = thread::spawn(move || {
+    let reader = spawn_named("chan-rw-sync-reader", move || {
         let (l, v) = at!(x1.get());
         tx1.send(v).unwrap();
         l
@@ -85,7 +85,8 @@ fn value_read_into_an_unbuffered_send_races_with_a_write_from_another_channel() 
     let lr = reader.join().unwrap();
     h1.join().unwrap();
     h2.join().unwrap();
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let sides = [(lr, Some("chan-rw-sync-reader")), (lw, None)];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -394,7 +395,7 @@ fn receive_orders_only_the_sender_of_the_received_message() {
         a_sent.raise();
     });
     let (b_v2, b_sent) = (v2.clone(), sent.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("wrong-send-b", move || {
         b_sent.wait();
         let l = site!(b_v2.set(2));
         tx.send(2).unwrap();
@@ -405,7 +406,8 @@ fn receive_orders_only_the_sender_of_the_received_message() {
     assert_eq!(rx.recv(), Ok(2));
     a.join().unwrap();
     let lb = b.join().unwrap();
-    assert_eq!(expect_race(file!(), lm, lb).kind, ReportKind::DataRace);
+    let sides = [(lm, None), (lb, Some("wrong-send-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 

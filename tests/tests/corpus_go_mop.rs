@@ -17,7 +17,7 @@ use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Mutex};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, at, cell, expect_race, site, spawn_named, Signal,
+    assert_silent, assert_threads, at, cell, expect_race, expect_race_by, site, spawn_named, Signal,
 };
 use std::hint::black_box;
 use std::sync::LazyLock;
@@ -30,10 +30,14 @@ fn read_and_write_in_sibling_threads_race() {
     let first = line!();
     let (x, y) = (cell(0i64), cell(0i64));
     let (x1, y1, x2) = (x.clone(), y.clone(), x.clone());
-    let reader = thread::spawn(move || site!(y1.set(x1.get())));
-    let writer = thread::spawn(move || site!(x2.set(1)));
+    let reader = spawn_named("sibling-rw-reader", move || site!(y1.set(x1.get())));
+    let writer = spawn_named("sibling-rw-writer", move || site!(x2.set(1)));
     let (lr, lw) = (reader.join().unwrap(), writer.join().unwrap());
-    assert_eq!(expect_race(file!(), lr, lw).kind, ReportKind::DataRace);
+    let sides = [
+        (lr, Some("sibling-rw-reader")),
+        (lw, Some("sibling-rw-writer")),
+    ];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -67,12 +71,12 @@ fn read_in_a_condition_races_even_when_the_branch_is_not_taken() {
     let x = cell(0i64);
     let written = Arc::new(Signal::default());
     let (x1, x2, w1, w2) = (x.clone(), x.clone(), written.clone(), written.clone());
-    let writer = thread::spawn(move || {
+    let writer = spawn_named("case-cond-writer", move || {
         let l = site!(x1.set(2));
         w1.raise();
         l
     });
-    let reader = thread::spawn(move || {
+    let reader = spawn_named("case-cond-reader", move || {
         w2.wait();
         let (l, v) = at!(x2.get());
         if v < 2 {
@@ -81,7 +85,11 @@ fn read_in_a_condition_races_even_when_the_branch_is_not_taken() {
         l
     });
     let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let sides = [
+        (lw, Some("case-cond-writer")),
+        (lr, Some("case-cond-reader")),
+    ];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -111,8 +119,8 @@ fn a_write_in_a_branch_taken_races() {
     let (x, y, z) = (cell(0i64), cell(0i64), cell(1i64));
     let (x1, y1) = (x.clone(), y.clone());
     let (x2, z2) = (x.clone(), z.clone());
-    let a = thread::spawn(move || site!(y1.set(x1.get())));
-    let b = thread::spawn(move || {
+    let a = spawn_named("fallthrough-a", move || site!(y1.set(x1.get())));
+    let b = spawn_named("fallthrough-b", move || {
         let v = z2.get();
         let mut l = 0;
         if v == 1 || v == 2 {
@@ -121,7 +129,8 @@ fn a_write_in_a_branch_taken_races() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("fallthrough-a")), (lb, Some("fallthrough-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -147,10 +156,12 @@ fn two_threads_writing_one_result_race() {
     let (x, y, z) = (cell(1i64), cell(0i64), cell(2i64));
     let (x1, y1, z1) = (x.clone(), y.clone(), z.clone());
     let (x2, y2, z2) = (x.clone(), y.clone(), z.clone());
-    let a = thread::spawn(move || site!(y1.set(x1.get() + z1.get())));
-    let b = thread::spawn(move || site!(y2.set(x2.get() + z2.get() + z2.get())));
+    let a = spawn_named("plus-a", move || site!(y1.set(x1.get() + z1.get())));
+    let b = spawn_named("plus-b", move || {
+        site!(y2.set(x2.get() + z2.get() + z2.get()))
+    });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(file!(), [(la, Some("plus-a")), (lb, Some("plus-b"))]);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert!(r.current.write && r.previous.write);
     assert_silent(file!(), first, line!());
@@ -163,10 +174,13 @@ fn operand_read_races_with_its_write_in_another_thread() {
     let (x, y, z) = (cell(0i64), cell(0i64), cell(5i64));
     let (x1, y1) = (x.clone(), y.clone());
     let (y2, z2) = (y.clone(), z.clone());
-    let a = thread::spawn(move || site!(x1.set(!y1.get())));
-    let b = thread::spawn(move || site!(y2.set(!z2.get())));
+    let a = spawn_named("complement-a", move || site!(x1.set(!y1.get())));
+    let b = spawn_named("complement-b", move || site!(y2.set(!z2.get())));
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(
+        file!(),
+        [(la, Some("complement-a")), (lb, Some("complement-b"))],
+    );
     assert_eq!(r.kind, ReportKind::DataRace);
     assert!(r.current.write != r.previous.write, "a read and a write");
     assert_silent(file!(), first, line!());
@@ -225,12 +239,13 @@ fn argument_read_by_the_parent_races_with_an_earlier_siblings_write() {
     let first = line!();
     let x = cell(0i64);
     let x1 = x.clone();
-    let writer = thread::spawn(move || site!(x1.set(42)));
+    let writer = spawn_named("func-arg2-writer", move || site!(x1.set(42)));
     let (lr, arg) = at!(x.get());
     let other = thread::spawn(move || black_box(arg));
     other.join().unwrap();
     let lw = writer.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let sides = [(lw, Some("func-arg2-writer")), (lr, None)];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -449,7 +464,7 @@ fn variable_handed_back_and_forth_races_between_the_handovers() {
     let first = line!();
     let (to_b, from_a) = sync_channel::<Arc<RaceCell<i64>>>(0);
     let (to_a, from_b) = sync_channel::<Arc<RaceCell<i64>>>(0);
-    let a = thread::spawn(move || {
+    let a = spawn_named("tls-handover-a", move || {
         let x = cell(0i64);
         to_b.send(x.clone()).unwrap();
         let l = site!(x.set(1));
@@ -457,14 +472,15 @@ fn variable_handed_back_and_forth_races_between_the_handovers() {
         x.set(back.get());
         l
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("tls-handover-b", move || {
         let p = from_a.recv().unwrap();
         let l = site!(p.set(2));
         to_a.send(p).unwrap();
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("tls-handover-a")), (lb, Some("tls-handover-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -619,18 +635,19 @@ fn writes_after_recovering_from_panics_race() {
     let first = line!();
     let x = cell(0i64);
     let (x1, x2) = (x.clone(), x.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("panic-recover-a", move || {
         let r = std::panic::catch_unwind(|| panic!("expected panic in test"));
         assert!(r.is_err());
         site!(x1.set(1))
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("panic-recover-b", move || {
         let r = std::panic::catch_unwind(|| panic!("expected panic in test"));
         assert!(r.is_err());
         site!(x2.set(2))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("panic-recover-a")), (lb, Some("panic-recover-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -645,12 +662,12 @@ fn global_read_and_write_in_two_threads_race() {
     let first = line!();
     let (tx, rx) = channel();
     let tx2 = tx.clone();
-    let a = thread::spawn(move || {
+    let a = spawn_named("global-rw-a", move || {
         let l = site!(GLOBAL_Y.set(GLOBAL_X.get()));
         tx.send(1).unwrap();
         l
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("global-rw-b", move || {
         let l = site!(GLOBAL_X.set(1));
         tx2.send(1).unwrap();
         l
@@ -658,7 +675,8 @@ fn global_read_and_write_in_two_threads_race() {
     rx.recv().unwrap();
     rx.recv().unwrap();
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("global-rw-a")), (lb, Some("global-rw-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 

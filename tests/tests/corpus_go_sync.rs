@@ -17,7 +17,9 @@ use racedet::reports::ReportKind;
 use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::{Arc, Condvar, Mutex, RwLock, TryLockError};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, cell, expect_race, expect_race_by, site, spawn_named, Signal,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -71,18 +73,19 @@ fn writes_before_taking_the_mutex_race() {
     let x = cell(0);
     let mu = Arc::new(Mutex::new(()));
     let (x1, mu1, x2, mu2) = (x.clone(), mu.clone(), x.clone(), mu.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("mutex-race-a", move || {
         let l = site!(x1.set(1));
         let _g = mu1.lock().unwrap();
         l
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("mutex-race-b", move || {
         let l = site!(x2.set(2));
         drop(mu2.lock().unwrap());
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("mutex-race-a")), (lb, Some("mutex-race-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -93,16 +96,17 @@ fn writes_under_different_mutexes_race() {
     let x = cell(0);
     let (mu1, mu2) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
     let (xa, xb) = (x.clone(), x.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("two-mutexes-a", move || {
         let _g = mu1.lock().unwrap();
         site!(xa.set(1))
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("two-mutexes-b", move || {
         let _g = mu2.lock().unwrap();
         site!(xb.set(2))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("two-mutexes-a")), (lb, Some("two-mutexes-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -199,7 +203,7 @@ fn write_after_releasing_the_shared_lock_races_under_other_locks() {
     let (mtx2, mtx3) = (Arc::new(Mutex::new(())), Arc::new(RwLock::new(())));
     let done = Arc::new(Signal::default());
     let (x2, m1b, d2) = (x.clone(), mtx1.clone(), done.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("mutexset6-b", move || {
         drop(m1b.lock().unwrap());
         let g2 = mtx2.lock().unwrap();
         let g3 = mtx3.read().unwrap();
@@ -210,13 +214,16 @@ fn write_after_releasing_the_shared_lock_races_under_other_locks() {
         l
     });
     let (x1, m1a) = (x.clone(), mtx1.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("mutexset6-a", move || {
         done.wait();
         let _g = m1a.lock().unwrap();
         site!(x1.update(|v| v + 1))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(
+        file!(),
+        [(la, Some("mutexset6-a")), (lb, Some("mutexset6-b"))],
+    );
     assert_eq!(r.kind, ReportKind::DataRace);
     assert!(r.current.write && r.previous.write);
     assert_silent(file!(), first, line!());
@@ -231,16 +238,17 @@ fn writes_under_a_mutex_and_an_rwlock_race() {
     let x = cell(0);
     let (mu1, mu2) = (Arc::new(Mutex::new(())), Arc::new(RwLock::new(())));
     let (xa, xb) = (x.clone(), x.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("mutex-rwmutex-a", move || {
         let _g = mu1.lock().unwrap();
         site!(xa.set(1))
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("mutex-rwmutex-b", move || {
         let _g = mu2.write().unwrap();
         site!(xb.set(2))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("mutex-rwmutex-a")), (lb, Some("mutex-rwmutex-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -274,17 +282,18 @@ fn two_readers_writing_under_read_locks_race() {
     let (x, y) = (cell(0), cell(1));
     let mu = Arc::new(RwLock::new(()));
     let (xa, ya, mua) = (x.clone(), y.clone(), mu.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("rw-readers-a", move || {
         let _g = mua.read().unwrap();
         site!(ya.set(xa.get() + 1))
     });
     let (xb, yb, mub) = (x.clone(), y.clone(), mu.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("rw-readers-b", move || {
         let _g = mub.read().unwrap();
         site!(yb.set(xb.get() + 2))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("rw-readers-a")), (lb, Some("rw-readers-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -649,19 +658,20 @@ fn two_workers_writing_one_variable_race_despite_the_wait() {
     let wg = Arc::new(WaitGroup::default());
     wg.add(2);
     let (x1, wg1, x2, wg2) = (x.clone(), wg.clone(), x.clone(), wg.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("wg-worker-a", move || {
         let l = site!(x1.set(1));
         wg1.done();
         l
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("wg-worker-b", move || {
         let l = site!(x2.set(2));
         wg2.done();
         l
     });
     wg.wait();
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("wg-worker-a")), (lb, Some("wg-worker-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -803,7 +813,7 @@ fn adding_to_a_wait_group_does_not_order_the_adders() {
     let wg = Arc::new(WaitGroup::default());
     let both_waited = Arc::new(std::sync::Barrier::new(2));
     let (xa, wga, ba) = (x.clone(), wg.clone(), both_waited.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("wg-adder-a", move || {
         wga.wait();
         ba.wait();
         wga.add(1);
@@ -812,7 +822,7 @@ fn adding_to_a_wait_group_does_not_order_the_adders() {
         l
     });
     let (xb, wgb, bb) = (x.clone(), wg.clone(), both_waited.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("wg-adder-b", move || {
         wgb.wait();
         bb.wait();
         wgb.add(1);
@@ -821,7 +831,8 @@ fn adding_to_a_wait_group_does_not_order_the_adders() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("wg-adder-a")), (lb, Some("wg-adder-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 

@@ -16,7 +16,9 @@ use racedet::reports::{Report, ReportKind};
 use racedet::sync::mpsc::sync_channel;
 use racedet::sync::{Arc, Barrier, Mutex, OnceLock, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, at, expect_race, site, spawn_named, IdMap};
+use racedet_tests::{
+    assert_silent, assert_threads, at, expect_race, expect_race_by, site, spawn_named, IdMap,
+};
 use std::hint::black_box;
 
 /// A bucket-policy map with 16 buckets (capacity 64, Go's 2^4): key k is
@@ -355,10 +357,14 @@ fn inserts_of_different_keys_race_under_an_explicit_go_policy() {
     let first = line!();
     let m: Arc<RaceMap<u64, u64>> = Arc::new(RaceMap::with_policy(MapPolicy::Go));
     let (m1, m2) = (m.clone(), m.clone());
-    let a = thread::spawn(move || site!(m1.insert(1, 1)));
-    let b = thread::spawn(move || site!(m2.insert(2, 2)));
+    let a = spawn_named("go-policy-insert-a", move || site!(m1.insert(1, 1)));
+    let b = spawn_named("go-policy-insert-b", move || site!(m2.insert(2, 2)));
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_kind(&expect_race(file!(), la, lb), ReportKind::MapWrites);
+    let sides = [
+        (la, Some("go-policy-insert-a")),
+        (lb, Some("go-policy-insert-b")),
+    ];
+    assert_kind(&expect_race_by(file!(), sides), ReportKind::MapWrites);
     assert_silent(file!(), first, line!());
 }
 

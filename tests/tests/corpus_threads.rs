@@ -16,7 +16,9 @@ use racedet::sync::atomic::{AtomicUsize, Ordering};
 use racedet::sync::mpsc::{channel, sync_channel};
 use racedet::sync::{Arc, Barrier, Mutex, Once, OnceLock, RwLock};
 use racedet::thread::{self, JoinHandle};
-use racedet_tests::{assert_silent, assert_threads, cell, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, cell, expect_race, expect_race_by, site, spawn_named, Signal,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -40,14 +42,14 @@ fn two_threads_writing_a_global_in_loops_race_once() {
     let first = line!();
     let global = cell(0);
     let (g1, g2) = (global.clone(), global.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("simple-race-a", move || {
         let mut l = 0;
         for _ in 0..10 {
             l = site!(g1.set(42));
         }
         l
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("simple-race-b", move || {
         let mut l = 0;
         for _ in 0..10 {
             l = site!(g2.set(43));
@@ -55,7 +57,10 @@ fn two_threads_writing_a_global_in_loops_race_once() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(
+        file!(),
+        [(la, Some("simple-race-a")), (lb, Some("simple-race-b"))],
+    );
     assert_eq!(r.kind, ReportKind::DataRace);
     assert!(r.current.write && r.previous.write);
     assert_silent(file!(), first, line!());
@@ -68,13 +73,13 @@ fn a_finished_but_unjoined_thread_is_not_ordered_before_a_later_writer() {
     let g = cell(0);
     let finished = Arc::new(Signal::default());
     let (g1, f1) = (g.clone(), finished.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("unjoined-a", move || {
         let l = site!(g1.set(42));
         f1.raise();
         l
     });
     let g2 = g.clone();
-    let b = thread::spawn(move || {
+    let b = spawn_named("unjoined-b", move || {
         finished.wait();
         while !a.is_finished() {
             std::thread::yield_now();
@@ -84,7 +89,10 @@ fn a_finished_but_unjoined_thread_is_not_ordered_before_a_later_writer() {
     });
     let (lb, a) = b.join().unwrap();
     let la = a.join().unwrap();
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(
+        file!(),
+        [(la, Some("unjoined-a")), (lb, Some("unjoined-b"))],
+    );
     assert_eq!(r.kind, ReportKind::DataRace);
     assert!(r.to_text().contains("finished"), "{}", r.to_text());
     assert_silent(file!(), first, line!());
@@ -124,14 +132,18 @@ fn child_write_after_spawning_a_grandchild_races_with_it() {
     let first = line!();
     let x = cell(0);
     let x1 = x.clone();
-    let child = thread::spawn(move || {
+    let child = spawn_named("spawning-child", move || {
         let x2 = x1.clone();
-        let grandchild = thread::spawn(move || site!(black_box(x2.get())));
+        let grandchild = spawn_named("spawned-grandchild", move || site!(black_box(x2.get())));
         let lw = site!(x1.set(1));
         (lw, grandchild.join().unwrap())
     });
     let (lw, lr) = child.join().unwrap();
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let sides = [
+        (lw, Some("spawning-child")),
+        (lr, Some("spawned-grandchild")),
+    ];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -206,11 +218,15 @@ fn owner_write_during_the_scope_races_with_a_scoped_reader() {
     let first = line!();
     let x = RaceCell::new(0i64);
     let (lw, lr) = thread::scope(|s| {
-        let h = s.spawn(|| site!(black_box(x.get())));
+        let h = thread::Builder::new()
+            .name("scoped-reader".to_string())
+            .spawn_scoped(s, || site!(black_box(x.get())))
+            .unwrap();
         let lw = site!(x.set(1));
         (lw, h.join().unwrap())
     });
-    assert_eq!(expect_race(file!(), lw, lr).kind, ReportKind::DataRace);
+    let sides = [(lw, None), (lr, Some("scoped-reader"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -322,16 +338,20 @@ fn writes_after_the_same_barrier_generation_race() {
     let x = cell(0);
     let barrier = Arc::new(Barrier::new(2));
     let (x1, b1, x2, b2) = (x.clone(), barrier.clone(), x.clone(), barrier.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("same-generation-a", move || {
         b1.wait();
         site!(x1.set(1))
     });
-    let b = thread::spawn(move || {
+    let b = spawn_named("same-generation-b", move || {
         b2.wait();
         site!(x2.set(2))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [
+        (la, Some("same-generation-a")),
+        (lb, Some("same-generation-b")),
+    ];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -345,7 +365,7 @@ fn barrier_generations_do_not_order_each_other() {
     let barrier = Arc::new(Barrier::new(2));
     let gen1_done = Arc::new(Signal::default());
     let (xa, ba, ga) = (x.clone(), barrier.clone(), gen1_done.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("barrier-gen1-a", move || {
         let l = site!(xa.set(1));
         ba.wait();
         ga.raise();
@@ -356,7 +376,7 @@ fn barrier_generations_do_not_order_each_other() {
         bb.wait();
     });
     let (xc, bc, gc) = (x.clone(), barrier.clone(), gen1_done.clone());
-    let c = thread::spawn(move || {
+    let c = spawn_named("barrier-gen2-c", move || {
         gc.wait();
         bc.wait();
         site!(black_box(xc.get()))
@@ -370,7 +390,8 @@ fn barrier_generations_do_not_order_each_other() {
     b.join().unwrap();
     let lc = c.join().unwrap();
     d.join().unwrap();
-    assert_eq!(expect_race(file!(), la, lc).kind, ReportKind::DataRace);
+    let sides = [(la, Some("barrier-gen1-a")), (lc, Some("barrier-gen2-c"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -384,7 +405,7 @@ fn once_initialized_value_published_by_a_relaxed_store_races() {
     let once: Arc<OnceLock<usize>> = Arc::new(OnceLock::new());
     let queue = Arc::new(AtomicUsize::new(0));
     let (c1, o1, q1) = (cache.clone(), once.clone(), queue.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("static-init-a", move || {
         let mut l = 0;
         let v = *o1.get_or_init(|| {
             l = site!(c1.set(12345));
@@ -394,14 +415,15 @@ fn once_initialized_value_published_by_a_relaxed_store_races() {
         l
     });
     let (c2, q2) = (cache.clone(), queue.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("static-init-b", move || {
         while q2.load(Ordering::Relaxed) == 0 {
             std::thread::yield_now();
         }
         site!(black_box(c2.get()))
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("static-init-a")), (lb, Some("static-init-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -439,21 +461,25 @@ fn call_once_that_did_not_run_the_initializer_publishes_nothing_to_it() {
     let once = Arc::new(Once::new());
     let initialized = Arc::new(Signal::default());
     let (xb, ob, ib) = (x.clone(), once.clone(), initialized.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("call-once-runner-b", move || {
         let mut l = 0;
         ob.call_once(|| l = site!(black_box(xb.get())));
         ib.raise();
         l
     });
     let (xa, oa) = (x.clone(), once.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("call-once-late-a", move || {
         initialized.wait();
         let l = site!(xa.set(1));
         oa.call_once(|| unreachable!("already initialized"));
         l
     });
     let (lb, la) = (b.join().unwrap(), a.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [
+        (la, Some("call-once-late-a")),
+        (lb, Some("call-once-runner-b")),
+    ];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -792,7 +818,7 @@ fn unannotated_custom_spin_lock_is_invisible_and_races() {
     let lock = Arc::new(SpinLock::new(false));
     let released = Arc::new(Signal::default());
     let (xa, la, ra) = (x.clone(), lock.clone(), released.clone());
-    let a = thread::spawn(move || {
+    let a = spawn_named("custom-spin-a", move || {
         la.lock();
         let l = site!(xa.set(1));
         la.unlock();
@@ -800,7 +826,7 @@ fn unannotated_custom_spin_lock_is_invisible_and_races() {
         l
     });
     let (xb, lb) = (x.clone(), lock.clone());
-    let b = thread::spawn(move || {
+    let b = spawn_named("custom-spin-b", move || {
         released.wait();
         lb.lock();
         let l = site!(xb.set(2));
@@ -808,7 +834,8 @@ fn unannotated_custom_spin_lock_is_invisible_and_races() {
         l
     });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    assert_eq!(expect_race(file!(), la, lb).kind, ReportKind::DataRace);
+    let sides = [(la, Some("custom-spin-a")), (lb, Some("custom-spin-b"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
 
@@ -819,10 +846,20 @@ fn unsafe_cell_writes_from_two_threads_race() {
     let first = line!();
     let c = shared(0u64);
     let (c1, c2) = (c.clone(), c.clone());
-    let a = thread::spawn(move || site!(c1.0.with_mut(|p| unsafe { *p = 1 })));
-    let b = thread::spawn(move || site!(c2.0.with_mut(|p| unsafe { *p = 2 })));
+    let a = spawn_named("unsafe-cell-pair-a", move || {
+        site!(c1.0.with_mut(|p| unsafe { *p = 1 }))
+    });
+    let b = spawn_named("unsafe-cell-pair-b", move || {
+        site!(c2.0.with_mut(|p| unsafe { *p = 2 }))
+    });
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(
+        file!(),
+        [
+            (la, Some("unsafe-cell-pair-a")),
+            (lb, Some("unsafe-cell-pair-b")),
+        ],
+    );
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
     assert!(r.current.write && r.previous.write);
