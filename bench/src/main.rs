@@ -82,14 +82,15 @@ fn fail(message: &str) -> ! {
     std::process::exit(2)
 }
 
-fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [f64; 2]) {
+fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [Option<f64>; 2]) {
     println!(
         "median of {runs} runs per mode, plain and detected alternating, each run its own process"
     );
-    println!(
-        "core-to-core round trip of a cache line: {:.0} ns before the runs, {:.0} ns after",
-        round_trip[0], round_trip[1]
-    );
+    let [before, after] = round_trip.map(|ns| match ns {
+        Some(ns) => format!("{ns:.0} ns"),
+        None => "n/a (one CPU)".to_string(),
+    });
+    println!("core-to-core round trip of a cache line: {before} before the runs, {after} after");
     println!(
         "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9}",
         "workload",
@@ -120,7 +121,7 @@ fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [
     }
 }
 
-fn print_json(rows: &[(String, Measured, Measured)], round_trip: [f64; 2]) {
+fn print_json(rows: &[(String, Measured, Measured)], round_trip: [Option<f64>; 2]) {
     let workloads: Vec<serde_json::Value> = rows
         .iter()
         .map(|(name, p, d)| {

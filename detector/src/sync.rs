@@ -73,7 +73,10 @@ impl SyncClock {
     /// Unlock of a lock whose clock takes store-form releases only (a
     /// mutex, a write lock): [`SyncClock::release_store`] without asking
     /// whether this thread's own last release here was a merge, which
-    /// such a clock never takes. Every unlock runs it.
+    /// such a clock never takes. The caller guarantees that: after a merge
+    /// by this thread, the one-store path would keep the other threads'
+    /// parts the merge brought, ordering later acquirers after them (missed
+    /// races). Every unlock of a racedet `Mutex` or write lock runs it.
     #[inline(always)]
     pub fn release_lock(&mut self, thread: &mut ThreadState) {
         self.store(thread, self.owned_by(thread));

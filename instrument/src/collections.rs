@@ -36,8 +36,8 @@ pub use racedet_runtime::MapPolicy;
 /// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
 /// internal lock and must not use the same map: one that does panics
 /// (naming the mistake) instead of deadlocking, and the map stays usable.
-/// So do the key's `Eq` and `Hash` (when the map grows) and the value's
-/// `Clone` (`get`, `clone`) and `Debug`. Unlike Go, `range` cannot delete as it goes: collect the keys,
+/// So do the key's `Eq` (every lookup) and `Hash` (when the map grows)
+/// and the value's `Clone` (`get`, `clone`) and `Debug`. Unlike Go, `range` cannot delete as it goes: collect the keys,
 /// then remove them.
 pub struct RaceMap<K, V, S = RandomState> {
     // The key is hashed once, outside the lock, and the hash serves both the

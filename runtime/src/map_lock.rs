@@ -147,7 +147,22 @@ impl<T: FoldReads> MapLock<T> {
         if self.shareable {
             self.contended.store(true, Ordering::Relaxed);
         }
+        // A holder waits for every busy reader, so a thread that is one
+        // (its closure used the map) would wait for itself.
+        if self.reading_here() {
+            reentered();
+        }
         self.exclusive.lock()
+    }
+
+    /// Whether the calling thread is inside a shared read of this lock.
+    /// Exact: only the thread in a reader slot writes its line.
+    fn reading_here(&self) -> bool {
+        let (Some(readers), Some(l)) = (self.readers.get(), local()) else {
+            return false;
+        };
+        let slot = l.state.tid().index();
+        slot < READER_SLOTS && readers.lines[slot].0.busy.load(Ordering::Relaxed)
     }
 
     /// Folds the records of the reader slots in `used`, waiting out any
@@ -166,7 +181,7 @@ impl<T: FoldReads> MapLock<T> {
             let line = &readers.lines[slot].0;
             while line.busy.load(Ordering::SeqCst) {
                 // The busy reader is this thread: a closure run under its
-                // shared read used the map for more than a read.
+                // shared read used the map.
                 if local().is_some_and(|l| l.state.tid().index() == slot) {
                     reentered();
                 }
@@ -202,11 +217,10 @@ impl<T: FoldReads> MapLock<T> {
         // Busy first, then the `used` bit, then the exclusive flag, all
         // SeqCst (see `lock`).
         if line.busy.swap(true, Ordering::SeqCst) {
-            // This thread is in already (a closure run under the lock used
-            // the map): the exclusive path then finds this reader busy and
-            // panics, instead of letting the inner guard end the outer
-            // one's protection.
-            return None;
+            // This thread is in already: a closure run under its read used
+            // the map. (Letting it in would let the inner guard end the
+            // outer one's protection.)
+            reentered();
         }
         let bit = 1u8 << slot;
         if self.used.load(Ordering::SeqCst) & bit == 0 {
@@ -355,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_backs_off_while_an_exclusive_holder_is_in_and_when_nested() {
+    fn a_reader_backs_off_while_an_exclusive_holder_is_in_and_panics_when_nested() {
         let lock = MapLock::new(true, Folds::default());
         contend(&lock);
         let held = lock.lock();
@@ -364,9 +378,38 @@ mod tests {
         });
         drop(held);
         let outer = lock.read_shared().expect("free");
-        assert!(lock.read_shared().is_none(), "nested in this thread");
+        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(lock.read_shared());
+        }));
+        assert!(nested.is_err(), "nested in this thread");
+        assert!(
+            outer.line.busy.load(Ordering::Relaxed),
+            "the outer read is still in"
+        );
         drop(outer);
         assert!(lock.read_shared().is_some());
+    }
+
+    #[test]
+    fn a_lock_asked_for_inside_this_thread_s_shared_read_panics_while_another_holder_waits_for_it()
+    {
+        let lock = MapLock::new(true, Folds::default());
+        contend(&lock);
+        let mut outer = lock.read_shared().expect("free");
+        *outer.parts().1 = Some(read(4));
+        std::thread::scope(|s| {
+            // The holder gets in, then waits for this thread's busy line.
+            let holder = s.spawn(|| lock.lock().0.clone());
+            while !lock.exclusive.is_locked() {
+                std::hint::spin_loop();
+            }
+            let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                drop(lock.lock());
+            }));
+            assert!(nested.is_err(), "would have waited for the holder forever");
+            drop(outer);
+            assert_eq!(holder.join().unwrap(), [4], "the holder got the read");
+        });
     }
 
     #[test]

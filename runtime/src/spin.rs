@@ -1,15 +1,14 @@
 //! A minimal spin lock for tiny critical sections (a cell's value and
-//! shadow): one atomic compare-exchange to lock, one release store to
-//! unlock, which is cheaper than a parking mutex when the section is a few
-//! nanoseconds. The lock word holds the holder's token, so a thread that
-//! asks again for a lock it holds (a closure run under a map's or a cell's
-//! lock that uses the same object) gets a panic naming the mistake, not a
-//! deadlock.
+//! shadow): one atomic swap to lock, one release store to unlock, which is
+//! cheaper than a parking mutex when the section is a few nanoseconds. The
+//! lock also notes its holder, so a thread that asks again for a lock it
+//! holds (a closure run under a map's or a cell's lock that uses the same
+//! object) gets a panic naming the mistake, not a deadlock.
 
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Protects a `T` with a spin lock.
 // `repr(C)`: the lock word first, so the start of the value (a map's
@@ -17,8 +16,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 // anyway, shares its cache line.
 #[repr(C)]
 pub struct SpinLock<T> {
-    /// 0 when free, else the holder's [`token`].
-    holder: AtomicU32,
+    locked: AtomicBool,
+    /// The holder's [`token`] while it holds the lock, else 0. Written
+    /// after the swap that takes the lock and cleared before the store
+    /// that frees it, so the swap does not wait for the token's load, and
+    /// a thread can find its own token here only while it holds the lock
+    /// (it sees its own writes in order).
+    owner: AtomicU32,
     value: UnsafeCell<T>,
 }
 
@@ -37,8 +41,10 @@ thread_local! {
 /// Tokens handed out so far.
 static TOKENS: AtomicU32 = AtomicU32::new(0);
 
-/// A number no other live thread has (tokens repeat only after 2^32
-/// threads), never 0.
+/// The calling thread's number, never 0. Numbers are handed out in
+/// order and wrap after 2^32 threads; a thread then shares its number
+/// with the 2^32nd thread before it, which matters only if both are alive
+/// and contend for one lock (a spurious re-entry panic).
 #[inline(always)]
 pub(crate) fn token() -> u32 {
     TOKEN.with(|t| match t.get() {
@@ -81,7 +87,8 @@ impl<T> SpinLock<T> {
     /// An unlocked lock around `value`.
     pub const fn new(value: T) -> SpinLock<T> {
         SpinLock {
-            holder: AtomicU32::new(0),
+            locked: AtomicBool::new(false),
+            owner: AtomicU32::new(0),
             value: UnsafeCell::new(value),
         }
     }
@@ -90,10 +97,10 @@ impl<T> SpinLock<T> {
     /// thread holds it already.
     #[inline]
     pub fn lock(&self) -> SpinGuard<'_, T> {
-        let me = token();
-        if !self.take(me) {
-            self.lock_contended(me);
+        if !self.take() {
+            self.lock_contended();
         }
+        self.owner.store(token(), Ordering::Relaxed);
         SpinGuard {
             lock: self,
             _exclusive: PhantomData,
@@ -103,45 +110,41 @@ impl<T> SpinLock<T> {
     /// Locks if free. Panics if the calling thread holds it already.
     #[inline(always)]
     pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
-        let me = token();
         // A guard is made only on success: one made and dropped on failure
         // would unlock the holder's lock.
-        match self.attempt(me) {
-            Ok(_) => Some(SpinGuard {
-                lock: self,
-                _exclusive: PhantomData,
-            }),
-            Err(holder) if holder == me => reentered(),
-            Err(_) => None,
+        if !self.take() {
+            self.check_not_mine();
+            return None;
+        }
+        self.owner.store(token(), Ordering::Relaxed);
+        Some(SpinGuard {
+            lock: self,
+            _exclusive: PhantomData,
+        })
+    }
+
+    /// One attempt. SeqCst (on x86 the same locked instruction as Acquire):
+    /// the map lock's handshake with its shared readers orders this before
+    /// its loads.
+    #[inline(always)]
+    fn take(&self) -> bool {
+        !self.locked.swap(true, Ordering::SeqCst)
+    }
+
+    /// Panics if the calling thread holds the lock (see `owner`).
+    #[cold]
+    fn check_not_mine(&self) {
+        if self.owner.load(Ordering::Relaxed) == token() {
+            reentered();
         }
     }
 
-    #[inline(always)]
-    fn take(&self, me: u32) -> bool {
-        self.attempt(me).is_ok()
-    }
-
-    /// One attempt; on failure, the holder's token. SeqCst (on x86 the same
-    /// locked instruction as Acquire): the map lock's handshake with its
-    /// shared readers orders this before its loads.
-    #[inline(always)]
-    fn attempt(&self, me: u32) -> Result<u32, u32> {
-        self.holder
-            .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
-    }
-
     #[cold]
-    fn lock_contended(&self, me: u32) {
+    fn lock_contended(&self) {
+        self.check_not_mine();
         let mut spins = 0u32;
         loop {
-            // Only this thread writes its own token here, and its unlock
-            // writes 0: reading `me` means it holds the lock.
-            loop {
-                match self.holder.load(Ordering::Relaxed) {
-                    0 => break,
-                    holder if holder == me => reentered(),
-                    _ => {}
-                }
+            while self.locked.load(Ordering::Relaxed) {
                 spins += 1;
                 if spins < 64 {
                     std::hint::spin_loop();
@@ -149,7 +152,7 @@ impl<T> SpinLock<T> {
                     std::thread::yield_now();
                 }
             }
-            if self.take(me) {
+            if self.take() {
                 return;
             }
         }
@@ -159,7 +162,7 @@ impl<T> SpinLock<T> {
     /// the map lock's with its shared readers).
     #[inline]
     pub fn is_locked(&self) -> bool {
-        self.holder.load(Ordering::SeqCst) != 0
+        self.locked.load(Ordering::SeqCst)
     }
 
     /// Exclusive access through `&mut` (no locking needed).
@@ -191,7 +194,8 @@ impl<T> DerefMut for SpinGuard<'_, T> {
 impl<T> Drop for SpinGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.holder.store(0, Ordering::Release);
+        self.lock.owner.store(0, Ordering::Relaxed);
+        self.lock.locked.store(false, Ordering::Release);
     }
 }
 
