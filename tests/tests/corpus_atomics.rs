@@ -1013,6 +1013,73 @@ fn declined_fetch_update_is_a_load_with_the_fetch_ordering() {
     assert_silent(file!(), first, line!());
 }
 
+// The two tests below are one scenario with two fetch orderings, spelled
+// out twice on purpose: reports are deduplicated by their pair of sites, so
+// they must not share their racing lines. `fetch_update(Relaxed, order, ..)`
+// loads 0, its closure lets the other thread write `data` and store 2
+// (Release) — pinned by signals racedet cannot see —, the compare-exchange
+// fails reading 2, and the closure declines 2: the failed exchange is the
+// load that reads the release, with the fetch ordering.
+
+#[test]
+fn fetch_update_declining_after_a_failed_exchange_acquires_with_the_fetch_ordering() {
+    let first = line!();
+    let data = cell(0);
+    let a = Arc::new(AtomicU16::new(0));
+    let (go, stored) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
+    let (d1, a1, go1, stored1) = (data.clone(), a.clone(), go.clone(), stored.clone());
+    let t = thread::spawn(move || {
+        go1.wait();
+        d1.set(1);
+        a1.store(2, Release);
+        stored1.raise();
+    });
+    let got = a.fetch_update(Relaxed, Acquire, |v| match v {
+        0 => {
+            go.raise();
+            stored.wait();
+            Some(1)
+        }
+        _ => None,
+    });
+    assert_eq!(got, Err(2));
+    black_box(data.get());
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn fetch_update_declining_after_a_failed_exchange_with_relaxed_fetch_ordering_races() {
+    let data = cell(0);
+    let a = Arc::new(AtomicU16::new(0));
+    let (go, stored) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
+    let (d1, a1, go1, stored1) = (data.clone(), a.clone(), go.clone(), stored.clone());
+    let t = spawn_named("declining-update-relaxed", move || {
+        go1.wait();
+        let lw = site!(d1.set(1));
+        a1.store(2, Release);
+        stored1.raise();
+        lw
+    });
+    let got = a.fetch_update(Relaxed, Relaxed, |v| match v {
+        0 => {
+            go.raise();
+            stored.wait();
+            Some(1)
+        }
+        _ => None,
+    });
+    assert_eq!(got, Err(2));
+    let lr = site!(data.get());
+    let lw = t.join().unwrap();
+    let r = expect_race_by(
+        file!(),
+        [(lr, None), (lw, Some("declining-update-relaxed"))],
+    );
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
+    assert_eq!(r.object.kind, "cell", "{}", r.to_text());
+}
+
 #[test]
 fn weak_compare_exchange_failure_with_acquire_synchronizes() {
     let first = line!();

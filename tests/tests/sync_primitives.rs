@@ -488,6 +488,24 @@ fn unbounded_disconnect_happens_before_the_receive_that_observes_it_is_silent() 
 }
 
 #[test]
+fn unbounded_disconnect_seen_by_recv_timeout_happens_before_it_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let (tx, rx) = channel::<u8>();
+    let x2 = x.clone();
+    let t = thread::spawn(move || {
+        x2.set(1);
+        drop(tx);
+    });
+    // Joined only after the read: the disconnect is the only edge.
+    let got = rx.recv_timeout(Duration::from_secs(600));
+    assert_eq!(got, Err(RecvTimeoutError::Disconnected));
+    assert_eq!(x.get(), 1);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn write_after_dropping_the_sender_races_with_the_disconnected_receiver() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u32));
