@@ -1013,28 +1013,31 @@ fn declined_fetch_update_is_a_load_with_the_fetch_ordering() {
     assert_silent(file!(), first, line!());
 }
 
-// The two tests below are one scenario with two fetch orderings, spelled
-// out twice on purpose: reports are deduplicated by their pair of sites, so
-// they must not share their racing lines. `fetch_update(Relaxed, order, ..)`
-// loads 0, its closure lets the other thread write `data` and store 2
-// (Release) — pinned by signals racedet cannot see —, the compare-exchange
-// fails reading 2, and the closure declines 2: the failed exchange is the
-// load that reads the release, with the fetch ordering.
-
-#[test]
-fn fetch_update_declining_after_a_failed_exchange_acquires_with_the_fetch_ordering() {
-    let first = line!();
-    let data = cell(0);
+/// `fetch_update(Relaxed, fetch_order, ..)` loads 0; its closure lets the
+/// thread `name` run `write` and store 2 (Release) — pinned by signals
+/// racedet cannot see —, so the compare-exchange fails reading 2, and the
+/// closure declines 2: the failed exchange is the load that reads the
+/// release, with the fetch ordering. Then this thread runs `read`. The
+/// accesses come in as closures so that each test's racing lines are its
+/// own (reports are deduplicated by their pair of sites). Returns the
+/// lines `read` and `write` report.
+fn declined_after_a_failed_exchange(
+    fetch_order: racedet::sync::atomic::Ordering,
+    name: &str,
+    write: impl FnOnce() -> u32 + Send + 'static,
+    read: impl FnOnce() -> u32,
+) -> (u32, u32) {
     let a = Arc::new(AtomicU16::new(0));
     let (go, stored) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
-    let (d1, a1, go1, stored1) = (data.clone(), a.clone(), go.clone(), stored.clone());
-    let t = thread::spawn(move || {
+    let (a1, go1, stored1) = (a.clone(), go.clone(), stored.clone());
+    let t = spawn_named(name, move || {
         go1.wait();
-        d1.set(1);
+        let lw = write();
         a1.store(2, Release);
         stored1.raise();
+        lw
     });
-    let got = a.fetch_update(Relaxed, Acquire, |v| match v {
+    let got = a.fetch_update(Relaxed, fetch_order, |v| match v {
         0 => {
             go.raise();
             stored.wait();
@@ -1043,35 +1046,34 @@ fn fetch_update_declining_after_a_failed_exchange_acquires_with_the_fetch_orderi
         _ => None,
     });
     assert_eq!(got, Err(2));
-    black_box(data.get());
-    t.join().unwrap();
+    let lr = read();
+    (lr, t.join().unwrap())
+}
+
+#[test]
+fn fetch_update_declining_after_a_failed_exchange_acquires_with_the_fetch_ordering() {
+    let first = line!();
+    let data = cell(0);
+    let d1 = data.clone();
+    declined_after_a_failed_exchange(
+        Acquire,
+        "declining-update-acquire",
+        move || site!(d1.set(1)),
+        || site!(data.get()),
+    );
     assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn fetch_update_declining_after_a_failed_exchange_with_relaxed_fetch_ordering_races() {
     let data = cell(0);
-    let a = Arc::new(AtomicU16::new(0));
-    let (go, stored) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
-    let (d1, a1, go1, stored1) = (data.clone(), a.clone(), go.clone(), stored.clone());
-    let t = spawn_named("declining-update-relaxed", move || {
-        go1.wait();
-        let lw = site!(d1.set(1));
-        a1.store(2, Release);
-        stored1.raise();
-        lw
-    });
-    let got = a.fetch_update(Relaxed, Relaxed, |v| match v {
-        0 => {
-            go.raise();
-            stored.wait();
-            Some(1)
-        }
-        _ => None,
-    });
-    assert_eq!(got, Err(2));
-    let lr = site!(data.get());
-    let lw = t.join().unwrap();
+    let d1 = data.clone();
+    let (lr, lw) = declined_after_a_failed_exchange(
+        Relaxed,
+        "declining-update-relaxed",
+        move || site!(d1.set(1)),
+        || site!(data.get()),
+    );
     let r = expect_race_by(
         file!(),
         [(lr, None), (lw, Some("declining-update-relaxed"))],

@@ -4,7 +4,9 @@ use racedet::collections::{MapPolicy, RaceMap};
 use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, IdMap};
+use racedet_tests::{
+    assert_silent, assert_threads, expect_race, expect_race_by, site, spawn_named, IdMap,
+};
 
 fn bucket_map(capacity: usize) -> IdMap {
     RaceMap::with_capacity_hasher_and_policy(capacity, Default::default(), Some(MapPolicy::Bucket))
@@ -533,68 +535,73 @@ fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
     }
 }
 
-// The two tests below are one scenario in two orders, spelled out twice on
-// purpose: reports are deduplicated by their pair of sites, so tests running
-// at once must not share their racing lines.
-
-#[test]
-fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
-    let first = line!();
+/// A map whose key reads go shared (see `contend_readers`), then two
+/// threads under its read lock — so nothing orders them — one running
+/// `read`, the other `write`, the first of them before the second (pinned
+/// by a std barrier racedet cannot see). The accesses come in as closures
+/// so that each test's racing lines are its own (reports are deduplicated
+/// by their pair of sites). Returns the lines `read` and `write` report.
+fn shared_read_meets_write(
+    read_first: bool,
+    [reader_name, writer_name]: [&str; 2],
+    read: fn(&RaceMap<u64, u64>) -> u32,
+    write: fn(&RaceMap<u64, u64>) -> u32,
+) -> (u32, u32) {
     let m = Arc::new(RwLock::new(RaceMap::new()));
     m.write().unwrap().insert(1, 1);
     contend_readers(&m);
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
-    let (w, g) = (m.clone(), gate.clone());
-    let writer = spawn_named("shared-writer", move || {
-        g.wait();
-        // A read lock: nothing orders this insert after the reader's get.
-        let map = w.read().unwrap();
-        site!(map.insert(2, 2))
-    });
-    let (r, g) = (m.clone(), gate.clone());
-    let reader = spawn_named("shared-reader", move || {
-        let l = site!(r.read().unwrap().get(&1));
-        g.wait();
-        l
-    });
-    let (lr, lw) = (reader.join().unwrap(), writer.join().unwrap());
-    let report = expect_race(file!(), lr, lw);
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(report.current.write, "the write came second");
-    assert_threads(
-        &report,
+    let in_turn = |first: bool, access: fn(&RaceMap<u64, u64>) -> u32| {
+        let (m, gate) = (m.clone(), gate.clone());
+        move || {
+            if !first {
+                gate.wait();
+            }
+            let line = access(&m.read().unwrap());
+            if first {
+                gate.wait();
+            }
+            line
+        }
+    };
+    let writer = spawn_named(writer_name, in_turn(!read_first, write));
+    let reader = spawn_named(reader_name, in_turn(read_first, read));
+    (reader.join().unwrap(), writer.join().unwrap())
+}
+
+#[test]
+fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
+    let first = line!();
+    let (lr, lw) = shared_read_meets_write(
+        true,
+        ["shared-reader", "shared-writer"],
+        |m| site!(m.get(&1)),
+        |m| site!(m.insert(2, 2)),
+    );
+    let report = expect_race_by(
+        file!(),
         [(lr, Some("shared-reader")), (lw, Some("shared-writer"))],
     );
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert!(report.current.write, "the write came second");
     assert_silent(file!(), first, line!());
 }
 
 #[test]
 fn a_shared_read_after_an_unordered_write_is_reported() {
     let first = line!();
-    let m = Arc::new(RwLock::new(RaceMap::new()));
-    m.write().unwrap().insert(1, 1);
-    contend_readers(&m);
-    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
-    let (w, g) = (m.clone(), gate.clone());
-    let writer = spawn_named("shared-writer-2", move || {
-        let map = w.read().unwrap();
-        let l = site!(map.insert(2, 2));
-        g.wait();
-        l
-    });
-    let (r, g) = (m.clone(), gate.clone());
-    let reader = spawn_named("shared-reader-2", move || {
-        g.wait();
-        site!(r.read().unwrap().get(&1))
-    });
-    let (lr, lw) = (reader.join().unwrap(), writer.join().unwrap());
-    let report = expect_race(file!(), lr, lw);
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(!report.current.write, "the read came second");
-    assert_threads(
-        &report,
+    let (lr, lw) = shared_read_meets_write(
+        false,
+        ["shared-reader-2", "shared-writer-2"],
+        |m| site!(m.get(&1)),
+        |m| site!(m.insert(2, 2)),
+    );
+    let report = expect_race_by(
+        file!(),
         [(lr, Some("shared-reader-2")), (lw, Some("shared-writer-2"))],
     );
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert!(!report.current.write, "the read came second");
     assert_silent(file!(), first, line!());
 }
 
