@@ -1,6 +1,5 @@
 //! `RaceMap`: a map with Go's contract.
 
-use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use racedet_runtime::{FoldReads, MapLock, Op, ReadRecord};
 use std::borrow::Borrow;
@@ -113,18 +112,17 @@ impl<K, V> Inner<K, V> {
     where
         K: Eq,
     {
-        // One probe for both outcomes.
-        match self
-            .table
-            .entry(hash, |(k, _)| *k == key, |(k, _)| rehash(k))
-        {
-            Entry::Occupied(mut e) => Some(std::mem::replace(&mut e.get_mut().1, value)),
-            Entry::Vacant(e) => {
-                e.insert((key, value));
-                self.resized(at, addr);
-                None
-            }
+        // A lookup first, not hashbrown's `entry`: that reserves room for
+        // one more entry before it looks, so replacing a key of a full
+        // table grew it (rehashing every key under the lock). A new key
+        // pays a second probe.
+        if let Some((_, v)) = self.table.find_mut(hash, |(k, _)| *k == key) {
+            return Some(std::mem::replace(v, value));
         }
+        self.table
+            .insert_unique(hash, (key, value), |(k, _)| rehash(k));
+        self.resized(at, addr);
+        None
     }
 }
 

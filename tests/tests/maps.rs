@@ -665,3 +665,32 @@ fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocki
     assert_eq!(g.get(&1), Some(1));
     assert_eq!(g.get(&2), None);
 }
+
+/// A key that counts how often it is hashed.
+#[derive(PartialEq, Eq)]
+struct Counted(u32);
+
+static HASHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl std::hash::Hash for Counted {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        HASHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.hash(state);
+    }
+}
+
+#[test]
+fn replacing_a_key_of_a_full_map_does_not_grow_it() {
+    // hashbrown gives 7 entries 8 buckets: full after 7 inserts. A replace
+    // hashes its key once; growing would rehash every key.
+    let m = RaceMap::with_capacity(7);
+    for k in 0..7 {
+        m.insert(Counted(k), k);
+    }
+    let before = HASHED.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(m.insert(Counted(3), 30), Some(3));
+    let hashed = HASHED.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert_eq!(hashed, 1, "the replace rehashed the map");
+    assert_eq!(m.get(&Counted(3)), Some(30));
+    assert_eq!(m.len(), 7);
+}
