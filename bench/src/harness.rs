@@ -78,32 +78,61 @@ fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) 
         .output()
         .expect("child runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    // A detected run that found races exits with the runtime's status 66;
-    // anything else but success is a failed run, even after its result.
-    let exited_well =
-        out.status.success() || (mode == Mode::Detected && out.status.code() == Some(66));
-    let result = text
-        .lines()
-        .find(|l| l.starts_with("result "))
-        .filter(|_| exited_well);
-    let Some(line) = result else {
-        // One line: which run failed, how, and the child's last words.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let result = text.lines().find_map(|l| l.strip_prefix("result "));
+    let fields: Option<(f64, u64, usize)> = result.and_then(|r| {
+        let f: Vec<&str> = r.split_whitespace().collect();
+        Some((
+            f.first()?.parse().ok()?,
+            f.get(1)?.parse().ok()?,
+            f.get(2)?.parse().ok()?,
+        ))
+    });
+    // Only `racy` races: its detected run must report and exit with the
+    // runtime's status 66; every other run must exit 0 and report nothing
+    // (a report there is a false alarm or a broken workload, and its time
+    // would include writing reports).
+    let racy = name == "racy" && mode == Mode::Detected;
+    let problem = match fields {
+        None => Some(format!("{}, no result line", out.status)),
+        Some((_, _, reports)) if racy && (out.status.code() != Some(66) || reports == 0) => {
+            Some(format!(
+                "{}, {reports} report(s); expected exit status 66 and a report",
+                out.status
+            ))
+        }
+        Some((_, _, reports)) if !racy && (!out.status.success() || reports > 0) => Some(format!(
+            "{}, {reports} report(s); expected success and no report",
+            out.status
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
         eprintln!(
-            "racedet-bench: the {name} {} run failed ({}): {}",
+            "racedet-bench: the {name} {} run failed ({problem}): {}",
             mode.as_str(),
-            out.status,
-            last.unwrap_or("no output")
+            last_words(&stderr)
         );
         std::process::exit(1)
-    };
-    let f: Vec<&str> = line.split_whitespace().collect();
-    (
-        f[1].parse().expect("ns/op"),
-        f[2].parse().expect("rss"),
-        f[3].parse().expect("reports"),
-    )
+    }
+    fields.expect("checked above")
+}
+
+/// What a failed child said: the message of a panic (the line after
+/// `panicked at`), else its last line that is not a `note:`.
+fn last_words(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr.lines().map(str::trim).collect();
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        if let Some(message) = lines.get(i + 1).filter(|l| !l.is_empty()) {
+            return message;
+        }
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| !l.is_empty() && !l.starts_with("note:"))
+        .copied()
+        .unwrap_or("no output")
 }
 
 /// The middle sample (the upper one of an even count).
@@ -121,7 +150,11 @@ pub fn child(args: &[String]) {
         Some("detected") => Mode::Detected,
         _ => panic!("child needs a mode"),
     };
-    let spawn_threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    // The parent always passes it: a child is never run by hand.
+    let spawn_threads: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .expect("child needs a thread count");
     let start = Instant::now();
     let ops = crate::workloads::run(name, mode, spawn_threads);
     let elapsed = start.elapsed();

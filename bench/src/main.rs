@@ -16,8 +16,7 @@ mod workloads;
 
 use harness::Measured;
 
-const USAGE: &str = "usage: racedet-bench [--json] [--runs N] [--spawn-threads N] [WORKLOAD...]
-workloads: rwmap mutexmap channel-owner sharded spawn-storm racy cells";
+const USAGE: &str = "usage: racedet-bench [--json] [--runs N] [--spawn-threads N] [WORKLOAD...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,7 +35,7 @@ fn main() {
             "--runs" => runs = number(it.next(), "--runs", 5),
             "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1),
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
                 return;
             }
             name if workloads::ALL.contains(&name) => names.push(name.to_string()),
@@ -61,7 +60,7 @@ fn main() {
     }
     let round_trip = [before, placement::round_trip_ns()];
     if json {
-        print_json(&rows, round_trip);
+        print_json(&rows, runs, spawn_threads, round_trip);
     } else {
         print_table(&rows, runs, round_trip);
     }
@@ -91,6 +90,13 @@ fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [
         None => "n/a (one CPU)".to_string(),
     });
     println!("core-to-core round trip of a cache line: {before} before the runs, {after} after");
+    // The placement can change at any time; two readings far apart say it
+    // changed during these runs (which rows ran under which is unknown).
+    if let [Some(a), Some(b)] = round_trip {
+        if a.max(b) > 1.5 * a.min(b) {
+            println!("(the placement changed during the runs: rows may mix both)");
+        }
+    }
     println!(
         "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9}",
         "workload",
@@ -121,7 +127,12 @@ fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [
     }
 }
 
-fn print_json(rows: &[(String, Measured, Measured)], round_trip: [Option<f64>; 2]) {
+fn print_json(
+    rows: &[(String, Measured, Measured)],
+    runs: usize,
+    spawn_threads: usize,
+    round_trip: [Option<f64>; 2],
+) {
     let workloads: Vec<serde_json::Value> = rows
         .iter()
         .map(|(name, p, d)| {
@@ -140,6 +151,8 @@ fn print_json(rows: &[(String, Measured, Measured)], round_trip: [Option<f64>; 2
         "{}",
         serde_json::json!({
             "workloads": workloads,
+            "runs": runs,
+            "spawn_threads": spawn_threads,
             "core_round_trip_ns": { "before": round_trip[0], "after": round_trip[1] },
         })
     );
