@@ -202,3 +202,13 @@ impl std::hash::Hasher for Identity {
 
 /// A map whose buckets the test can name (see [`Identity`]).
 pub type IdMap = racedet::collections::RaceMap<u64, u64, std::hash::BuildHasherDefault<Identity>>;
+
+/// The message of the panic `f` makes (panics if it returns).
+pub fn panic_of(f: impl FnOnce()) -> String {
+    let payload =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    match payload.downcast::<&str>() {
+        Ok(s) => s.to_string(),
+        Err(p) => *p.downcast::<String>().expect("a string panic message"),
+    }
+}

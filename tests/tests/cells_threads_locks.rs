@@ -4,7 +4,9 @@ use racedet::cell::{RaceCell, UnsafeCell};
 use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
+};
 
 #[test]
 fn unsynchronized_cell_write_and_read_race() {
@@ -497,11 +499,9 @@ fn try_lock_success_orders_and_would_block_does_not_panic() {
 #[test]
 fn a_cell_used_inside_its_own_update_panics_instead_of_deadlocking() {
     let c = RaceCell::new(1u64);
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let message = panic_of(|| {
         c.update(|v| v + c.get());
-    }))
-    .unwrap_err();
-    let message = *payload.downcast::<&str>().unwrap();
+    });
     assert!(message.contains("under its own lock"), "{message}");
     // The lock was let go and the value kept.
     assert_eq!(c.update(|v| v + 1), 2);

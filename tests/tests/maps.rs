@@ -5,15 +5,11 @@ use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, expect_race, expect_race_by, site, spawn_named, IdMap,
+    assert_silent, assert_threads, expect_race, expect_race_by, panic_of, site, spawn_named, IdMap,
 };
 
 fn bucket_map(capacity: usize) -> IdMap {
     RaceMap::with_capacity_hasher_and_policy(capacity, Default::default(), Some(MapPolicy::Bucket))
-}
-
-fn named(name: &str) -> thread::Builder {
-    thread::Builder::new().name(name.to_string())
 }
 
 #[test]
@@ -21,14 +17,13 @@ fn two_unlocked_writers_are_concurrent_map_writes() {
     let first = line!();
     let m = Arc::new(RaceMap::new());
     let (a, b) = (m.clone(), m.clone());
-    let t1 = named("mw-writer-a")
-        .spawn(move || site!(a.insert("k", 1)))
-        .unwrap();
-    let t2 = named("mw-writer-b")
-        .spawn(move || site!(b.insert("k", 2)))
-        .unwrap();
+    let t1 = spawn_named("mw-writer-a", move || site!(a.insert("k", 1)));
+    let t2 = spawn_named("mw-writer-b", move || site!(b.insert("k", 2)));
     let (l1, l2) = (t1.join().unwrap(), t2.join().unwrap());
-    let r = expect_race(file!(), l1, l2);
+    let r = expect_race_by(
+        file!(),
+        [(l1, Some("mw-writer-a")), (l2, Some("mw-writer-b"))],
+    );
     assert_eq!(r.kind, ReportKind::MapWrites);
     assert!(r.current.write && r.previous.write);
     assert_eq!(r.current.op, "insert");
@@ -40,7 +35,6 @@ fn two_unlocked_writers_are_concurrent_map_writes() {
         .unwrap()
         .file
         .ends_with("maps.rs"));
-    assert_threads(&r, [(l1, Some("mw-writer-a")), (l2, Some("mw-writer-b"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -50,14 +44,11 @@ fn read_during_unlocked_write_is_concurrent_map_read_and_map_write() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
-    let t = named("rw-writer")
-        .spawn(move || site!(w.insert(2, 2)))
-        .unwrap();
+    let t = spawn_named("rw-writer", move || site!(w.insert(2, 2)));
     let lr = site!(m.get(&1));
     let lw = t.join().unwrap();
-    let r = expect_race(file!(), lr, lw);
+    let r = expect_race_by(file!(), [(lr, None), (lw, Some("rw-writer"))]);
     assert_eq!(r.kind, ReportKind::MapReadWrite);
-    assert_threads(&r, [(lr, None), (lw, Some("rw-writer"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -67,16 +58,13 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     let m = Arc::new(RaceMap::new());
     m.insert(1u32, 1u32);
     let w = m.clone();
-    let t = named("it-writer")
-        .spawn(move || site!(w.insert(7, 7)))
-        .unwrap();
+    let t = spawn_named("it-writer", move || site!(w.insert(7, 7)));
     let li = site!(m.range(|_, _| true));
     let lw = t.join().unwrap();
-    let r = expect_race(file!(), li, lw);
+    let r = expect_race_by(file!(), [(li, None), (lw, Some("it-writer"))]);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
     let ops = [r.current.op.as_str(), r.previous.op.as_str()];
     assert!(ops.contains(&"range") && ops.contains(&"insert"), "{ops:?}");
-    assert_threads(&r, [(li, None), (lw, Some("it-writer"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -512,106 +500,7 @@ fn unlocked_writers_and_readers_never_break_the_map() {
         races.iter().any(|r| r.kind == ReportKind::MapWrites),
         "the unlocked inserts race"
     );
-}
-
-/// Readers under a read lock, all reading one map: they meet at the map's
-/// own lock, after which its key reads take the shared path (each reader
-/// records its read on a line of its own; the next writer folds it in).
-/// Which path a read takes never changes a verdict; these runs make the
-/// shared one likely, so that the tests below check it.
-fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
-    let ts: Vec<_> = (0..4)
-        .map(|_| {
-            let m = m.clone();
-            thread::spawn(move || {
-                for _ in 0..20_000 {
-                    let _ = m.read().unwrap().get(&1);
-                }
-            })
-        })
-        .collect();
-    for t in ts {
-        t.join().unwrap();
-    }
-}
-
-/// A map whose key reads go shared (see `contend_readers`), then two
-/// threads under its read lock — so nothing orders them — one running
-/// `read`, the other `write`, the first of them before the second (pinned
-/// by a std barrier racedet cannot see). The accesses come in as closures
-/// so that each test's racing lines are its own (reports are deduplicated
-/// by their pair of sites). Returns the lines `read` and `write` report.
-fn shared_read_meets_write(
-    read_first: bool,
-    [reader_name, writer_name]: [&str; 2],
-    read: fn(&RaceMap<u64, u64>) -> u32,
-    write: fn(&RaceMap<u64, u64>) -> u32,
-) -> (u32, u32) {
-    let m = Arc::new(RwLock::new(RaceMap::new()));
-    m.write().unwrap().insert(1, 1);
-    contend_readers(&m);
-    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
-    let in_turn = |first: bool, access: fn(&RaceMap<u64, u64>) -> u32| {
-        let (m, gate) = (m.clone(), gate.clone());
-        move || {
-            if !first {
-                gate.wait();
-            }
-            let line = access(&m.read().unwrap());
-            if first {
-                gate.wait();
-            }
-            line
-        }
-    };
-    let writer = spawn_named(writer_name, in_turn(!read_first, write));
-    let reader = spawn_named(reader_name, in_turn(read_first, read));
-    (reader.join().unwrap(), writer.join().unwrap())
-}
-
-#[test]
-fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
-    let first = line!();
-    let (lr, lw) = shared_read_meets_write(
-        true,
-        ["shared-reader", "shared-writer"],
-        |m| site!(m.get(&1)),
-        |m| site!(m.insert(2, 2)),
-    );
-    let report = expect_race_by(
-        file!(),
-        [(lr, Some("shared-reader")), (lw, Some("shared-writer"))],
-    );
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(report.current.write, "the write came second");
-    assert_silent(file!(), first, line!());
-}
-
-#[test]
-fn a_shared_read_after_an_unordered_write_is_reported() {
-    let first = line!();
-    let (lr, lw) = shared_read_meets_write(
-        false,
-        ["shared-reader-2", "shared-writer-2"],
-        |m| site!(m.get(&1)),
-        |m| site!(m.insert(2, 2)),
-    );
-    let report = expect_race_by(
-        file!(),
-        [(lr, Some("shared-reader-2")), (lw, Some("shared-writer-2"))],
-    );
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(!report.current.write, "the read came second");
-    assert_silent(file!(), first, line!());
-}
-
-/// The message of the panic `f` makes.
-fn panic_of(f: impl FnOnce()) -> String {
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
-    match payload.downcast::<&str>() {
-        Ok(s) => s.to_string(),
-        Err(p) => *p.downcast::<String>().unwrap(),
-    }
+    assert_silent(file!(), last, line!());
 }
 
 #[test]
@@ -647,23 +536,6 @@ fn a_closure_under_the_map_s_lock_that_uses_the_map_panics_instead_of_deadlockin
         assert_eq!(m.len(), 2, "{what}");
         assert_eq!(m.get(&1), Some(10), "{what}");
     }
-}
-
-#[test]
-fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking() {
-    let m = Arc::new(RwLock::new(RaceMap::new()));
-    m.write().unwrap().insert(1, 1);
-    // Key reads go shared once the map's lock has been contended (likely
-    // here, not forced): then the inner insert finds this thread's own
-    // shared read in progress; otherwise it finds its own exclusive lock.
-    contend_readers(&m);
-    let g = m.read().unwrap();
-    let message = panic_of(|| {
-        g.get_with(&1, |_| g.insert(2, 2));
-    });
-    assert!(message.contains("under its own lock"), "{message}");
-    assert_eq!(g.get(&1), Some(1));
-    assert_eq!(g.get(&2), None);
 }
 
 /// A key that counts how often it is hashed.
