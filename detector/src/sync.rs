@@ -18,8 +18,9 @@ pub struct SyncClock {
     /// this name already has everything in it, so it can skip the join.
     ///
     /// The name also says who released last: if that was the releasing
-    /// thread itself and its clock has changed only by ticks since, only
-    /// its own entry differs, and its release is one store, not a copy.
+    /// thread itself, by a store (see `release_store`), and its clock has
+    /// changed only by ticks since, only its own entry differs, and its
+    /// release is one store, not a copy.
     /// No separate owner field is needed, so a clock of up to 5 slots and
     /// its name take 56 bytes, and a mutex's lock word fits beside them in
     /// one cache line.

@@ -10,8 +10,8 @@ use racedet_detector::Detector;
 use std::sync::OnceLock;
 
 /// Everything process-wide. Only thread start/end, slot migration, stack
-/// capture (spawn sites; every access under `history=full`) and the report
-/// path lock anything here; accesses otherwise touch only thread-local
+/// capture (spawn sites; under `history=full`, each access the shadow
+/// records) and the report path lock anything here; accesses otherwise touch only thread-local
 /// state and the shadow of the location.
 pub struct Runtime {
     pub(crate) options: Options,

@@ -10,7 +10,7 @@
 
 use crate::reader_slots::{CacheLine, READER_SLOTS};
 use crate::site::Site;
-use crate::spin::{reentered, SpinGuard, SpinLock};
+use crate::spin::{reentered, Backoff, SpinGuard, SpinLock};
 use crate::threads::local;
 use racedet_detector::Epoch;
 use std::cell::UnsafeCell;
@@ -179,13 +179,8 @@ impl<T: FoldReads> MapLock<T> {
             let slot = used.trailing_zeros() as usize;
             used &= used - 1;
             let line = &readers.lines[slot].0;
-            while line.busy.load(Ordering::SeqCst) {
-                // The busy reader is this thread: a closure run under its
-                // shared read used the map.
-                if local().is_some_and(|l| l.state.tid().index() == slot) {
-                    reentered();
-                }
-                std::hint::spin_loop();
+            if line.busy.load(Ordering::SeqCst) {
+                wait_for_reader(line, slot);
             }
             // SAFETY: the reader is out, and one coming in now sees the
             // exclusive flag and leaves without touching its record.
@@ -231,6 +226,22 @@ impl<T: FoldReads> MapLock<T> {
             return None;
         }
         Some(SharedGuard { lock: self, line })
+    }
+}
+
+/// Waits until the reader in `slot` has left. A reader stays busy while
+/// user code runs (`get_with`'s closure, `V::clone`, `K::eq`) and may be
+/// descheduled, so this backs off to yielding.
+#[cold]
+fn wait_for_reader(line: &ReaderSlot, slot: usize) {
+    // The busy reader is this thread: a closure run under its shared read
+    // used the map.
+    if local().is_some_and(|l| l.state.tid().index() == slot) {
+        reentered();
+    }
+    let mut backoff = Backoff::default();
+    while line.busy.load(Ordering::SeqCst) {
+        backoff.snooze();
     }
 }
 
@@ -295,15 +306,28 @@ mod tests {
         }
     }
 
+    /// Waits for `done`; a test whose other thread never gets there (it
+    /// panicked, or the lock is broken) fails instead of hanging.
+    fn eventually(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gave up waiting: {what}"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// Makes `lock` contended for real: this thread holds it until another
     /// thread has met it at the lock (and noted so), then lets it in.
     fn contend(lock: &MapLock<Folds>) {
         std::thread::scope(|s| {
             let held = lock.lock();
             let waiter = s.spawn(|| drop(lock.lock()));
-            while !lock.contended.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
+            eventually("the waiter met the lock", || {
+                lock.contended.load(Ordering::Relaxed)
+            });
             drop(held);
             waiter.join().unwrap();
         });
@@ -360,9 +384,7 @@ mod tests {
             tx.send(()).unwrap();
             // The holder is in the exclusive section, waiting for this
             // reader: only now is the record written.
-            while !lock.exclusive.is_locked() {
-                std::hint::spin_loop();
-            }
+            eventually("the holder is in", || lock.exclusive.is_locked());
             *g.parts().1 = Some(read(5));
             drop(g);
         });
@@ -400,9 +422,7 @@ mod tests {
         std::thread::scope(|s| {
             // The holder gets in, then waits for this thread's busy line.
             let holder = s.spawn(|| lock.lock().0.clone());
-            while !lock.exclusive.is_locked() {
-                std::hint::spin_loop();
-            }
+            eventually("the holder is in", || lock.exclusive.is_locked());
             let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 drop(lock.lock());
             }));

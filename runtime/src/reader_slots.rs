@@ -3,8 +3,8 @@
 //! so concurrent readers share no written cache line.
 
 /// Threads in detector slots below this get a line of their own in such an
-/// object; others take the object's shared (slower) path. Eight: a `u8`
-/// bit set names the lines used.
+/// object; others take a slower path (an `RwLock`'s shared overflow clock,
+/// a map's exclusive lock). Eight: a `u8` bit set names the lines used.
 pub(crate) const READER_SLOTS: usize = 8;
 
 /// A value on a cache line of its own.
