@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Round trips per try, at most.
 const ROUNDS: u64 = 10_000;
 /// A try stops after about this long (the clock is read every 16 round
-/// trips, so the two cores' round trip is not timed with a clock read in it).
+/// trips: its cost, averaged over them, is a small part of the figure).
 const TRY_TIME: Duration = Duration::from_millis(20);
 /// Tries; the fastest is reported.
 const TRIES: usize = 7;

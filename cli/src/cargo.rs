@@ -37,7 +37,8 @@ struct Package {
 impl Workspace {
     /// Asks `cargo metadata` about the workspace of the current directory
     /// (or of `manifest_path`). `elsewhere` tells the user, in the error,
-    /// how this command can be pointed at a crate from outside one.
+    /// what to pass instead when run outside a project (a manifest, a run
+    /// directory).
     pub fn find(manifest_path: Option<&str>, elsewhere: &str) -> Result<Workspace> {
         let mut cmd = command();
         cmd.args(["metadata", "--format-version", "1", "--no-deps"]);

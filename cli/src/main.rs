@@ -36,7 +36,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run `cargo test` with race detection on for every crate, and sum up
-    /// the races found (exit status 66 when there are any).
+    /// the races found (exit status `exitcode`, 66 unless set, when there
+    /// are any; with `exitcode=0`, cargo test's own status).
     Test(RunArgs),
     /// The same with `cargo nextest run` (one process per test).
     Nextest(RunArgs),

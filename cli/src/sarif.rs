@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-/// Every kind, in rule-index order.
 /// The rule id of a kind: its words, hyphenated (`concurrent-map-writes`).
 pub fn rule_id(kind: ReportKind) -> String {
     kind.as_str().replace(' ', "-")

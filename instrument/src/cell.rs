@@ -10,7 +10,8 @@ use racedet_runtime::{Op, SpinLock};
 
 /// A plain shared variable, like a Go variable shared between goroutines.
 ///
-/// `Send + Sync` and memory-safe (reads and writes are serialized), but its
+/// `Send + Sync` when `T: Send`, and memory-safe (reads and writes are
+/// serialized), but its
 /// contract is unsynchronized: with the `detect` feature, a write not
 /// ordered with another access by racedet synchronization is reported as a
 /// `data race`.

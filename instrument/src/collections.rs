@@ -24,28 +24,31 @@ pub use racedet_runtime::MapPolicy;
 /// and `V` are `Send + Sync`, as std's `RwLock<HashMap<K, V>>`: key reads
 /// may run at once and hand out `&V`): it is memory-safe under any use (an
 /// internal lock serializes every operation but concurrent key reads). But
-/// its contract
-/// is *unsynchronized*: callers must order conflicting accesses with racedet
-/// synchronization (a `racedet::sync::Mutex`, a channel, a join...), or,
+/// its contract is *unsynchronized*: callers must order conflicting
+/// accesses with racedet synchronization (a `racedet::sync::Mutex`, a
+/// channel, a join...), or,
 /// with the `detect` feature, a race is reported, in the Go runtime's words:
 /// `concurrent map writes`, `concurrent map read and map write`,
 /// `concurrent map iteration and map write`.
 ///
 /// Closures passed to [`get_with`](RaceMap::get_with),
 /// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
-/// internal lock and must not use the same map: one that does panics
-/// (naming the mistake) instead of deadlocking, and the map stays usable.
-/// So do the key's `Eq` (every lookup) and `Hash` (when the map grows)
-/// and the value's `Clone` (`get`, `clone`) and `Debug`. Unlike Go, `range` cannot delete as it goes: collect the keys,
-/// then remove them.
+/// internal lock and must not use the same map: one that does so on the
+/// same thread panics (naming the mistake) instead of deadlocking, and the
+/// map stays usable; one that waits for another thread that uses the map
+/// still deadlocks. So do the key's `Eq` (every lookup), `Hash` (when the
+/// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
+/// `Clone` (`get`, `values`, `clone`) and `Debug`. Unlike Go, `range`
+/// cannot delete as it goes: collect the keys, then remove them.
 pub struct RaceMap<K, V, S = RandomState> {
     // The key is hashed once, outside the lock, and the hash serves both the
     // table and the bucket of the map model.
     hasher: S,
     // A spin lock: every critical section is one table operation (and one
-    // shadow check), far shorter than parking a thread. Key reads by
-    // checked threads take it shared and write no line another reader
-    // writes (see `MapLock`).
+    // shadow check), far shorter than parking a thread. With detection,
+    // under policy `go`, once the lock has been contended, key reads by
+    // threads in the first reader slots take it shared and write no line
+    // another reader writes (see `MapLock`).
     inner: MapLock<Inner<K, V>>,
 }
 

@@ -71,8 +71,7 @@ impl<T: ?Sized> Mutex<T> {
         self.inner.get_mut()
     }
 
-    // Inlined into `lock` (which is itself only hinted `#[inline]`, and in
-    // the map workloads is inlined into its caller): a guard built out of
+    // Inlined into `lock` (itself always inlined, see there): a guard built out of
     // line is returned through memory and copied again with wider loads
     // than the stores that wrote it, which stall on store forwarding (one
     // thread doing W2's lock + map op + unlock: 36 ns out of line, 26 ns
