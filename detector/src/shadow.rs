@@ -26,6 +26,15 @@ struct Entry<S> {
     site: S,
 }
 
+impl<S> Entry<S> {
+    /// Whether this access of `old`'s slot came after it (of two reads of
+    /// one slot, the newer stands for both).
+    #[inline]
+    fn newer_than(&self, old: &Entry<S>) -> bool {
+        old.epoch.clock() < self.epoch.clock()
+    }
+}
+
 /// Accesses of one kind that later accesses may still race with.
 ///
 /// Invariant: at most one entry per slot (a thread's newer access always
@@ -67,7 +76,7 @@ impl<S: Copy> Dense<S> {
     fn put_newer(&mut self, entry: Entry<S>) {
         let i = entry.epoch.tid().index();
         match self.slots.get(i) {
-            Some(Some(old)) if old.epoch.clock() >= entry.epoch.clock() => {}
+            Some(Some(old)) if !entry.newer_than(old) => {}
             _ => self.put(entry),
         }
     }
@@ -318,7 +327,7 @@ impl<S: Copy> Shadow<S> {
         match &mut self.reads {
             AccessSet::Empty => self.reads = AccessSet::One(entry),
             AccessSet::One(r) if r.epoch.tid() == epoch.tid() => {
-                if r.epoch.clock() < epoch.clock() {
+                if entry.newer_than(r) {
                     *r = entry;
                 }
             }

@@ -1597,8 +1597,11 @@ fn impossible_orderings_are_replay_errors() {
 fn replay_error_of_a_parsed_trace_names_its_text_line() {
     // Comments and blank lines before the faulty event must not shift the
     // line an error names.
-    let err = replay_error("# header\nmain fork t1\n\n# the bad one:\nt1 unlock m\n");
-    assert_eq!(err.line, 5, "{err}");
+    assert_replay_error(
+        "# header\nmain fork t1\n\n# the bad one:\nt1 unlock m\n",
+        5,
+        "without holding it",
+    );
 }
 
 // ------------------------------------------- fast paths' bookkeeping
