@@ -140,7 +140,9 @@ impl ThreadState {
             return;
         }
         self.clock.set(self.tid, c + 1);
-        self.epoch = Epoch::new(self.tid, c + 1);
+        // The clock is below the limit, so adding 1 to the packed word
+        // cannot carry into the slot bits.
+        self.epoch = Epoch::from_bits(self.epoch.to_bits() + 1);
     }
 
     /// `fence(Acquire)`: acquires every clock read by earlier relaxed loads.
