@@ -35,7 +35,7 @@ fn log2_for(len: usize) -> u8 {
 /// bucket, whole-map operations (iteration, len, clear, growth) every bucket.
 #[repr(C)]
 pub struct MapShadow {
-    // First, so it sits next to the map's lock flag (see RaceMap).
+    // First, so it sits next to the map's lock flag (see `MapLock`).
     header: ShadowCell,
     buckets: Vec<ShadowCell>,
     log2: u8,
@@ -229,6 +229,14 @@ impl MapShadow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_comes_first_with_a_24_byte_site() {
+        // See `MapLock`: with these, the lock word and the header's read
+        // set share a cache line.
+        assert_eq!(std::mem::offset_of!(MapShadow, header), 0);
+        assert_eq!(std::mem::size_of::<crate::site::Site>(), 24);
+    }
 
     #[test]
     fn bucket_count_follows_go_load_factor() {

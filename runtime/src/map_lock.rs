@@ -58,9 +58,11 @@ struct Readers {
 }
 
 /// A map's value under a lock with an exclusive and a shared mode.
-// `repr(C)`, flags first: the exclusive flag, which every exclusive holder
-// writes, shares its cache line with the start of the value (a map's header
-// shadow, which it writes next).
+// `repr(C)`, flags first and the cold reader lines' pointer last: the
+// exclusive flag, which every exclusive holder writes, shares its cache
+// line with the start of the value (a map's header shadow, whose read set
+// every read writes next), so a read under a `Mutex` dirties one line of
+// the map, not two (W4, four threads: about 1 ns per operation).
 #[repr(C)]
 pub struct MapLock<T> {
     exclusive: SpinLock<()>,
@@ -75,10 +77,10 @@ pub struct MapLock<T> {
     /// set once costs readers nothing more), so an exclusive holder reads
     /// only the lines of readers there were.
     used: AtomicU8,
+    value: UnsafeCell<T>,
     /// Made by the first shared read, so maps read by one thread or never
     /// shared carry none of it.
     readers: OnceLock<Box<Readers>>,
-    value: UnsafeCell<T>,
 }
 
 // SAFETY: `value` is reached mutably only by the exclusive holder, and
@@ -331,6 +333,14 @@ mod tests {
             drop(held);
             waiter.join().unwrap();
         });
+    }
+
+    #[test]
+    fn the_lock_word_and_the_header_read_set_share_the_first_cache_line() {
+        // The value starts 16 bytes in; a map's shadow starts with its
+        // header, whose read set and atomics fill its first 48 bytes (the
+        // map and shadow tests pin those).
+        assert_eq!(std::mem::offset_of!(MapLock<crate::MapShadow>, value), 16);
     }
 
     #[test]
