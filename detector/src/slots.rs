@@ -157,6 +157,7 @@ impl Detector {
         thread.tid = tid;
         thread.clock.set(tid, start);
         thread.changed_at = start;
+        thread.started_at = start;
         thread.epoch = Epoch::new(tid, start);
         thread.exhausted = false;
         Ok(())

@@ -51,6 +51,26 @@ impl SyncClock {
         self.join_into(thread);
     }
 
+    /// Lock of a lock whose clock takes store-form releases only (see
+    /// [`SyncClock::release_lock`]): [`SyncClock::acquire`], which also
+    /// skips the join when this thread made the last release itself. A
+    /// store-form release left exactly the releaser's clock of the time,
+    /// which the releaser's clock has only grown past since, so the join
+    /// would teach it nothing; and this way unlocks need not note their
+    /// own names in the acquired cache (a lock cycling in one thread, or
+    /// a thread coming back to a shard it left, costs one compare). The
+    /// caller guarantees what `release_lock`'s does: after a merge by this
+    /// thread the name is its own but the clock also carries other
+    /// threads' parts, and skipping the join would miss them (false
+    /// races).
+    #[inline(always)]
+    pub fn acquire_lock(&self, thread: &mut ThreadState) {
+        if thread.released(self.name) {
+            return;
+        }
+        self.acquire(thread);
+    }
+
     // Out of line: what stays inline at every lock is the compare above.
     #[inline(never)]
     fn join_into(&self, thread: &mut ThreadState) {
@@ -69,6 +89,10 @@ impl SyncClock {
         // store must drop.
         let one_store = self.owned_by(thread) && thread.has_acquired(self.name);
         self.store(thread, one_store);
+        // The releaser has all of it: re-acquiring it (a lock taken again by
+        // the same thread) costs nothing.
+        thread.remember_acquired(self.name);
+        thread.tick();
     }
 
     /// Unlock of a lock whose clock takes store-form releases only (a
@@ -78,9 +102,14 @@ impl SyncClock {
     /// by this thread, the one-store path would keep the other threads'
     /// parts the merge brought, ordering later acquirers after them (missed
     /// races). Every unlock of a racedet `Mutex` or write lock runs it.
+    ///
+    /// Unlike `release_store` it does not note the name in the thread's
+    /// acquired cache: the next lock's [`SyncClock::acquire_lock`] knows
+    /// the thread's own releases by their name.
     #[inline(always)]
     pub fn release_lock(&mut self, thread: &mut ThreadState) {
         self.store(thread, self.owned_by(thread));
+        thread.tick();
     }
 
     #[inline(always)]
@@ -91,10 +120,6 @@ impl SyncClock {
             self.store_from(thread);
         }
         self.name = thread.epoch().to_bits();
-        // The releaser has all of it: re-acquiring it (a lock taken again by
-        // the same thread) costs nothing.
-        thread.remember_acquired(self.name);
-        thread.tick();
     }
 
     /// Read-unlock / send / annotation (merge form): the object carries

@@ -31,6 +31,10 @@ pub struct ThreadState {
     /// a release it made at a later own clock captured a clock that differs
     /// from its current one only in its own entry (see `SyncClock`).
     pub(crate) changed_at: u64,
+    /// This thread's own clock value when it started in its slot: a name
+    /// (see `SyncClock`) of this slot with a later clock is a release this
+    /// thread made, not one of an earlier occupant of the slot.
+    pub(crate) started_at: u64,
     /// Snapshot of `clock` at the latest `fence(Release)`: what a later
     /// relaxed store or RMW of this thread publishes. Zero when no fence yet.
     pub(crate) release_fence: VectorClock,
@@ -56,6 +60,7 @@ impl ThreadState {
             epoch,
             clock,
             changed_at: epoch.clock(),
+            started_at: epoch.clock(),
             release_fence: VectorClock::new(),
             acquire_pending: VectorClock::new(),
             clock_limit,
@@ -99,6 +104,14 @@ impl ThreadState {
     pub(crate) fn released_unchanged(&self, name: u64) -> bool {
         let e = Epoch::from_bits(name);
         e.tid() == self.tid && e.clock() > self.changed_at
+    }
+
+    /// Whether the release named `name` was made by this thread (since it
+    /// started in its slot).
+    #[inline(always)]
+    pub(crate) fn released(&self, name: u64) -> bool {
+        let e = Epoch::from_bits(name);
+        e.tid() == self.tid && e.clock() > self.started_at
     }
 
     /// Whether the thread's clock is used up and it must be migrated to a

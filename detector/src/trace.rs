@@ -266,9 +266,21 @@ struct LockState {
     read: SyncClock,
     writer: Option<usize>,
     readers: Vec<usize>,
-    /// Whether `write` ever took a merge: until then its unlocks are those
-    /// of a plain lock (`release_lock`), as every runtime lock's are.
+    /// Whether `write` ever took a merge: until then its unlocks and locks
+    /// are those of a plain lock (`release_lock`, `acquire_lock`), as
+    /// every runtime lock's are.
     merged: bool,
+}
+
+impl LockState {
+    /// Acquires `write` as the runtime's locks do while it can.
+    fn acquire_write(&self, thread: &mut ThreadState) {
+        if self.merged {
+            self.write.acquire(thread);
+        } else {
+            self.write.acquire_lock(thread);
+        }
+    }
 }
 
 /// Drives the engine one event at a time. Sites are event indices.
@@ -431,7 +443,7 @@ impl Replay {
                             return Err(err(format!("lock #{s} is held; cannot lock it")));
                         }
                         lock.writer = Some(t);
-                        lock.write.acquire(thread);
+                        lock.acquire_write(thread);
                         lock.read.acquire(thread);
                         // The readers' clock is now part of this owner's
                         // clock and will be stored at unlock.
@@ -457,7 +469,7 @@ impl Replay {
                             )));
                         }
                         lock.readers.push(t);
-                        lock.write.acquire(thread);
+                        lock.acquire_write(thread);
                     }
                     Op::RUnlock(_) => {
                         let Some(i) = lock.readers.iter().position(|&r| r == t) else {
@@ -472,7 +484,7 @@ impl Replay {
                         lock.merged = true;
                         lock.write.release_merge(thread);
                     }
-                    _ => lock.write.acquire(thread),
+                    _ => lock.acquire_write(thread),
                 }
                 self.migrate_if_exhausted(t).map_err(err)?;
             }

@@ -1254,6 +1254,31 @@ fn sync_clock_release_store_replaces_and_release_merge_accumulates() {
 // ------------------------------------------------------------------- slots
 
 #[test]
+fn an_adopted_thread_in_a_freed_slot_still_acquires_its_predecessor_s_lock_release() {
+    // m was last released by t1 and carries t2's part, which t1 acquired.
+    // t3 takes t1's freed slot without having seen t1's clock (adopted
+    // threads claim only the slot's last epoch): m's name is of t3's slot,
+    // but not a release t3 made, so its lock must still join m.
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let mut t1 = d.fork(&mut main).unwrap();
+    let mut t2 = d.fork(&mut main).unwrap();
+    let t2_part = t2.epoch().clock();
+    let mut a = SyncClock::new();
+    a.release_lock(&mut t2);
+    a.acquire_lock(&mut t1);
+    let mut m = SyncClock::new();
+    m.release_lock(&mut t1);
+    let slot = t1.tid();
+    let _end = d.finish(t1);
+    let mut t3 = d.adopt_thread().unwrap();
+    assert_eq!(t3.tid(), slot, "t3 reuses t1's slot");
+    assert!(t3.clock().get(t2.tid()) < t2_part);
+    m.acquire_lock(&mut t3);
+    assert_eq!(t3.clock().get(t2.tid()), t2_part, "t3 sees t2's release");
+}
+
+#[test]
 fn slot_of_joined_thread_is_reused() {
     let mut d = Detector::new();
     let mut main = d.root_thread().unwrap();

@@ -18,6 +18,14 @@ pub fn acquire(clock: &SyncClock) {
     }
 }
 
+/// Lock of a lock (see [`SyncClock::acquire_lock`]).
+#[inline(always)]
+fn acquire_lock(clock: &SyncClock) {
+    if let Some(l) = local() {
+        clock.acquire_lock(&mut l.state);
+    }
+}
+
 /// Store-form release: `clock` becomes the calling thread's clock.
 #[inline(always)]
 pub fn release_store(clock: &mut SyncClock) {
@@ -72,7 +80,7 @@ impl MutexClock {
     // lands in is itself always inlined (see there).
     #[inline(always)]
     pub unsafe fn locked(&self) {
-        acquire(&*self.clock.get());
+        acquire_lock(&*self.clock.get());
     }
 
     /// Before the real unlock.
@@ -133,7 +141,7 @@ impl RwLockClock {
     /// The caller holds a read lock.
     #[inline(always)]
     pub unsafe fn read_locked(&self) {
-        acquire(&*self.write.get());
+        acquire_lock(&*self.write.get());
     }
 
     /// Before a read unlock.
@@ -164,7 +172,7 @@ impl RwLockClock {
     pub unsafe fn write_locked(&self) {
         let readers = self.readers.get();
         let Some(l) = local() else { return };
-        (*self.write.get()).acquire(&mut l.state);
+        (*self.write.get()).acquire_lock(&mut l.state);
         if let Some(readers) = readers {
             for slot in readers.iter() {
                 let slot = &mut *slot.0.get();
