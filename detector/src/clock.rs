@@ -106,7 +106,9 @@ impl VectorClock {
             grew |= theirs > *mine;
             *mine = (*mine).max(theirs);
         }
-        if other.spill.is_some() {
+        // A cleared clock keeps its (empty) spill for reuse: only entries
+        // call for the out-of-line part.
+        if other.spill.as_ref().is_some_and(|s| !s.is_empty()) {
             grew |= self.join_spilled(other.spilled());
         }
         grew
@@ -139,6 +141,12 @@ impl VectorClock {
 
     #[inline(never)]
     fn assign_spilled(&mut self, theirs: &[u64]) {
+        if theirs.is_empty() {
+            if let Some(spill) = &mut self.spill {
+                spill.clear();
+            }
+            return;
+        }
         let spill = self.spill.get_or_insert_with(Default::default);
         spill.clear();
         spill.extend_from_slice(theirs);
@@ -220,8 +228,8 @@ impl Eq for VectorClock {}
 
 impl fmt::Debug for VectorClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entries = &self.inline.iter().chain(self.spilled()).collect::<Vec<_>>()[..];
-        f.debug_list().entries(&entries[..self.len()]).finish()
+        let entries = self.inline.iter().chain(self.spilled());
+        f.debug_list().entries(entries.take(self.len())).finish()
     }
 }
 
@@ -245,6 +253,11 @@ mod tests {
         assert_eq!(a.len(), 2);
         a.set(Tid::new(9), 0);
         assert_eq!(a.len(), 2);
+        a.set(Tid::new(9), 4);
+        a.set(Tid::new(7), 5);
+        a.set(Tid::new(9), 0);
+        assert_eq!(a, vc(&[1, 2, 0, 0, 0, 0, 0, 5]));
+        assert_eq!(a.len(), 8);
     }
 
     #[test]
@@ -299,6 +312,22 @@ mod tests {
         a.clear();
         assert!(a.is_zero());
         assert_eq!(a, VectorClock::new());
+    }
+
+    #[test]
+    fn joining_or_copying_a_clock_whose_spill_was_emptied_allocates_none() {
+        let mut emptied = vc(&[0, 0, 0, 0, 0, 0, 3]);
+        emptied.clear();
+        let mut a = vc(&[1]);
+        assert!(!a.join(&emptied));
+        assert!(a.spill.is_none());
+        a.assign(&emptied);
+        assert!(a.spill.is_none());
+        assert_eq!(a, VectorClock::new());
+        // A spill of its own is kept when the other has none.
+        let mut b = vc(&[0, 0, 0, 0, 0, 0, 2]);
+        assert!(b.join(&vc(&[0, 1])));
+        assert_eq!(b, vc(&[0, 1, 0, 0, 0, 0, 2]));
     }
 
     #[test]

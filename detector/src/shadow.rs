@@ -499,7 +499,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_read_writes_only_the_first_48_bytes() {
+    fn the_read_set_and_atomics_come_first_in_48_bytes() {
         // A site of 24 bytes, as the runtime's: the read set and `atomics`
         // come first, so a map's lock word 16 bytes before them shares
         // their cache line (see `MapLock`).

@@ -157,6 +157,9 @@ impl Detector {
         thread.tid = tid;
         thread.clock.set(tid, start);
         thread.changed_at = start;
+        // Names of the slot's earlier occupants are no longer this
+        // thread's (though `take_slot` only hands over a slot whose end
+        // this clock has seen, so skipping their joins would teach nothing).
         thread.started_at = start;
         thread.epoch = Epoch::new(tid, start);
         thread.exhausted = false;

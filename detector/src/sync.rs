@@ -15,7 +15,9 @@ pub struct SyncClock {
     /// Names the carried clock: the epoch of the release that produced it
     /// (unique: every release ticks its thread), or 0 when it came from
     /// elsewhere (`merge_clock`, `clear`). A thread that has acquired a clock with
-    /// this name already has everything in it, so it can skip the join.
+    /// this name already has everything in it, so it can skip the join; so
+    /// can, at a lock (`acquire_lock`), the thread that made a store-form
+    /// release of that name.
     ///
     /// The name also says who released last: if that was the releasing
     /// thread itself, by a store (see `release_store`), and its clock has
@@ -84,9 +86,10 @@ impl SyncClock {
     #[inline(always)]
     pub fn release_store(&mut self, thread: &mut ThreadState) {
         // The one-store path needs this thread's own last release to have
-        // been a store (which remembers its name; a merge does not): after
-        // a merge the clock also carries other threads' parts, which a
-        // store must drop.
+        // been a store (`release_store` remembers its name; a merge does
+        // not, nor does `release_lock`, so a clock that mixes forms takes
+        // the copy then): after a merge the clock also carries other
+        // threads' parts, which a store must drop.
         let one_store = self.owned_by(thread) && thread.has_acquired(self.name);
         self.store(thread, one_store);
         // The releaser has all of it: re-acquiring it (a lock taken again by

@@ -102,16 +102,23 @@ impl ThreadState {
     /// the slot made it.
     #[inline(always)]
     pub(crate) fn released_unchanged(&self, name: u64) -> bool {
-        let e = Epoch::from_bits(name);
-        e.tid() == self.tid && e.clock() > self.changed_at
+        self.own_release(name).is_some_and(|c| c > self.changed_at)
     }
 
     /// Whether the release named `name` was made by this thread (since it
-    /// started in its slot).
+    /// started in its slot: earlier occupants released at clocks below its
+    /// start; a release ticks after it is named, so one at the start clock
+    /// is this thread's first).
     #[inline(always)]
     pub(crate) fn released(&self, name: u64) -> bool {
+        self.own_release(name).is_some_and(|c| c >= self.started_at)
+    }
+
+    /// The clock of the release named `name` if it is of this thread's slot.
+    #[inline(always)]
+    fn own_release(&self, name: u64) -> Option<u64> {
         let e = Epoch::from_bits(name);
-        e.tid() == self.tid && e.clock() > self.started_at
+        (e.tid() == self.tid).then_some(e.clock())
     }
 
     /// Whether the thread's clock is used up and it must be migrated to a
