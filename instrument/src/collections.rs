@@ -40,16 +40,20 @@ pub use racedet_runtime::MapPolicy;
 /// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
 /// `Clone` (`get`, `values`, `clone`) and `Debug`. Unlike Go, `range`
 /// cannot delete as it goes: collect the keys, then remove them.
+// `repr(C)`, the lock first: a map that starts a cache line (inside
+// racedet's `Mutex` or `RwLock`, whose values are 64-byte aligned) has its
+// lock word and header shadow's read set in that line (see `MapLock`).
+#[repr(C)]
 pub struct RaceMap<K, V, S = RandomState> {
-    // The key is hashed once, outside the lock, and the hash serves both the
-    // table and the bucket of the map model.
-    hasher: S,
     // A spin lock: every critical section is one table operation (and one
     // shadow check), far shorter than parking a thread. With detection,
     // under policy `go`, once the lock has been contended, key reads by
     // threads in the first reader slots take it shared and write no line
     // another reader writes (see `MapLock`).
     inner: MapLock<Inner<K, V>>,
+    // The key is hashed once, outside the lock, and the hash serves both the
+    // table and the bucket of the map model.
+    hasher: S,
 }
 
 // As std's `HashMap`: a panic in a closure passed to `update` can leave that
@@ -454,5 +458,19 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
             }
         }
         map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_map_lock_and_then_the_header_shadow_start_the_map() {
+        // See `RaceMap` and `MapLock`: a map starting a cache line has its
+        // lock word and header read set in that line.
+        assert_eq!(std::mem::offset_of!(RaceMap<u64, u64>, inner), 0);
+        #[cfg(any(feature = "detect", racedet_detect))]
+        assert_eq!(std::mem::offset_of!(Inner<u64, u64>, shadow), 0);
     }
 }

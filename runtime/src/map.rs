@@ -236,6 +236,11 @@ mod tests {
         // set share a cache line.
         assert_eq!(std::mem::offset_of!(MapShadow, header), 0);
         assert_eq!(std::mem::size_of::<crate::site::Site>(), 24);
+        // The shadow's layout test stands in a 24-byte array for the site.
+        assert_eq!(
+            std::mem::size_of::<crate::ShadowCell>(),
+            std::mem::size_of::<racedet_detector::Shadow<[u64; 3]>>()
+        );
     }
 
     #[test]

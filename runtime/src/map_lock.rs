@@ -60,7 +60,7 @@ struct Readers {
 /// A map's value under a lock with an exclusive and a shared mode.
 // `repr(C)`, flags first and the cold reader lines' pointer last: the
 // exclusive flag, which every exclusive holder writes, shares its cache
-// line with the start of the value (a map's header shadow, whose read set
+// line (when the lock starts one: see `RaceMap`) with the start of the value (a map's header shadow, whose read set
 // every read writes next), so a read under a `Mutex` dirties one line of
 // the map, not two (W4, four threads: about 1 ns per operation).
 #[repr(C)]
@@ -336,10 +336,11 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_word_and_the_header_read_set_share_the_first_cache_line() {
-        // The value starts 16 bytes in; a map's shadow starts with its
-        // header, whose read set and atomics fill its first 48 bytes (the
-        // map and shadow tests pin those).
+    fn the_value_starts_16_bytes_in() {
+        // A map's shadow starts with its header, whose read set and atomics
+        // fill its first 48 bytes (the map and shadow tests pin those), so
+        // a lock starting a cache line shares it with them (RaceMap puts
+        // its lock first, and its test pins that).
         assert_eq!(std::mem::offset_of!(MapLock<crate::MapShadow>, value), 16);
     }
 
