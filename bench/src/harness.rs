@@ -66,7 +66,7 @@ impl Samples {
 }
 
 /// One child run: (ns/op, peak RSS in KB, distinct reports).
-fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) {
+pub fn run_child(name: &str, mode: Mode, spawn_threads: usize) -> (f64, u64, usize) {
     let exe = std::env::current_exe().expect("own path");
     let out = Command::new(&exe)
         .args(["--child", name, mode.as_str(), &spawn_threads.to_string()])
@@ -136,7 +136,7 @@ fn last_words(stderr: &str) -> &str {
 }
 
 /// The middle sample (the upper one of an even count).
-fn median<T: PartialOrd + Copy>(v: &mut [T]) -> T {
+pub fn median<T: PartialOrd + Copy>(v: &mut [T]) -> T {
     v.sort_unstable_by(|a, b| a.partial_cmp(b).expect("no NaN timings"));
     v[v.len() / 2]
 }

@@ -7,16 +7,34 @@
 //! cargo run --release -p racedet-bench                 # table
 //! cargo run --release -p racedet-bench -- --json       # one JSON object
 //! cargo run --release -p racedet-bench -- --runs 7 rwmap cells
+//! cargo run --release -p racedet-bench -- --by-placement 12  # per placement
 //! ```
 
 mod harness;
 mod placement;
 mod rng;
+mod rounds;
 mod workloads;
 
 use harness::Measured;
+use rounds::Group;
 
-const USAGE: &str = "usage: racedet-bench [--json] [--runs N] [--spawn-threads N] [WORKLOAD...]";
+const USAGE: &str =
+    "usage: racedet-bench [--json] [--runs N | --by-placement MINUTES [--far-ns N]] \
+                     [--spawn-threads N] [WORKLOAD...]";
+
+/// The workloads `--by-placement` runs unless told: those with the 1.5x
+/// target, whose lock hand-offs make them depend on the placement.
+const BY_PLACEMENT: [&str; 4] = ["rwmap", "mutexmap", "channel-owner", "sharded"];
+
+/// One row of a table run: its medians and the round trip before and
+/// after its runs.
+struct Row {
+    name: String,
+    plain: Measured,
+    detected: Measured,
+    round_trip: [Option<f64>; 2],
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,14 +43,18 @@ fn main() {
         return;
     }
     let mut json = false;
-    let mut runs = 5usize;
+    let mut runs = None;
+    let mut by_placement = None;
+    let mut far_ns = None;
     let mut spawn_threads = 100_000usize;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
-            "--runs" => runs = number(it.next(), "--runs", 5),
+            "--runs" => runs = Some(number(it.next(), "--runs", 5)),
+            "--by-placement" => by_placement = Some(number(it.next(), "--by-placement", 1)),
+            "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1)),
             "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1),
             "-h" | "--help" => {
                 println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
@@ -40,30 +62,70 @@ fn main() {
             }
             name if workloads::ALL.contains(&name) => names.push(name.to_string()),
             other => fail(&format!(
-                "unknown argument `{other}`: expected --json, --runs N, --spawn-threads N \
-                 or workloads among {}",
+                "unknown argument `{other}`: expected --json, --runs N, --by-placement MINUTES, \
+                 --far-ns N, --spawn-threads N or workloads among {}",
                 workloads::ALL.join(", ")
             )),
         }
     }
+    if let Some(minutes) = by_placement {
+        if runs.is_some() {
+            fail("--runs and --by-placement exclude each other: a round is one run per mode");
+        }
+        if names.is_empty() {
+            names = BY_PLACEMENT.iter().map(|s| s.to_string()).collect();
+        }
+        // This machine's split (README): near 50-90 ns, far 90-370 ns.
+        let far_ns = far_ns.unwrap_or(90) as f64;
+        let Some(groups) = rounds::run(&names, minutes, far_ns, spawn_threads) else {
+            fail("--by-placement needs 2 CPUs or more: with one there is no round trip to group by")
+        };
+        if json {
+            print_groups_json(&groups, minutes, far_ns);
+        } else {
+            print_groups(&groups, minutes, far_ns);
+        }
+        return;
+    }
+    if far_ns.is_some() {
+        fail("--far-ns only goes with --by-placement");
+    }
+    let runs = runs.unwrap_or(5);
     if names.is_empty() {
         names = workloads::ALL.iter().map(|s| s.to_string()).collect();
     }
-    let before = placement::round_trip_ns();
+    // Measured between rows, so each row says what it ran under.
+    let mut round_trip = placement::round_trip_ns();
     let mut rows = Vec::new();
     for name in &names {
         let (plain, detected) = harness::measure_pair(name, runs, spawn_threads);
+        let after = placement::round_trip_ns();
         if !json {
             eprintln!("{name}: done");
         }
-        rows.push((name.clone(), plain, detected));
+        rows.push(Row {
+            name: name.clone(),
+            plain,
+            detected,
+            round_trip: [round_trip, after],
+        });
+        round_trip = after;
     }
-    let round_trip = [before, placement::round_trip_ns()];
     if json {
-        print_json(&rows, runs, spawn_threads, round_trip);
+        print_json(&rows, runs, spawn_threads);
     } else {
-        print_table(&rows, runs, round_trip);
+        print_table(&rows, runs);
     }
+}
+
+/// Whether two round trips say the placement changed between them.
+fn moved([before, after]: [Option<f64>; 2]) -> bool {
+    matches!((before, after), (Some(a), Some(b)) if a.max(b) > 1.5 * a.min(b))
+}
+
+/// A round trip for a table cell.
+fn ns(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.0}"))
 }
 
 /// The value of `flag`: a whole number of at least `min` (`--runs`: each
@@ -81,42 +143,54 @@ fn fail(message: &str) -> ! {
     std::process::exit(2)
 }
 
-fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [Option<f64>; 2]) {
+fn print_table(rows: &[Row], runs: usize) {
     println!(
         "median of {runs} runs per mode, plain and detected alternating, each run its own process"
     );
-    let [before, after] = round_trip.map(|ns| match ns {
-        Some(ns) => format!("{ns:.0} ns"),
-        None => "n/a (one CPU)".to_string(),
-    });
-    println!("core-to-core round trip of a cache line: {before} before the runs, {after} after");
-    // The placement can change at any time; two readings far apart say it
-    // changed during these runs (which rows ran under which is unknown).
-    if let [Some(a), Some(b)] = round_trip {
-        if a.max(b) > 1.5 * a.min(b) {
-            println!("(the placement changed during the runs: rows may mix both)");
-        }
-    }
+    // The placement can change at any time: each row says the round trip
+    // before and after its runs, and is marked when they differ.
     println!(
-        "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9}",
+        "round trip: of a cache line between two cores (ns), before -> after the row's runs{}",
+        if rows.iter().any(|r| moved(r.round_trip)) {
+            "; * the placement changed during the row's runs"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<14} {:>12} {:>14} {:>7} {:>11} {:>14} {:>9} {:>12}",
         "workload",
         "plain ns/op",
         "detected ns/op",
         "ratio",
         "plain RSS",
         "detected RSS",
-        "RSS ratio"
+        "RSS ratio",
+        "round trip"
     );
-    for (name, p, d) in rows {
+    for Row {
+        name,
+        plain: p,
+        detected: d,
+        round_trip,
+    } in rows
+    {
+        let trip = format!(
+            "{}{} -> {}",
+            if moved(*round_trip) { "*" } else { "" },
+            ns(round_trip[0]),
+            ns(round_trip[1])
+        );
         println!(
-            "{:<14} {:>12.1} {:>14.1} {:>6.2}x {:>8} KB {:>11} KB {:>8.2}x",
+            "{:<14} {:>12.1} {:>14.1} {:>6.2}x {:>8} KB {:>11} KB {:>8.2}x {:>12}",
             name,
             p.ns_per_op,
             d.ns_per_op,
             d.ns_per_op / p.ns_per_op,
             p.rss_kb,
             d.rss_kb,
-            d.rss_kb as f64 / p.rss_kb as f64
+            d.rss_kb as f64 / p.rss_kb as f64,
+            trip
         );
         if d.reports > 0 {
             println!(
@@ -127,33 +201,86 @@ fn print_table(rows: &[(String, Measured, Measured)], runs: usize, round_trip: [
     }
 }
 
-fn print_json(
-    rows: &[(String, Measured, Measured)],
-    runs: usize,
-    spawn_threads: usize,
-    round_trip: [Option<f64>; 2],
-) {
+fn print_json(rows: &[Row], runs: usize, spawn_threads: usize) {
     let workloads: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(name, p, d)| {
+        .map(|r| {
+            let (p, d) = (&r.plain, &r.detected);
             serde_json::json!({
-                "name": name,
+                "name": r.name,
                 "plain_ns_per_op": p.ns_per_op,
                 "detected_ns_per_op": d.ns_per_op,
                 "ratio": d.ns_per_op / p.ns_per_op,
                 "plain_rss_kb": p.rss_kb,
                 "detected_rss_kb": d.rss_kb,
+                "rss_ratio": d.rss_kb as f64 / p.rss_kb as f64,
                 "detected_reports": d.reports,
+                "core_round_trip_ns": { "before": r.round_trip[0], "after": r.round_trip[1] },
+                "placement_changed": moved(r.round_trip),
             })
         })
         .collect();
+    let first = rows.first().and_then(|r| r.round_trip[0]);
+    let last = rows.last().and_then(|r| r.round_trip[1]);
     println!(
         "{}",
         serde_json::json!({
             "workloads": workloads,
             "runs": runs,
             "spawn_threads": spawn_threads,
-            "core_round_trip_ns": { "before": round_trip[0], "after": round_trip[1] },
+            "core_round_trip_ns": { "before": first, "after": last },
         })
+    );
+}
+
+fn print_groups(groups: &[Group], minutes: usize, far_ns: f64) {
+    let rounds = groups.iter().map(|g| g.rounds).sum::<usize>();
+    println!(
+        "{rounds} rounds in {minutes} min, each: the round trip of a cache line between two \
+         cores, then one plain and one detected run of a workload"
+    );
+    println!(
+        "near: round trip below {far_ns:.0} ns, far: {far_ns:.0} ns or more (--far-ns); \
+         medians of the group's rounds, ratio the median of their ratios"
+    );
+    println!(
+        "{:<14} {:<9} {:>6} {:>13} {:>12} {:>14} {:>7}",
+        "workload", "placement", "rounds", "round trip", "plain ns/op", "detected ns/op", "ratio"
+    );
+    let cell =
+        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    for g in groups {
+        println!(
+            "{:<14} {:<9} {:>6} {:>10} ns {:>12} {:>14} {:>6}{}",
+            g.name,
+            g.placement.as_str(),
+            g.rounds,
+            cell(g.round_trip_ns, 0),
+            cell(g.plain_ns_per_op, 1),
+            cell(g.detected_ns_per_op, 1),
+            cell(g.ratio, 2),
+            if g.ratio.is_some() { "x" } else { " " }
+        );
+    }
+}
+
+fn print_groups_json(groups: &[Group], minutes: usize, far_ns: f64) {
+    let groups: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "name": g.name,
+                "placement": g.placement.as_str(),
+                "rounds": g.rounds,
+                "round_trip_ns": g.round_trip_ns,
+                "plain_ns_per_op": g.plain_ns_per_op,
+                "detected_ns_per_op": g.detected_ns_per_op,
+                "ratio": g.ratio,
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({ "by_placement": groups, "minutes": minutes, "far_ns": far_ns })
     );
 }

@@ -1,0 +1,81 @@
+//! The benchmark's command line: bad arguments are one-line errors, and
+//! `--json` carries the fields the README promises. Nothing here asserts
+//! a timing.
+
+use std::process::{Command, Output};
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racedet-bench"))
+        .args(args)
+        .output()
+        .expect("racedet-bench runs")
+}
+
+/// Exit status 2 and one line on stderr that says `what`.
+fn rejected(args: &[&str], what: &str) {
+    let out = bench(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(what), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}: no table");
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    rejected(&["--bogus"], "unknown argument `--bogus`");
+    rejected(&["no-such-workload"], "unknown argument `no-such-workload`");
+    rejected(
+        &["--runs", "3"],
+        "--runs needs a whole number of at least 5",
+    );
+    rejected(&["--runs"], "--runs needs a whole number");
+    rejected(
+        &["--by-placement", "0"],
+        "--by-placement needs a whole number of at least 1",
+    );
+    rejected(
+        &["--runs", "5", "--by-placement", "1"],
+        "--runs and --by-placement exclude each other",
+    );
+    rejected(
+        &["--far-ns", "90", "cells"],
+        "--far-ns only goes with --by-placement",
+    );
+}
+
+#[test]
+fn json_rows_carry_their_figures_and_round_trips() {
+    let out = bench(&["--json", "--runs", "5", "cells"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["runs"], 5);
+    let rows = v["workloads"].as_array().expect("workloads");
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["name"], "cells");
+    let num = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k}: {row}"));
+    for k in [
+        "plain_ns_per_op",
+        "detected_ns_per_op",
+        "plain_rss_kb",
+        "detected_rss_kb",
+    ] {
+        assert!(num(k) > 0.0, "{k}: {row}");
+    }
+    assert!((num("ratio") - num("detected_ns_per_op") / num("plain_ns_per_op")).abs() < 1e-9);
+    assert!((num("rss_ratio") - num("detected_rss_kb") / num("plain_rss_kb")).abs() < 1e-9);
+    assert_eq!(row["detected_reports"], 0);
+    // A number with two CPUs or more, null with one; the row's and the
+    // run's agree, as there is one row.
+    let trip = &row["core_round_trip_ns"];
+    for k in ["before", "after"] {
+        assert!(trip[k].is_f64() || trip[k].is_null(), "{trip}");
+        assert_eq!(trip[k], v["core_round_trip_ns"][k]);
+    }
+    assert!(row["placement_changed"].is_boolean());
+}
