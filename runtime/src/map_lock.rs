@@ -118,6 +118,14 @@ impl<T> MapLock<T> {
     }
 }
 
+impl<T> MapLock<T> {
+    /// Whether key reads go shared now (the lock is shareable and has been
+    /// contended): for tests that must know which path they check.
+    pub fn reads_go_shared(&self) -> bool {
+        self.shareable && self.contended.load(Ordering::Relaxed)
+    }
+}
+
 impl<T: FoldReads> MapLock<T> {
     /// Exclusive access: waits out shared readers and folds their reads.
     // Always inlined: out of line, every map operation paid a call (1 ns a
@@ -349,6 +357,7 @@ mod tests {
         let lock = MapLock::new(false, Folds::default());
         // What a thread that finds the lock taken goes through.
         drop(lock.lock_contended());
+        assert!(!lock.reads_go_shared());
         assert!(lock.read_shared().is_none());
         assert!(lock.readers.get().is_none(), "no reader lines made");
     }
@@ -356,9 +365,11 @@ mod tests {
     #[test]
     fn reads_go_shared_only_once_the_lock_has_been_contended() {
         let lock = MapLock::new(true, Folds::default());
+        assert!(!lock.reads_go_shared());
         assert!(lock.read_shared().is_none(), "never contended");
         assert!(lock.readers.get().is_none(), "no reader lines made");
         contend(&lock);
+        assert!(lock.reads_go_shared());
         assert!(lock.read_shared().is_some());
     }
 

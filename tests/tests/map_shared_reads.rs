@@ -22,26 +22,31 @@ fn shared_map_reads() {
     assert_silent(file!(), 1, u32::MAX);
 }
 
-/// Readers under a read lock, all reading one map: they meet at the map's
-/// own lock, after which its key reads take the shared path (each reader
-/// records its read on a line of its own; the next writer folds it in).
-/// Which path a read takes never changes a verdict; these runs make the
-/// shared one likely (contention is not forced), so that the scenarios
-/// below check it.
+/// Readers under a read lock, all reading one map, until they have met at
+/// the map's own lock, after which its key reads take the shared path
+/// (each reader records its read on a line of its own; the next writer
+/// folds it in). Which path a read takes never changes a verdict; this
+/// makes sure the scenarios below check the shared one.
 fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
-    let ts: Vec<_> = (0..4)
-        .map(|_| {
-            let m = m.clone();
-            thread::spawn(move || {
-                for _ in 0..20_000 {
-                    let _ = m.read().unwrap().get(&1);
-                }
+    for _ in 0..100 {
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        let _ = m.read().unwrap().get(&1);
+                    }
+                })
             })
-        })
-        .collect();
-    for t in ts {
-        t.join().unwrap();
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        if m.read().unwrap().reads_go_shared() {
+            return;
+        }
     }
+    panic!("4 readers x 20 000 reads, 100 times, never met at the map's lock");
 }
 
 /// A map whose key reads go shared (see `contend_readers`), then two
