@@ -203,12 +203,64 @@ impl std::hash::Hasher for Identity {
 /// A map whose buckets the test can name (see [`Identity`]).
 pub type IdMap = racedet::collections::RaceMap<u64, u64, std::hash::BuildHasherDefault<Identity>>;
 
-/// The message of the panic `f` makes (panics if it returns).
+/// The message of the panic `f` makes (panics if it returns). The panics
+/// these tests expect are mostly the runtime's answer to a closure that
+/// uses its own map or cell, where the alternative is a deadlock: should
+/// that check break, a watchdog ends the process after a minute, saying
+/// so, instead of leaving the suite to hang until CI's limit.
 pub fn panic_of(f: impl FnOnce()) -> String {
-    let payload =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    let watchdog = Watchdog::start(
+        "panic_of: the closure neither panicked nor returned within 60 s \
+         (a deadlock where the runtime should have panicked?)",
+    );
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    drop(watchdog);
+    let payload = payload.expect_err("expected a panic");
     match payload.downcast::<&str>() {
         Ok(s) => s.to_string(),
         Err(p) => *p.downcast::<String>().expect("a string panic message"),
+    }
+}
+
+/// Ends the process with `message` unless dropped within a minute. A plain
+/// std thread: it touches nothing racedet checks.
+struct Watchdog {
+    done: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(message: &'static str) -> Watchdog {
+        let done = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let theirs = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (flag, wake) = &*theirs;
+            let limit = std::time::Duration::from_secs(60);
+            let flag = flag.lock().unwrap_or_else(|e| e.into_inner());
+            let (flag, _) = wake
+                .wait_timeout_while(flag, limit, |done| !*done)
+                .unwrap_or_else(|e| e.into_inner());
+            if !*flag {
+                // Past the test harness's capture, which would be lost.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{message}");
+                std::process::exit(101);
+            }
+        });
+        Watchdog {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (flag, wake) = &*self.done;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
