@@ -59,18 +59,29 @@ pub fn run(
     far_ns: f64,
     spawn_threads: usize,
 ) -> Option<Vec<Group>> {
-    let end = Instant::now() + Duration::from_secs(minutes as u64 * 60);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(minutes as u64 * 60);
     let mut rounds: Vec<Vec<Round>> = names.iter().map(|_| Vec::new()).collect();
+    let (mut far, mut reported) = (0, 0);
     while Instant::now() < end {
         for (name, done) in names.iter().zip(&mut rounds) {
             let round_trip = placement::round_trip_ns_of(placement::QUICK_TRIES)?;
             let plain = run_child(name, Mode::Plain, spawn_threads).0;
             let detected = run_child(name, Mode::Detected, spawn_threads).0;
+            far += usize::from(round_trip >= far_ns);
             done.push(Round {
                 round_trip,
                 plain,
                 detected,
             });
+        }
+        // A line a minute, so a long sitting shows it is alive and how
+        // many far rounds it has caught.
+        let minute = start.elapsed().as_secs() / 60;
+        if minute > reported {
+            reported = minute;
+            let all: usize = rounds.iter().map(Vec::len).sum();
+            eprintln!("{minute} of {minutes} min: {all} rounds, {far} far");
         }
     }
     let mut groups = Vec::new();
