@@ -18,7 +18,10 @@ pub struct RwLock<T: ?Sized> {
 /// too (a cell's shadow, a `RaceMap`'s lock before its reads go shared)
 /// would otherwise move between cores with it twice per read (W1 `rwmap`,
 /// 4 threads, before `RaceMap`'s shared reads: median 100.6 -> 87.5 ns/op
-/// over 21 interleaved runs).
+/// over 21 interleaved runs). With shared reads, whose readers only read
+/// the map's lock line, it still pays: without it rwmap went 1.35x ->
+/// 1.80x of plain near, 1.70x -> 1.84x far (medians of 2 384 and 451
+/// interleaved rounds).
 #[repr(align(64))]
 struct Padded<T: ?Sized>(T);
 
