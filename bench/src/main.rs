@@ -52,10 +52,12 @@ fn main() {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
-            "--runs" => runs = Some(number(it.next(), "--runs", 5)),
-            "--by-placement" => by_placement = Some(number(it.next(), "--by-placement", 1)),
-            "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1)),
-            "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1),
+            "--runs" => runs = Some(number(it.next(), "--runs", 5, MAX)),
+            "--by-placement" => {
+                by_placement = Some(number(it.next(), "--by-placement", 1, MAX_MINUTES))
+            }
+            "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1, MAX)),
+            "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1, MAX),
             "-h" | "--help" => {
                 println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
                 return;
@@ -78,7 +80,10 @@ fn main() {
         // This machine's split (README): near 50-90 ns, far 90-370 ns.
         let far_ns = far_ns.unwrap_or(90) as f64;
         let Some(groups) = rounds::run(&names, minutes, far_ns, spawn_threads) else {
-            fail("--by-placement needs 2 CPUs or more: with one there is no round trip to group by")
+            fail(
+                "--by-placement needs 2 CPUs or more (with one there is no round trip to group \
+                 by): allow the process a second CPU (taskset, cpuset) or use --runs N",
+            )
         };
         if json {
             print_groups_json(&groups, minutes, far_ns);
@@ -118,22 +123,39 @@ fn main() {
     }
 }
 
+impl Row {
+    /// Detected over plain ns/op.
+    fn ratio(&self) -> f64 {
+        self.detected.ns_per_op / self.plain.ns_per_op
+    }
+
+    /// Detected over plain peak RSS.
+    fn rss_ratio(&self) -> f64 {
+        self.detected.rss_kb as f64 / self.plain.rss_kb as f64
+    }
+}
+
 /// Whether two round trips say the placement changed between them.
 fn moved([before, after]: [Option<f64>; 2]) -> bool {
     matches!((before, after), (Some(a), Some(b)) if a.max(b) > 1.5 * a.min(b))
 }
 
-/// A round trip for a table cell.
-fn ns(v: Option<f64>) -> String {
-    v.map_or("n/a".to_string(), |v| format!("{v:.0}"))
+/// A figure for a table cell with `digits` decimals, or `none`.
+fn cell(v: Option<f64>, digits: usize, none: &str) -> String {
+    v.map_or(none.to_string(), |v| format!("{v:.digits$}"))
 }
 
-/// The value of `flag`: a whole number of at least `min` (`--runs`: each
+/// Largest value of a count flag.
+const MAX: usize = 1_000_000_000;
+/// Largest `--by-placement`: a week.
+const MAX_MINUTES: usize = 7 * 24 * 60;
+
+/// The value of `flag`: a whole number from `min` to `max` (`--runs`: each
 /// figure is a median of at least 5 runs).
-fn number(v: Option<&String>, flag: &str, min: usize) -> usize {
+fn number(v: Option<&String>, flag: &str, min: usize, max: usize) -> usize {
     match v.and_then(|s| s.parse().ok()) {
-        Some(n) if n >= min => n,
-        _ => fail(&format!("{flag} needs a whole number of at least {min}")),
+        Some(n) if (min..=max).contains(&n) => n,
+        _ => fail(&format!("{flag} needs a whole number from {min} to {max}")),
     }
 }
 
@@ -168,28 +190,23 @@ fn print_table(rows: &[Row], runs: usize) {
         "RSS ratio",
         "round trip"
     );
-    for Row {
-        name,
-        plain: p,
-        detected: d,
-        round_trip,
-    } in rows
-    {
+    for r in rows {
+        let (p, d) = (&r.plain, &r.detected);
         let trip = format!(
             "{}{} -> {}",
-            if moved(*round_trip) { "*" } else { "" },
-            ns(round_trip[0]),
-            ns(round_trip[1])
+            if moved(r.round_trip) { "*" } else { "" },
+            cell(r.round_trip[0], 0, "n/a"),
+            cell(r.round_trip[1], 0, "n/a")
         );
         println!(
             "{:<14} {:>12.1} {:>14.1} {:>6.2}x {:>8} KB {:>11} KB {:>8.2}x {:>12}",
-            name,
+            r.name,
             p.ns_per_op,
             d.ns_per_op,
-            d.ns_per_op / p.ns_per_op,
+            r.ratio(),
             p.rss_kb,
             d.rss_kb,
-            d.rss_kb as f64 / p.rss_kb as f64,
+            r.rss_ratio(),
             trip
         );
         if d.reports > 0 {
@@ -210,10 +227,10 @@ fn print_json(rows: &[Row], runs: usize, spawn_threads: usize) {
                 "name": r.name,
                 "plain_ns_per_op": p.ns_per_op,
                 "detected_ns_per_op": d.ns_per_op,
-                "ratio": d.ns_per_op / p.ns_per_op,
+                "ratio": r.ratio(),
                 "plain_rss_kb": p.rss_kb,
                 "detected_rss_kb": d.rss_kb,
-                "rss_ratio": d.rss_kb as f64 / p.rss_kb as f64,
+                "rss_ratio": r.rss_ratio(),
                 "detected_reports": d.reports,
                 "core_round_trip_ns": { "before": r.round_trip[0], "after": r.round_trip[1] },
                 "placement_changed": moved(r.round_trip),
@@ -247,18 +264,16 @@ fn print_groups(groups: &[Group], minutes: usize, far_ns: f64) {
         "{:<14} {:<9} {:>6} {:>13} {:>12} {:>14} {:>7}",
         "workload", "placement", "rounds", "round trip", "plain ns/op", "detected ns/op", "ratio"
     );
-    let cell =
-        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     for g in groups {
         println!(
             "{:<14} {:<9} {:>6} {:>10} ns {:>12} {:>14} {:>6}{}",
             g.name,
             g.placement.as_str(),
             g.rounds,
-            cell(g.round_trip_ns, 0),
-            cell(g.plain_ns_per_op, 1),
-            cell(g.detected_ns_per_op, 1),
-            cell(g.ratio, 2),
+            cell(g.round_trip_ns, 0, "-"),
+            cell(g.plain_ns_per_op, 1, "-"),
+            cell(g.detected_ns_per_op, 1, "-"),
+            cell(g.ratio, 2, "-"),
             if g.ratio.is_some() { "x" } else { " " }
         );
     }

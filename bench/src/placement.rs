@@ -1,7 +1,7 @@
 //! How far apart the cores the workloads run on are: the round trip of
 //! one cache line between two threads. On a shared virtual machine it
 //! changes with where the host puts the virtual CPUs (on the 2-core
-//! machine of the README's figures: about 55 ns, or 140 to 350 ns), and the
+//! machine of the README's figures: about 50-90 ns, or 90-370 ns), and the
 //! ratios of the lock-bound map workloads move with it, so every table
 //! says what it was measured under. The two threads are pinned to the
 //! first two CPUs the process may use: unpinned, the scheduler sometimes
@@ -71,17 +71,10 @@ fn pin(cpu: usize) {
 }
 
 /// One thread writes odd values, the other answers each with the next even
-/// one; the line holding the value moves twice per round.
-fn one_try([mine, theirs_cpu]: [usize; 2]) -> f64 {
-    std::thread::spawn(move || {
-        pin(mine);
-        measure(theirs_cpu)
-    })
-    .join()
-    .expect("measuring thread")
-}
-
-fn measure(echo_cpu: usize) -> f64 {
+/// one; the line holding the value moves twice per round. Both threads
+/// are spawned from the (unpinned) caller, so one whose pin fails keeps
+/// the process's mask rather than its partner's CPU.
+fn one_try([mine, echo_cpu]: [usize; 2]) -> f64 {
     let line = Arc::new(AtomicU64::new(0));
     let theirs = line.clone();
     let echo = std::thread::spawn(move || {
@@ -93,14 +86,26 @@ fn measure(echo_cpu: usize) -> f64 {
             theirs.store(2 * i + 2, Ordering::Release);
         }
     });
+    let ns = std::thread::spawn(move || {
+        pin(mine);
+        measure(&line)
+    })
+    .join()
+    .expect("measuring thread");
+    echo.join().expect("echo thread");
+    ns
+}
+
+/// The measuring side of [`one_try`]; tells the echo thread to end.
+fn measure(line: &AtomicU64) -> f64 {
     // Round 0 waits for the echo thread to start; the timing begins after.
     line.store(1, Ordering::Release);
-    wait_for(&line, 2);
+    wait_for(line, 2);
     let start = Instant::now();
     let mut rounds = 0;
     for i in 1..=ROUNDS {
         line.store(2 * i + 1, Ordering::Release);
-        wait_for(&line, 2 * i + 2);
+        wait_for(line, 2 * i + 2);
         rounds = i;
         if i % 16 == 0 && start.elapsed() > TRY_TIME {
             break;
@@ -108,7 +113,6 @@ fn measure(echo_cpu: usize) -> f64 {
     }
     let ns = start.elapsed().as_nanos() as f64 / rounds as f64;
     line.store(STOP, Ordering::Release);
-    echo.join().expect("echo thread");
     ns
 }
 

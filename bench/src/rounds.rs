@@ -14,7 +14,7 @@ use crate::placement;
 use std::time::{Duration, Instant};
 
 /// Which group a round belongs to.
-#[derive(Copy, Clone, PartialEq, Eq)]
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Placement {
     /// Round trip below the `--far-ns` threshold.
     Near,
@@ -44,11 +44,16 @@ pub struct Group {
 }
 
 /// One round of one workload.
+#[derive(Clone, Copy)]
 struct Round {
     round_trip: f64,
     plain: f64,
     detected: f64,
 }
+
+/// A group's figures are medians of at least this many rounds (as a table
+/// run's are of at least 5 runs); a group with fewer shows its count only.
+pub const MIN_ROUNDS: usize = 5;
 
 /// Runs rounds over `names` (each round visits every workload once) until
 /// `minutes` have passed, and groups them. `None` with one CPU, where
@@ -59,13 +64,20 @@ pub fn run(
     far_ns: f64,
     spawn_threads: usize,
 ) -> Option<Vec<Group>> {
+    placement::round_trip_ns_of(1)?;
     let start = Instant::now();
+    // `minutes` is capped by the caller, so this neither overflows nor
+    // leaves `Instant`'s range.
     let end = start + Duration::from_secs(minutes as u64 * 60);
     let mut rounds: Vec<Vec<Round>> = names.iter().map(|_| Vec::new()).collect();
     let (mut far, mut reported) = (0, 0);
     while Instant::now() < end {
         for (name, done) in names.iter().zip(&mut rounds) {
-            let round_trip = placement::round_trip_ns_of(placement::QUICK_TRIES)?;
+            // No reading (the process lost a CPU meanwhile): no round,
+            // rather than one filed under a guess.
+            let Some(round_trip) = placement::round_trip_ns_of(placement::QUICK_TRIES) else {
+                continue;
+            };
             let plain = run_child(name, Mode::Plain, spawn_threads).0;
             let detected = run_child(name, Mode::Detected, spawn_threads).0;
             far += usize::from(round_trip >= far_ns);
@@ -84,27 +96,92 @@ pub fn run(
             eprintln!("{minute} of {minutes} min: {all} rounds, {far} far");
         }
     }
-    let mut groups = Vec::new();
-    for (name, done) in names.iter().zip(&rounds) {
-        for placement in [Placement::Near, Placement::Far] {
-            let of: Vec<&Round> = done
-                .iter()
-                .filter(|r| (r.round_trip >= far_ns) == (placement == Placement::Far))
-                .collect();
-            let med = |f: &dyn Fn(&Round) -> f64| {
-                let mut v: Vec<f64> = of.iter().map(|r| f(r)).collect();
-                (!v.is_empty()).then(|| median(&mut v))
-            };
-            groups.push(Group {
-                name: name.clone(),
-                placement,
-                rounds: of.len(),
-                round_trip_ns: med(&|r| r.round_trip),
-                plain_ns_per_op: med(&|r| r.plain),
-                detected_ns_per_op: med(&|r| r.detected),
-                ratio: med(&|r| r.detected / r.plain),
-            });
+    Some(
+        names
+            .iter()
+            .zip(&rounds)
+            .flat_map(|(name, done)| group(name, done, far_ns))
+            .collect(),
+    )
+}
+
+/// One workload's rounds, near then far: a round whose round trip is
+/// `far_ns` or more is far.
+fn group(name: &str, rounds: &[Round], far_ns: f64) -> [Group; 2] {
+    [Placement::Near, Placement::Far].map(|placement| {
+        let of: Vec<Round> = rounds
+            .iter()
+            .filter(|r| (r.round_trip >= far_ns) == (placement == Placement::Far))
+            .copied()
+            .collect();
+        let med = |f: fn(&Round) -> f64| {
+            let mut v: Vec<f64> = of.iter().map(f).collect();
+            (v.len() >= MIN_ROUNDS).then(|| median(&mut v))
+        };
+        Group {
+            name: name.to_string(),
+            placement,
+            rounds: of.len(),
+            round_trip_ns: med(|r| r.round_trip),
+            plain_ns_per_op: med(|r| r.plain),
+            detected_ns_per_op: med(|r| r.detected),
+            ratio: med(|r| r.detected / r.plain),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(round_trip: f64, plain: f64, detected: f64) -> Round {
+        Round {
+            round_trip,
+            plain,
+            detected,
         }
     }
-    Some(groups)
+
+    #[test]
+    fn rounds_split_at_the_threshold_and_each_group_takes_medians() {
+        // Far from 90 ns on: the 90 ns round is far.
+        let mut rounds = vec![round(90.0, 20.0, 30.0)];
+        let detected = [30.0, 12.0, 13.0, 14.0, 15.0];
+        for (i, d) in detected.into_iter().enumerate() {
+            rounds.push(round(50.0 + i as f64, 10.0 + i as f64, d));
+        }
+        for _ in 0..4 {
+            rounds.push(round(300.0, 20.0, 30.0));
+        }
+        let [near, far] = group("w", &rounds, 90.0);
+        assert_eq!((near.placement, near.rounds), (Placement::Near, 5));
+        assert_eq!(near.round_trip_ns, Some(52.0));
+        assert_eq!(near.plain_ns_per_op, Some(12.0));
+        assert_eq!(near.detected_ns_per_op, Some(14.0));
+        // The median of the rounds' ratios (3, 1.09, 1.083, 1.077, 1.071),
+        // not the ratio of the medians (14 / 12).
+        assert_eq!(near.ratio, Some(13.0 / 12.0));
+        assert_eq!((far.placement, far.rounds), (Placement::Far, 5));
+        assert_eq!(far.ratio, Some(1.5));
+        assert_eq!(far.round_trip_ns, Some(300.0));
+    }
+
+    #[test]
+    fn a_group_of_fewer_than_five_rounds_shows_its_count_and_no_figures() {
+        let rounds: Vec<Round> = (0..4).map(|_| round(300.0, 20.0, 30.0)).collect();
+        let [near, far] = group("w", &rounds, 90.0);
+        assert_eq!(near.rounds, 0);
+        assert_eq!(far.rounds, 4);
+        for g in [near, far] {
+            assert_eq!(
+                [
+                    g.round_trip_ns,
+                    g.plain_ns_per_op,
+                    g.detected_ns_per_op,
+                    g.ratio
+                ],
+                [None; 4]
+            );
+        }
+    }
 }
