@@ -108,7 +108,7 @@ impl VectorClock {
         }
         // A cleared clock keeps its (empty) spill for reuse: only entries
         // call for the out-of-line part.
-        if other.spill.as_ref().is_some_and(|s| !s.is_empty()) {
+        if !other.spilled().is_empty() {
             grew |= self.join_spilled(other.spilled());
         }
         grew

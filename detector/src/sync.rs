@@ -14,10 +14,10 @@ pub struct SyncClock {
     clock: VectorClock,
     /// Names the carried clock: the epoch of the release that produced it
     /// (unique: every release ticks its thread), or 0 when it came from
-    /// elsewhere (`merge_clock`, `clear`). A thread that has acquired a clock with
-    /// this name already has everything in it, so it can skip the join; so
-    /// can, at a lock (`acquire_lock`), the thread that made a store-form
-    /// release of that name.
+    /// elsewhere (`merge_clock`, `clear`). A thread that has acquired a
+    /// clock with this name already has everything in it, so it can skip
+    /// the join; so can, at a lock (`acquire_lock`), the thread that made a
+    /// store-form release of that name.
     ///
     /// The name also says who released last: if that was the releasing
     /// thread itself, by a store (see `release_store`), and its clock has
@@ -60,7 +60,7 @@ impl SyncClock {
     /// which the releaser's clock has only grown past since, so the join
     /// would teach it nothing; and this way unlocks need not note their
     /// own names in the acquired cache (a lock cycling in one thread, or
-    /// a thread coming back to a shard it left, costs one compare). The
+    /// a thread coming back to a shard it left, costs two compares). The
     /// caller guarantees what `release_lock`'s does: after a merge by this
     /// thread the name is its own but the clock also carries other
     /// threads' parts, and skipping the join would miss them (false
@@ -73,7 +73,8 @@ impl SyncClock {
         self.acquire(thread);
     }
 
-    // Out of line: what stays inline at every lock is the compare above.
+    // Out of line: what stays inline at every lock is the name checks
+    // above (own release, acquired cache).
     #[inline(never)]
     fn join_into(&self, thread: &mut ThreadState) {
         thread.acquire(&self.clock);

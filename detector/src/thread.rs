@@ -32,8 +32,9 @@ pub struct ThreadState {
     /// from its current one only in its own entry (see `SyncClock`).
     pub(crate) changed_at: u64,
     /// This thread's own clock value when it started in its slot: a name
-    /// (see `SyncClock`) of this slot with a later clock is a release this
-    /// thread made, not one of an earlier occupant of the slot.
+    /// (see `SyncClock`) of this slot at this clock or later is a release
+    /// this thread made, not one of an earlier occupant of the slot (they
+    /// all released below it).
     pub(crate) started_at: u64,
     /// Snapshot of `clock` at the latest `fence(Release)`: what a later
     /// relaxed store or RMW of this thread publishes. Zero when no fence yet.

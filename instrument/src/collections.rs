@@ -40,9 +40,12 @@ pub use racedet_runtime::MapPolicy;
 /// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
 /// `Clone` (`get`, `values`, `clone`) and `Debug`. Unlike Go, `range`
 /// cannot delete as it goes: collect the keys, then remove them.
-// `repr(C)`, the lock first: a map that starts a cache line (inside
-// racedet's `Mutex` or `RwLock`, whose values are 64-byte aligned) has its
-// lock word and header shadow's read set in that line (see `MapLock`).
+// `repr(C)`, the lock first: a map that starts a cache line has its lock
+// word and header shadow's read set in that line (see `MapLock`). Inside
+// racedet's `RwLock` it does (the value is padded to a line); inside its
+// `Mutex` too where std's mutex is a 4-byte futex word and a poison flag
+// (Linux), which with the 56-byte clock fill the lock's first line. The
+// tests below check both.
 #[repr(C)]
 pub struct RaceMap<K, V, S = RandomState> {
     // A spin lock: every critical section is one table operation (and one
@@ -480,5 +483,21 @@ mod tests {
         assert_eq!(std::mem::offset_of!(RaceMap<u64, u64>, inner), 0);
         #[cfg(any(feature = "detect", racedet_detect))]
         assert_eq!(std::mem::offset_of!(Inner<u64, u64>, shadow), 0);
+    }
+
+    // With detection: without it the types are std's, with no shadow to
+    // place.
+    #[cfg(any(feature = "detect", racedet_detect))]
+    #[test]
+    fn a_map_inside_racedet_s_rwlock_or_mutex_starts_a_cache_line() {
+        let line = |p: &RaceMap<u64, u64>| p as *const _ as usize % 64;
+        let r = crate::sync::RwLock::new(RaceMap::<u64, u64>::new());
+        assert_eq!(line(&r.read().unwrap()), 0, "RwLock");
+        // Depends on std's mutex layout: 4-byte futex word on Linux.
+        #[cfg(target_os = "linux")]
+        {
+            let m = crate::sync::Mutex::new(RaceMap::<u64, u64>::new());
+            assert_eq!(line(&m.lock().unwrap()), 0, "Mutex");
+        }
     }
 }

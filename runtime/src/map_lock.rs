@@ -58,9 +58,10 @@ struct Readers {
 }
 
 /// A map's value under a lock with an exclusive and a shared mode.
-// `repr(C)`, flags first and the cold reader lines' pointer last: the
-// exclusive flag, which every exclusive holder writes, shares its cache
-// line (when the lock starts one: see `RaceMap`) with the start of the value (a map's header shadow, whose read set
+// `repr(C)`, flags first and the reader lines' pointer (written once,
+// then only read) last: the exclusive flag, which every exclusive holder
+// writes, shares its cache line (when the lock starts one: see `RaceMap`)
+// with the start of the value (a map's header shadow, whose read set
 // every read writes next), so a read under a `Mutex` dirties one line of
 // the map, not two (W4, four threads: about 1 ns per operation).
 #[repr(C)]
@@ -116,13 +117,13 @@ impl<T> MapLock<T> {
             value: UnsafeCell::new(value),
         }
     }
-}
 
-impl<T> MapLock<T> {
-    /// Whether key reads go shared now (the lock is shareable and has been
-    /// contended): for tests that must know which path they check.
+    /// Whether key reads go shared now: the lock has been contended, which
+    /// is only noted if it is shareable. Tests use it to know which path
+    /// they check.
+    #[inline]
     pub fn reads_go_shared(&self) -> bool {
-        self.shareable && self.contended.load(Ordering::Relaxed)
+        self.contended.load(Ordering::Relaxed)
     }
 }
 
@@ -210,7 +211,7 @@ impl<T: FoldReads> MapLock<T> {
     /// holder is in; `None` sends the caller to [`MapLock::lock`].
     #[inline]
     pub fn read_shared(&self) -> Option<SharedGuard<'_, T>> {
-        if !self.contended.load(Ordering::Relaxed) {
+        if !self.reads_go_shared() {
             return None;
         }
         let slot = local()?.state.tid().index();

@@ -75,9 +75,10 @@ impl MutexClock {
     ///
     /// # Safety
     /// The caller holds the real mutex.
-    // Inlined into the guard: only the compare of the clock's name stays
-    // inline (the join is out of line), and the racedet `Mutex::lock` it
-    // lands in is itself always inlined (see there).
+    // Inlined into the guard: only the checks of the clock's name (own
+    // release, acquired cache) stay inline (the join is out of line), and
+    // the racedet `Mutex::lock` it lands in is itself always inlined (see
+    // there).
     #[inline(always)]
     pub unsafe fn locked(&self) {
         acquire_lock(&*self.clock.get());
