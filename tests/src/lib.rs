@@ -225,22 +225,17 @@ pub fn panic_of(f: impl FnOnce()) -> String {
 /// Ends the process with `message` unless dropped within a minute. A plain
 /// std thread: it touches nothing racedet checks.
 struct Watchdog {
-    done: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    /// Dropping it (with the watchdog) wakes the thread, which then ends.
+    done: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
     fn start(message: &'static str) -> Watchdog {
-        let done = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let theirs = done.clone();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let (flag, wake) = &*theirs;
             let limit = std::time::Duration::from_secs(60);
-            let flag = flag.lock().unwrap_or_else(|e| e.into_inner());
-            let (flag, _) = wake
-                .wait_timeout_while(flag, limit, |done| !*done)
-                .unwrap_or_else(|e| e.into_inner());
-            if !*flag {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
                 // Past the test harness's capture, which would be lost.
                 use std::io::Write;
                 let _ = writeln!(std::io::stderr(), "{message}");
@@ -248,7 +243,7 @@ impl Watchdog {
             }
         });
         Watchdog {
-            done,
+            done: Some(done),
             thread: Some(thread),
         }
     }
@@ -256,9 +251,7 @@ impl Watchdog {
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        let (flag, wake) = &*self.done;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        wake.notify_one();
+        drop(self.done.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

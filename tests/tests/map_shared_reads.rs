@@ -26,7 +26,9 @@ fn shared_map_reads() {
 /// the map's own lock, after which its key reads take the shared path
 /// (each reader records its read on a line of its own; the next writer
 /// folds it in). Which path a read takes never changes a verdict; this
-/// makes sure the scenarios below check the shared one.
+/// makes sure the map is in shared mode for the scenarios below. (A read
+/// goes shared only for a thread in a detector slot below 8: this file's
+/// single test keeps its threads there; see the top.)
 fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
     for _ in 0..100 {
         let ts: Vec<_> = (0..4)
