@@ -18,6 +18,8 @@ fn shared_map_reads() {
     a_shared_read_races_with_a_later_unordered_write_under_the_read_lock();
     a_shared_read_after_an_unordered_write_is_reported();
     a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking();
+    a_read_after_the_read_guard_ended_races_with_the_lock_s_writer();
+    a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer();
     // Every line of this file: the helpers' accesses too.
     assert_silent(file!(), 1, u32::MAX);
 }
@@ -30,13 +32,50 @@ fn shared_map_reads() {
 /// goes shared only for a thread in a detector slot below 8: this file's
 /// single test keeps its threads there; see the top.)
 fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
+    let map = m.clone();
+    contend(
+        move |round| {
+            if round % 10 == 0 {
+                map.write().unwrap().insert(1, 1);
+            } else {
+                let _ = map.read().unwrap().get(&1);
+            }
+        },
+        || m.read().unwrap().reads_go_shared(),
+    );
+}
+
+/// [`contend_readers`] for a map outside `lock`, read under its read
+/// guards, so that a scenario can also read it without them.
+fn contend_readers_under(lock: &Arc<RwLock<()>>, m: &Arc<RaceMap<u64, u64>>) {
+    let (lock, map) = (lock.clone(), m.clone());
+    contend(
+        move |round| {
+            if round % 10 == 0 {
+                let _w = lock.write().unwrap();
+                map.insert(1, 1);
+            } else {
+                let _g = lock.read().unwrap();
+                let _ = map.get(&1);
+            }
+        },
+        || m.reads_go_shared(),
+    );
+}
+
+/// Four threads run `round` 20 000 times each (numbered) until `shared`
+/// says the map's reads go shared. A round reads under the read guard,
+/// or, one in ten, writes under the write guard, as in the `rwmap`
+/// workload: so writers fold the reads left on the shared path, and the
+/// file's silence pins that what they fold is ordered before them.
+fn contend(round: impl Fn(u32) + Clone + Send + 'static, shared: impl Fn() -> bool) {
     for _ in 0..100 {
         let ts: Vec<_> = (0..4)
             .map(|_| {
-                let m = m.clone();
+                let round = round.clone();
                 thread::spawn(move || {
-                    for _ in 0..20_000 {
-                        let _ = m.read().unwrap().get(&1);
+                    for i in 0..20_000 {
+                        round(i);
                     }
                 })
             })
@@ -44,11 +83,11 @@ fn contend_readers(m: &Arc<RwLock<RaceMap<u64, u64>>>) {
         for t in ts {
             t.join().unwrap();
         }
-        if m.read().unwrap().reads_go_shared() {
+        if shared() {
             return;
         }
     }
-    panic!("4 readers x 20 000 reads, 100 times, never met at the map's lock");
+    panic!("4 threads x 20 000 reads and writes, 100 times, never met at the map's lock");
 }
 
 /// A map whose key reads go shared (see `contend_readers`), then two
@@ -85,6 +124,26 @@ fn shared_read_meets_write(
     (reader.join().unwrap(), writer.join().unwrap())
 }
 
+/// The one report of a scenario's read and write, on lines `lr` and `lw`
+/// by the threads `names`: a concurrent map read and map write, found at
+/// the write if `write_second`; and nothing else reported from `first` to
+/// `last`.
+fn expect_read_write(
+    (lr, lw): (u32, u32),
+    names: [&str; 2],
+    write_second: bool,
+    first: u32,
+    last: u32,
+) {
+    let report = expect_race_by(file!(), [(lr, Some(names[0])), (lw, Some(names[1]))]);
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert_eq!(
+        report.current.write, write_second,
+        "which access came second"
+    );
+    assert_silent(file!(), first, last);
+}
+
 fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
     let first = line!();
     let (lr, lw) = shared_read_meets_write(
@@ -93,13 +152,13 @@ fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
         |m| site!(m.get(&1)),
         |m| site!(m.insert(2, 2)),
     );
-    let report = expect_race_by(
-        file!(),
-        [(lr, Some("shared-reader")), (lw, Some("shared-writer"))],
+    expect_read_write(
+        (lr, lw),
+        ["shared-reader", "shared-writer"],
+        true,
+        first,
+        line!(),
     );
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(report.current.write, "the write came second");
-    assert_silent(file!(), first, line!());
 }
 
 fn a_shared_read_after_an_unordered_write_is_reported() {
@@ -110,13 +169,13 @@ fn a_shared_read_after_an_unordered_write_is_reported() {
         |m| site!(m.get(&1)),
         |m| site!(m.insert(2, 2)),
     );
-    let report = expect_race_by(
-        file!(),
-        [(lr, Some("shared-reader-2")), (lw, Some("shared-writer-2"))],
+    expect_read_write(
+        (lr, lw),
+        ["shared-reader-2", "shared-writer-2"],
+        false,
+        first,
+        line!(),
     );
-    assert_eq!(report.kind, ReportKind::MapReadWrite);
-    assert!(!report.current.write, "the read came second");
-    assert_silent(file!(), first, line!());
 }
 
 fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking() {
@@ -132,4 +191,80 @@ fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocki
     assert!(message.contains("under its own lock"), "{message}");
     assert_eq!(g.get(&1), Some(1));
     assert_eq!(g.get(&2), None);
+}
+
+/// A map whose shared reads ran under `lock`'s read guards, then a reader
+/// whose `racing_read` is not under a read guard of `lock` and a writer
+/// holding `lock`'s write guard, unordered (a std barrier makes the read
+/// come first): the writer must find that read, though every other
+/// shared read of the map was ordered before it by `lock`. (Pins that a
+/// writer cannot skip the shared reads of the lock it holds on the
+/// strength of the lock: those may be of other threads, or of this
+/// thread once its guard has ended.)
+fn read_outside_the_guard_meets_the_writer(
+    names: [&str; 2],
+    racing_read: fn(&RaceMap<u64, u64>) -> u32,
+    write: fn(&RaceMap<u64, u64>) -> u32,
+) -> (u32, u32) {
+    let lock = Arc::new(RwLock::new(()));
+    let m = Arc::new(RaceMap::new());
+    m.insert(1, 1);
+    contend_readers_under(&lock, &m);
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let reader = {
+        let (lock, m, gate) = (lock.clone(), m.clone(), gate.clone());
+        spawn_named(names[0], move || {
+            // A read under the guard first: ordered before the writer
+            // (its read-unlock is), and the thread's guard then ends.
+            {
+                let _g = lock.read().unwrap();
+                let _ = m.get(&1);
+            }
+            let line = racing_read(&m);
+            gate.wait();
+            line
+        })
+    };
+    let writer = spawn_named(names[1], move || {
+        gate.wait();
+        let _w = lock.write().unwrap();
+        write(&m)
+    });
+    (reader.join().unwrap(), writer.join().unwrap())
+}
+
+fn a_read_after_the_read_guard_ended_races_with_the_lock_s_writer() {
+    let first = line!();
+    let (lr, lw) = read_outside_the_guard_meets_the_writer(
+        ["unguarded-reader", "guarded-writer"],
+        |m| site!(m.get(&1)),
+        |m| site!(m.insert(2, 2)),
+    );
+    expect_read_write(
+        (lr, lw),
+        ["unguarded-reader", "guarded-writer"],
+        true,
+        first,
+        line!(),
+    );
+}
+
+fn a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer() {
+    let first = line!();
+    let (lr, lw) = read_outside_the_guard_meets_the_writer(
+        ["other-lock-reader", "guarded-writer-2"],
+        |m| {
+            let other = RwLock::new(());
+            let _g = other.read().unwrap();
+            site!(m.get(&1))
+        },
+        |m| site!(m.insert(3, 3)),
+    );
+    expect_read_write(
+        (lr, lw),
+        ["other-lock-reader", "guarded-writer-2"],
+        true,
+        first,
+        line!(),
+    );
 }
