@@ -17,11 +17,11 @@ mod rounds;
 mod workloads;
 
 use harness::Measured;
-use rounds::Group;
+use rounds::{Group, Split};
 
 const USAGE: &str =
-    "usage: racedet-bench [--json] [--runs N | --by-placement MINUTES [--far-ns N]] \
-                     [--spawn-threads N] [WORKLOAD...]";
+    "usage: racedet-bench [--json] [--runs N | --by-placement MINUTES [--far-ns N] \
+                     [--stalled-ns N]] [--spawn-threads N] [WORKLOAD...]";
 
 /// The workloads `--by-placement` runs unless told: those with the 1.5x
 /// target, whose lock hand-offs make them depend on the placement.
@@ -46,6 +46,7 @@ fn main() {
     let mut runs = None;
     let mut by_placement = None;
     let mut far_ns = None;
+    let mut stalled_ns = None;
     let mut spawn_threads = 100_000usize;
     let mut names = Vec::new();
     let mut it = args.iter();
@@ -57,6 +58,7 @@ fn main() {
                 by_placement = Some(number(it.next(), "--by-placement", 1, MAX_MINUTES))
             }
             "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1, MAX)),
+            "--stalled-ns" => stalled_ns = Some(number(it.next(), "--stalled-ns", 1, MAX)),
             "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1, MAX),
             "-h" | "--help" => {
                 println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
@@ -65,7 +67,7 @@ fn main() {
             name if workloads::ALL.contains(&name) => names.push(name.to_string()),
             other => fail(&format!(
                 "unknown argument `{other}`: expected --json, --runs N, --by-placement MINUTES, \
-                 --far-ns N, --spawn-threads N or workloads among {}",
+                 --far-ns N, --stalled-ns N, --spawn-threads N or workloads among {}",
                 workloads::ALL.join(", ")
             )),
         }
@@ -77,23 +79,33 @@ fn main() {
         if names.is_empty() {
             names = BY_PLACEMENT.iter().map(|s| s.to_string()).collect();
         }
-        // This machine's split (README): near 50-90 ns, far 90-370 ns.
-        let far_ns = far_ns.unwrap_or(90) as f64;
-        let Some(groups) = rounds::run(&names, minutes, far_ns, spawn_threads) else {
+        // This machine's split (README): near 50-90 ns, far 90-370 ns,
+        // stalled 580 ns to several microseconds.
+        let split = Split {
+            far_ns: far_ns.unwrap_or(90) as f64,
+            stalled_ns: stalled_ns.unwrap_or(450) as f64,
+        };
+        if split.stalled_ns <= split.far_ns {
+            fail(&format!(
+                "--stalled-ns ({}) must be above --far-ns ({}): stalled rounds are slower than far ones",
+                split.stalled_ns, split.far_ns
+            ));
+        }
+        let Some(groups) = rounds::run(&names, minutes, split, spawn_threads) else {
             fail(
                 "--by-placement needs 2 CPUs or more (with one there is no round trip to group \
                  by): allow the process a second CPU (taskset, cpuset) or use --runs N",
             )
         };
         if json {
-            print_groups_json(&groups, minutes, far_ns);
+            print_groups_json(&groups, minutes, split);
         } else {
-            print_groups(&groups, minutes, far_ns);
+            print_groups(&groups, minutes, split);
         }
         return;
     }
-    if far_ns.is_some() {
-        fail("--far-ns only goes with --by-placement");
+    if far_ns.is_some() || stalled_ns.is_some() {
+        fail("--far-ns and --stalled-ns only go with --by-placement");
     }
     let runs = runs.unwrap_or(5);
     if names.is_empty() {
@@ -250,15 +262,17 @@ fn print_json(rows: &[Row], runs: usize, spawn_threads: usize) {
     );
 }
 
-fn print_groups(groups: &[Group], minutes: usize, far_ns: f64) {
+fn print_groups(groups: &[Group], minutes: usize, split: Split) {
+    let Split { far_ns, stalled_ns } = split;
     let rounds = groups.iter().map(|g| g.rounds).sum::<usize>();
     println!(
         "{rounds} rounds in {minutes} min, each: the round trip of a cache line between two \
          cores, then one plain and one detected run of a workload"
     );
     println!(
-        "near: round trip below {far_ns:.0} ns, far: {far_ns:.0} ns or more (--far-ns); \
-         medians of the group's rounds, ratio the median of their ratios"
+        "near: round trip below {far_ns:.0} ns, far: {far_ns:.0} ns or more (--far-ns), \
+         stalled: {stalled_ns:.0} ns or more (--stalled-ns: a virtual CPU stopped by the \
+         host); medians of the group's rounds, ratio the median of their ratios"
     );
     println!(
         "{:<14} {:<9} {:>6} {:>13} {:>12} {:>14} {:>7}",
@@ -279,7 +293,7 @@ fn print_groups(groups: &[Group], minutes: usize, far_ns: f64) {
     }
 }
 
-fn print_groups_json(groups: &[Group], minutes: usize, far_ns: f64) {
+fn print_groups_json(groups: &[Group], minutes: usize, split: Split) {
     let groups: Vec<serde_json::Value> = groups
         .iter()
         .map(|g| {
@@ -296,6 +310,11 @@ fn print_groups_json(groups: &[Group], minutes: usize, far_ns: f64) {
         .collect();
     println!(
         "{}",
-        serde_json::json!({ "by_placement": groups, "minutes": minutes, "far_ns": far_ns })
+        serde_json::json!({
+            "by_placement": groups,
+            "minutes": minutes,
+            "far_ns": split.far_ns,
+            "stalled_ns": split.stalled_ns,
+        })
     );
 }

@@ -39,7 +39,16 @@ fn bad_arguments_are_one_line_errors() {
     );
     rejected(
         &["--far-ns", "90", "cells"],
-        "--far-ns only goes with --by-placement",
+        "--far-ns and --stalled-ns only go with --by-placement",
+    );
+    rejected(
+        &["--stalled-ns", "450", "cells"],
+        "--far-ns and --stalled-ns only go with --by-placement",
+    );
+    // Checked before any round runs (a minute of rounds otherwise).
+    rejected(
+        &["--by-placement", "1", "--far-ns", "500", "cells"],
+        "--stalled-ns (450) must be above --far-ns (500)",
     );
 }
 
