@@ -20,8 +20,8 @@ use harness::Measured;
 use rounds::{Group, Split};
 
 const USAGE: &str =
-    "usage: racedet-bench [--json] [--runs N | --by-placement MINUTES [--far-ns N] \
-                     [--stalled-ns N]] [--spawn-threads N] [WORKLOAD...]";
+    "usage: racedet-bench [--json] [--runs N | --by-placement MINUTES [--near-ns N] \
+                     [--far-ns N] [--far-max-ns N]] [--spawn-threads N] [WORKLOAD...]";
 
 /// The workloads `--by-placement` runs unless told: those with the 1.5x
 /// target, whose lock hand-offs make them depend on the placement.
@@ -45,8 +45,9 @@ fn main() {
     let mut json = false;
     let mut runs = None;
     let mut by_placement = None;
+    let mut near_ns = None;
     let mut far_ns = None;
-    let mut stalled_ns = None;
+    let mut far_max_ns = None;
     let mut spawn_threads = 100_000usize;
     let mut names = Vec::new();
     let mut it = args.iter();
@@ -57,8 +58,9 @@ fn main() {
             "--by-placement" => {
                 by_placement = Some(number(it.next(), "--by-placement", 1, MAX_MINUTES))
             }
+            "--near-ns" => near_ns = Some(number(it.next(), "--near-ns", 1, MAX)),
             "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1, MAX)),
-            "--stalled-ns" => stalled_ns = Some(number(it.next(), "--stalled-ns", 1, MAX)),
+            "--far-max-ns" => far_max_ns = Some(number(it.next(), "--far-max-ns", 1, MAX)),
             "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1, MAX),
             "-h" | "--help" => {
                 println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
@@ -67,7 +69,8 @@ fn main() {
             name if workloads::ALL.contains(&name) => names.push(name.to_string()),
             other => fail(&format!(
                 "unknown argument `{other}`: expected --json, --runs N, --by-placement MINUTES, \
-                 --far-ns N, --stalled-ns N, --spawn-threads N or workloads among {}",
+                 --near-ns N, --far-ns N, --far-max-ns N, --spawn-threads N or workloads \
+                 among {}",
                 workloads::ALL.join(", ")
             )),
         }
@@ -79,16 +82,16 @@ fn main() {
         if names.is_empty() {
             names = BY_PLACEMENT.iter().map(|s| s.to_string()).collect();
         }
-        // This machine's split (README): near 50-90 ns, far 90-370 ns,
-        // stalled 580 ns to several microseconds.
+        // This machine's bands (README): near 50-90 ns, far 300-370 ns.
         let split = Split {
-            far_ns: far_ns.unwrap_or(90) as f64,
-            stalled_ns: stalled_ns.unwrap_or(450) as f64,
+            near_ns: near_ns.unwrap_or(90) as f64,
+            far_ns: far_ns.unwrap_or(250) as f64,
+            far_max_ns: far_max_ns.unwrap_or(450) as f64,
         };
-        if split.stalled_ns <= split.far_ns {
+        if !(split.near_ns <= split.far_ns && split.far_ns < split.far_max_ns) {
             fail(&format!(
-                "--stalled-ns ({}) must be above --far-ns ({}): stalled rounds are slower than far ones",
-                split.stalled_ns, split.far_ns
+                "the bands must not overlap: --near-ns ({}) <= --far-ns ({}) < --far-max-ns ({})",
+                split.near_ns, split.far_ns, split.far_max_ns
             ));
         }
         let Some(groups) = rounds::run(&names, minutes, split, spawn_threads) else {
@@ -104,8 +107,8 @@ fn main() {
         }
         return;
     }
-    if far_ns.is_some() || stalled_ns.is_some() {
-        fail("--far-ns and --stalled-ns only go with --by-placement");
+    if near_ns.is_some() || far_ns.is_some() || far_max_ns.is_some() {
+        fail("--near-ns, --far-ns and --far-max-ns only go with --by-placement");
     }
     let runs = runs.unwrap_or(5);
     if names.is_empty() {
@@ -263,16 +266,20 @@ fn print_json(rows: &[Row], runs: usize, spawn_threads: usize) {
 }
 
 fn print_groups(groups: &[Group], minutes: usize, split: Split) {
-    let Split { far_ns, stalled_ns } = split;
+    let Split {
+        near_ns,
+        far_ns,
+        far_max_ns,
+    } = split;
     let rounds = groups.iter().map(|g| g.rounds).sum::<usize>();
     println!(
         "{rounds} rounds in {minutes} min, each: the round trip of a cache line between two \
          cores, then one plain and one detected run of a workload"
     );
     println!(
-        "near: round trip below {far_ns:.0} ns, far: {far_ns:.0} ns or more (--far-ns), \
-         stalled: {stalled_ns:.0} ns or more (--stalled-ns: a virtual CPU stopped by the \
-         host); medians of the group's rounds, ratio the median of their ratios"
+        "near: round trip below {near_ns:.0} ns (--near-ns), far: {far_ns:.0} to below \
+         {far_max_ns:.0} ns (--far-ns, --far-max-ns), unsteady: any other (a virtual CPU \
+         stopped by the host); medians of the group's rounds, ratio the median of their ratios"
     );
     println!(
         "{:<14} {:<9} {:>6} {:>13} {:>12} {:>14} {:>7}",
@@ -313,8 +320,9 @@ fn print_groups_json(groups: &[Group], minutes: usize, split: Split) {
         serde_json::json!({
             "by_placement": groups,
             "minutes": minutes,
+            "near_ns": split.near_ns,
             "far_ns": split.far_ns,
-            "stalled_ns": split.stalled_ns,
+            "far_max_ns": split.far_max_ns,
         })
     );
 }

@@ -37,18 +37,20 @@ fn bad_arguments_are_one_line_errors() {
         &["--runs", "5", "--by-placement", "1"],
         "--runs and --by-placement exclude each other",
     );
-    rejected(
-        &["--far-ns", "90", "cells"],
-        "--far-ns and --stalled-ns only go with --by-placement",
-    );
-    rejected(
-        &["--stalled-ns", "450", "cells"],
-        "--far-ns and --stalled-ns only go with --by-placement",
-    );
+    for flag in ["--near-ns", "--far-ns", "--far-max-ns"] {
+        rejected(
+            &[flag, "90", "cells"],
+            "--near-ns, --far-ns and --far-max-ns only go with --by-placement",
+        );
+    }
     // Checked before any round runs (a minute of rounds otherwise).
     rejected(
         &["--by-placement", "1", "--far-ns", "500", "cells"],
-        "--stalled-ns (450) must be above --far-ns (500)",
+        "the bands must not overlap: --near-ns (90) <= --far-ns (500) < --far-max-ns (450)",
+    );
+    rejected(
+        &["--by-placement", "1", "--near-ns", "300", "cells"],
+        "--near-ns (300) <= --far-ns (250)",
     );
 }
 
