@@ -46,11 +46,16 @@ fn bad_arguments_are_one_line_errors() {
     // Checked before any round runs (a minute of rounds otherwise).
     rejected(
         &["--by-placement", "1", "--far-ns", "500", "cells"],
-        "the bands must not overlap: --near-ns (90) <= --far-ns (500) < --far-max-ns (450)",
+        "--far-max-ns (450, the default) must be above --far-ns (500): the far band would be \
+         empty; raise --far-max-ns or lower --far-ns",
+    );
+    rejected(
+        &["--by-placement", "1", "--far-max-ns", "250", "cells"],
+        "--far-max-ns (250) must be above --far-ns (250, the default)",
     );
     rejected(
         &["--by-placement", "1", "--near-ns", "300", "cells"],
-        "--near-ns (300) <= --far-ns (250)",
+        "--near-ns (300) must not be above --far-ns (250, the default)",
     );
 }
 

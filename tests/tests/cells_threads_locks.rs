@@ -341,61 +341,6 @@ fn read_unlock_happens_before_the_next_write_lock() {
 }
 
 #[test]
-fn each_write_lock_sees_every_reader_s_latest_read_unlock() {
-    // A reader's slot keeps its clock after a writer has joined it: the
-    // reader's next read-unlock must still reach the next writer, and a
-    // writer that finds the slot unchanged must have it through the writers
-    // before it (here another thread). std's channels order the steps in
-    // time only.
-    let first = line!();
-    let (x, y) = (Arc::new(RaceCell::new(0u8)), Arc::new(RaceCell::new(0u8)));
-    let lock = Arc::new(RwLock::new(()));
-    let (to_reader, reader_rx) = std::sync::mpsc::channel::<()>();
-    let (reader_tx, from_reader) = std::sync::mpsc::channel::<()>();
-    let reader = {
-        let (x, y, lock) = (x.clone(), y.clone(), lock.clone());
-        thread::spawn(move || {
-            for cell in [x, y] {
-                reader_rx.recv().unwrap();
-                {
-                    let _r = lock.read().unwrap();
-                    let _ = cell.get();
-                }
-                reader_tx.send(()).unwrap();
-            }
-        })
-    };
-    // Spawned now, so that only the lock orders it after the reads.
-    let (to_late, late_rx) = std::sync::mpsc::channel::<()>();
-    let late_writer = {
-        let (x, lock) = (x.clone(), lock.clone());
-        thread::spawn(move || {
-            late_rx.recv().unwrap();
-            let _w = lock.write().unwrap();
-            x.set(2);
-        })
-    };
-    let write_locked = |cell: &Arc<RaceCell<u8>>| {
-        let _w = lock.write().unwrap();
-        cell.set(1);
-    };
-    // The reader reads x; this thread's write lock joins its slot.
-    to_reader.send(()).unwrap();
-    from_reader.recv().unwrap();
-    write_locked(&y);
-    // The reader reads y: its slot changes after a writer joined it.
-    to_reader.send(()).unwrap();
-    from_reader.recv().unwrap();
-    write_locked(&y);
-    // Another thread's write lock finds the slot as this thread joined it,
-    // and writes what the reader read first.
-    to_late.send(()).unwrap();
-    late_writer.join().unwrap();
-    reader.join().unwrap();
-    assert_silent(file!(), first, line!());
-}
-
-#[test]
 fn read_unlocks_of_more_readers_than_reader_slots_all_happen_before_the_next_write_lock() {
     // Twelve readers alive at once: some run in detector slots past the
     // RwLock's per-slot reader clocks and merge into its shared overflow

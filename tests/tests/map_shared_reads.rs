@@ -210,6 +210,9 @@ fn read_outside_the_guard_meets_the_writer(
     let m = Arc::new(RaceMap::new());
     m.insert(1, 1);
     contend_readers_under(&lock, &m);
+    // What the scenario is about: reads that go shared, left on a line
+    // for a writer to fold.
+    assert!(m.reads_go_shared());
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
     let reader = {
         let (lock, m, gate) = (lock.clone(), m.clone(), gate.clone());
