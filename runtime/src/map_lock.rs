@@ -332,6 +332,32 @@ mod tests {
 
     /// Makes `lock` contended for real: this thread holds it until another
     /// thread has met it at the lock (and noted so), then lets it in.
+    /// Runs `f`, a nested use of a lock that must panic, and returns the
+    /// panic's payload. Were the re-entry check broken, the nested call
+    /// would wait for its own thread forever: then a plain thread ends the
+    /// process after a minute, naming why, so the test fails instead of
+    /// hanging (as `racedet-tests`' `panic_of` does for the public types).
+    fn nested_panic(f: impl FnOnce()) -> Box<dyn std::any::Any + Send> {
+        let (done, wait) = mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let limit = std::time::Duration::from_secs(60);
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+                // Past the test harness's capture, which exit would lose.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "map_lock: a nested lock neither panicked nor returned within 60 s \
+                     (a deadlock where the re-entry check should have panicked?)"
+                );
+                std::process::exit(101);
+            }
+        });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        drop(done);
+        watchdog.join().unwrap();
+        result.expect_err("expected a panic")
+    }
+
     fn contend(lock: &MapLock<Folds>) {
         std::thread::scope(|s| {
             let held = lock.lock();
@@ -423,10 +449,7 @@ mod tests {
         });
         drop(held);
         let outer = lock.read_shared().expect("free");
-        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(lock.read_shared());
-        }));
-        assert!(nested.is_err(), "nested in this thread");
+        nested_panic(|| drop(lock.read_shared()));
         assert!(
             outer.line.busy.load(Ordering::Relaxed),
             "the outer read is still in"
@@ -446,10 +469,8 @@ mod tests {
             // The holder gets in, then waits for this thread's busy line.
             let holder = s.spawn(|| lock.lock().0.clone());
             eventually("the holder is in", || lock.exclusive.is_locked());
-            let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                drop(lock.lock());
-            }));
-            assert!(nested.is_err(), "would have waited for the holder forever");
+            // It would have waited for the holder, which waits for it.
+            nested_panic(|| drop(lock.lock()));
             drop(outer);
             assert_eq!(holder.join().unwrap(), [4], "the holder got the read");
         });
@@ -461,8 +482,8 @@ mod tests {
         contend(&lock);
         let mut outer = lock.read_shared().expect("free");
         *outer.parts().1 = Some(read(3));
-        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(lock.lock())));
-        let message = *nested.unwrap_err().downcast::<&str>().unwrap();
+        let nested = nested_panic(|| drop(lock.lock()));
+        let message = *nested.downcast::<&str>().unwrap();
         assert!(message.contains("under its own lock"), "{message}");
         drop(outer);
         assert_eq!(lock.lock().0, [3], "the lock was let go, the read kept");
