@@ -303,11 +303,12 @@ fn print_groups(groups: &[Group], minutes: usize, split: Split) {
     );
     for g in groups {
         println!(
-            "{:<14} {:<9} {:>6} {:>10} ns {:>12} {:>14} {:>6}{}",
+            "{:<14} {:<9} {:>6} {:>13} {:>12} {:>14} {:>6}{}",
             g.name,
             g.placement.as_str(),
             g.rounds,
-            cell(g.round_trip_ns, 0, "-"),
+            g.round_trip_ns
+                .map_or("-".to_string(), |t| format!("{t:.0} ns")),
             cell(g.plain_ns_per_op, 1, "-"),
             cell(g.detected_ns_per_op, 1, "-"),
             cell(g.ratio, 2, "-"),

@@ -1,9 +1,10 @@
 //! How far apart the cores the workloads run on are: the round trip of
 //! one cache line between two threads. On a shared virtual machine it
 //! changes with where the host puts the virtual CPUs (on the 2-core
-//! machine of the README's figures: about 50-90 ns, or 90-370 ns), and the
-//! ratios of the lock-bound map workloads move with it, so every table
-//! says what it was measured under. The two threads are pinned to the
+//! machine of the README's figures: about 50-90 ns, or 300-370 ns; other
+//! readings came while the host had stopped one of them, see `rounds`),
+//! and the ratios of the lock-bound map workloads move with it, so every
+//! table says what it was measured under. The two threads are pinned to the
 //! first two CPUs the process may use: unpinned, the scheduler sometimes
 //! runs both on one CPU, and the figure is then a context switch, which
 //! looks like a far placement.

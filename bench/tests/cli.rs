@@ -114,6 +114,8 @@ fn the_table_has_the_issue_s_columns_and_each_row_its_round_trip() {
         .lines()
         .find(|l| l.starts_with("workload"))
         .unwrap_or_else(|| panic!("no header: {table}"));
+    // Issue 6's columns, written out again rather than read from main.rs:
+    // a test of the code's own list could not fail.
     let columns = [
         "plain ns/op",
         "detected ns/op",

@@ -330,8 +330,6 @@ mod tests {
         }
     }
 
-    /// Makes `lock` contended for real: this thread holds it until another
-    /// thread has met it at the lock (and noted so), then lets it in.
     /// Runs `f`, a nested use of a lock that must panic, and returns the
     /// panic's payload. Were the re-entry check broken, the nested call
     /// would wait for its own thread forever: then a plain thread ends the
@@ -358,6 +356,8 @@ mod tests {
         result.expect_err("expected a panic")
     }
 
+    /// Makes `lock` contended for real: this thread holds it until another
+    /// thread has met it at the lock (and noted so), then lets it in.
     fn contend(lock: &MapLock<Folds>) {
         std::thread::scope(|s| {
             let held = lock.lock();

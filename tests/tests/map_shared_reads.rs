@@ -146,36 +146,27 @@ fn expect_read_write(
 
 fn a_shared_read_races_with_a_later_unordered_write_under_the_read_lock() {
     let first = line!();
-    let (lr, lw) = shared_read_meets_write(
+    let names = ["shared-reader", "shared-writer"];
+    let lines = shared_read_meets_write(
         true,
-        ["shared-reader", "shared-writer"],
+        names,
+        // The read and the write on lines of their own.
         |m| site!(m.get(&1)),
         |m| site!(m.insert(2, 2)),
     );
-    expect_read_write(
-        (lr, lw),
-        ["shared-reader", "shared-writer"],
-        true,
-        first,
-        line!(),
-    );
+    expect_read_write(lines, names, true, first, line!());
 }
 
 fn a_shared_read_after_an_unordered_write_is_reported() {
     let first = line!();
-    let (lr, lw) = shared_read_meets_write(
+    let names = ["shared-reader-2", "shared-writer-2"];
+    let lines = shared_read_meets_write(
         false,
-        ["shared-reader-2", "shared-writer-2"],
+        names,
         |m| site!(m.get(&1)),
         |m| site!(m.insert(2, 2)),
     );
-    expect_read_write(
-        (lr, lw),
-        ["shared-reader-2", "shared-writer-2"],
-        false,
-        first,
-        line!(),
-    );
+    expect_read_write(lines, names, false, first, line!());
 }
 
 fn a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking() {
@@ -238,24 +229,20 @@ fn read_outside_the_guard_meets_the_writer(
 
 fn a_read_after_the_read_guard_ended_races_with_the_lock_s_writer() {
     let first = line!();
-    let (lr, lw) = read_outside_the_guard_meets_the_writer(
-        ["unguarded-reader", "guarded-writer"],
+    let names = ["unguarded-reader", "guarded-writer"];
+    let lines = read_outside_the_guard_meets_the_writer(
+        names,
         |m| site!(m.get(&1)),
         |m| site!(m.insert(2, 2)),
     );
-    expect_read_write(
-        (lr, lw),
-        ["unguarded-reader", "guarded-writer"],
-        true,
-        first,
-        line!(),
-    );
+    expect_read_write(lines, names, true, first, line!());
 }
 
 fn a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer() {
     let first = line!();
-    let (lr, lw) = read_outside_the_guard_meets_the_writer(
-        ["other-lock-reader", "guarded-writer-2"],
+    let names = ["other-lock-reader", "guarded-writer-2"];
+    let lines = read_outside_the_guard_meets_the_writer(
+        names,
         |m| {
             let other = RwLock::new(());
             let _g = other.read().unwrap();
@@ -263,11 +250,5 @@ fn a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer() {
         },
         |m| site!(m.insert(3, 3)),
     );
-    expect_read_write(
-        (lr, lw),
-        ["other-lock-reader", "guarded-writer-2"],
-        true,
-        first,
-        line!(),
-    );
+    expect_read_write(lines, names, true, first, line!());
 }
