@@ -42,31 +42,36 @@ fn main() {
         harness::child(&args[1..]);
         return;
     }
-    let mut json = false;
+    let mut json = None;
     let mut runs = None;
     let mut by_placement = None;
     let mut near_ns = None;
     let mut far_ns = None;
     let mut far_max_ns = None;
-    let mut spawn_threads = 100_000usize;
+    let mut spawn_threads = None;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--json" => json = true,
-            "--runs" => runs = Some(number(it.next(), "--runs", 5, MAX)),
-            "--by-placement" => {
-                by_placement = Some(number(it.next(), "--by-placement", 1, MAX_MINUTES))
-            }
-            "--near-ns" => near_ns = Some(number(it.next(), "--near-ns", 1, MAX)),
-            "--far-ns" => far_ns = Some(number(it.next(), "--far-ns", 1, MAX)),
-            "--far-max-ns" => far_max_ns = Some(number(it.next(), "--far-max-ns", 1, MAX)),
-            "--spawn-threads" => spawn_threads = number(it.next(), "--spawn-threads", 1, MAX),
+            "--json" => once(&mut json, a, ()),
+            "--runs" => value(&mut runs, it.next(), a, 5, MAX),
+            "--by-placement" => value(&mut by_placement, it.next(), a, 1, MAX_MINUTES),
+            "--near-ns" => value(&mut near_ns, it.next(), a, 1, MAX),
+            "--far-ns" => value(&mut far_ns, it.next(), a, 1, MAX),
+            "--far-max-ns" => value(&mut far_max_ns, it.next(), a, 1, MAX),
+            "--spawn-threads" => value(&mut spawn_threads, it.next(), a, 1, MAX),
             "-h" | "--help" => {
                 println!("{USAGE}\nworkloads: {}", workloads::ALL.join(" "));
                 return;
             }
-            name if workloads::ALL.contains(&name) => names.push(name.to_string()),
+            name if workloads::ALL.contains(&name) => {
+                if names.iter().any(|n| n == name) {
+                    fail(&format!(
+                        "workload `{name}` named twice: name each workload once"
+                    ));
+                }
+                names.push(name.to_string())
+            }
             other => fail(&format!(
                 "unknown argument `{other}`: expected --json, --runs N, --by-placement MINUTES, \
                  --near-ns N, --far-ns N, --far-max-ns N, --spawn-threads N or workloads \
@@ -75,6 +80,8 @@ fn main() {
             )),
         }
     }
+    let json = json.is_some();
+    let spawn_threads = spawn_threads.unwrap_or(100_000);
     if let Some(minutes) = by_placement {
         if runs.is_some() {
             fail("--runs and --by-placement exclude each other: a round is one run per mode");
@@ -188,6 +195,20 @@ fn number(v: Option<&String>, flag: &str, min: usize, max: usize) -> usize {
         Some(n) if (min..=max).contains(&n) => n,
         _ => fail(&format!("{flag} needs a whole number from {min} to {max}")),
     }
+}
+
+/// Sets `flag`'s value from `v` (see [`number`]), once.
+fn value(slot: &mut Option<usize>, v: Option<&String>, flag: &str, min: usize, max: usize) {
+    once(slot, flag, number(v, flag, min, max));
+}
+
+/// Sets a flag's value, which must not have been given before: a second
+/// value would silently replace the first.
+fn once<T>(slot: &mut Option<T>, flag: &str, value: T) {
+    if slot.is_some() {
+        fail(&format!("{flag} given twice: give it once"));
+    }
+    *slot = Some(value);
 }
 
 /// One line naming the problem and what is accepted; exit status 2.

@@ -27,6 +27,14 @@ fn bad_arguments_are_one_line_errors() {
     rejected(&["no-such-workload"], "unknown argument `no-such-workload`");
     rejected(&["--runs", "3"], "--runs needs a whole number from 5 to");
     rejected(&["--runs"], "--runs needs a whole number");
+    // A second value would silently replace the first.
+    rejected(&["--runs", "5", "--runs", "7"], "--runs given twice");
+    rejected(&["--json", "--json"], "--json given twice");
+    rejected(
+        &["--spawn-threads", "10", "--spawn-threads", "20"],
+        "--spawn-threads given twice",
+    );
+    rejected(&["rwmap", "cells", "rwmap"], "workload `rwmap` named twice");
     rejected(
         &["--by-placement", "0"],
         "--by-placement needs a whole number from 1 to 10080",
