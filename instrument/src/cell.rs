@@ -28,9 +28,10 @@ struct Slot<T> {
 }
 
 impl<T: Copy> RaceCell<T> {
-    /// A variable holding `value`.
+    /// A variable holding `value`. `const`, so a cell can be a `static`
+    /// (Go's package-level variable).
     #[track_caller]
-    pub fn new(value: T) -> RaceCell<T> {
+    pub const fn new(value: T) -> RaceCell<T> {
         RaceCell {
             inner: SpinLock::new(Slot {
                 value,

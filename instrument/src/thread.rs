@@ -10,7 +10,9 @@
 //! elsewhere still wakes the thread, but racedet cannot see it, so it
 //! orders nothing. `sleep` and `yield_now` order nothing either.
 
-pub use std::thread::{panicking, sleep, yield_now, Result, ThreadId};
+pub use std::thread::{
+    available_parallelism, panicking, sleep, yield_now, AccessError, LocalKey, Result, ThreadId,
+};
 
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::thread::{
@@ -280,11 +282,24 @@ mod detected {
         }
     }
 
+    // std's own output: derives on structs that hold these keep working.
+    impl std::fmt::Debug for Scope<'_, '_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Debug::fmt(&self.inner, f)
+        }
+    }
+
     /// std's `ScopedJoinHandle`.
     pub struct ScopedJoinHandle<'scope, T> {
         inner: std::thread::ScopedJoinHandle<'scope, T>,
         done: Arc<Completion>,
         thread: Thread,
+    }
+
+    impl<T> std::fmt::Debug for ScopedJoinHandle<'_, T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Debug::fmt(&self.inner, f)
+        }
     }
 
     impl<T> ScopedJoinHandle<'_, T> {

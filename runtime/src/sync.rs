@@ -7,6 +7,7 @@ use crate::spin::SpinLock;
 use crate::threads::{after_release, local};
 use racedet_detector::SyncClock;
 use std::cell::UnsafeCell;
+use std::panic::RefUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -124,6 +125,11 @@ pub struct RwLockClock {
 // by the write-lock holder, when no reader holds the lock. `overflow` has
 // its own lock.
 unsafe impl Sync for RwLockClock {}
+
+// Clocks change only between the real lock's lock and unlock, and a panic
+// there leaves them whole (it can only come from an allocation). std's
+// lock guards are unwind-safe, and so are racedet's, which refer to this.
+impl RefUnwindSafe for RwLockClock {}
 
 impl RwLockClock {
     /// A lock nobody has unlocked yet.

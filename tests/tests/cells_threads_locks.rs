@@ -54,6 +54,33 @@ fn cell_write_write_race_names_both_writes() {
     assert_silent(file!(), first, line!());
 }
 
+/// Go's package-level variable: a `static` cell, made at compile time.
+static COUNTER: RaceCell<u32> = RaceCell::new(0);
+const COUNTER_LINE: u32 = line!() - 1;
+
+#[test]
+fn static_cell_written_by_two_threads_races_and_names_its_static() {
+    let first = line!();
+    let a = spawn_named("static-writer-a", || COUNTER.set(1));
+    a.join().unwrap();
+    // After the join: ordered (the silence check below covers it).
+    COUNTER.set(2);
+    let b = spawn_named("static-writer-b", || site!(COUNTER.update(|v| v + 1)));
+    let lc = site!(COUNTER.set(3));
+    let lb = b.join().unwrap();
+    let r = expect_race(file!(), lb, lc);
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
+    assert_eq!(r.object.kind, "cell");
+    let made = r
+        .object
+        .created_at
+        .as_ref()
+        .expect("where the cell was made");
+    assert_eq!(made.line, COUNTER_LINE, "{}", r.to_text());
+    assert_threads(&r, [(lb, Some("static-writer-b")), (lc, None)]);
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn cell_handed_over_by_join_is_silent() {
     let first = line!();

@@ -1,4 +1,4 @@
-//! Condvar, Barrier, Once/OnceLock, channels, atomics, park/unpark,
+//! Condvar, Barrier, Once/OnceLock/LazyLock, channels, atomics, park/unpark,
 //! annotations and UnsafeCell: race and no-race pairs.
 //!
 //! Where a test needs one thread to run after another *without* a
@@ -7,6 +7,7 @@
 
 use racedet::annotate::{happens_after, happens_before};
 use racedet::cell::{RaceCell, UnsafeCell};
+use racedet::collections::RaceMap;
 use racedet::reports::{Report, ReportKind};
 use racedet::sync::atomic::{
     fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*,
@@ -14,9 +15,11 @@ use racedet::sync::atomic::{
 use racedet::sync::mpsc::{
     channel, sync_channel, RecvTimeoutError, SendError, TryRecvError, TrySendError,
 };
-use racedet::sync::{Arc, Barrier, Condvar, Mutex, Once, OnceLock};
+use racedet::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, assert_threads, expect_race, site, spawn_named, Signal};
+use racedet_tests::{
+    assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
+};
 use std::time::Duration;
 
 /// Asserts a plain data race on an object of kind `object`, each side
@@ -406,6 +409,116 @@ fn oncelock_keeps_std_api_and_behaviour() {
     assert_eq!(OnceLock::from(3).into_inner(), Some(3));
     assert_eq!(OnceLock::<u8>::default().into_inner(), None);
     assert_eq!(copy.into_inner().as_deref(), Some("a"));
+}
+
+// --------------------------------------------------------------- LazyLock
+
+/// Filled in its initializer, then read by every thread without a lock.
+static LAZY_MAP: LazyLock<RaceMap<u64, u64>> = LazyLock::new(|| {
+    let m = RaceMap::new();
+    m.insert(1, 10);
+    m.insert(2, 20);
+    m
+});
+
+#[test]
+fn lazylock_initialization_happens_before_every_use_is_silent() {
+    // With std's `LazyLock` these reads were reported as racing with the
+    // initializer's inserts: racedet did not see the initialization.
+    let first = line!();
+    let ts: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(|| {
+                assert_eq!(LAZY_MAP.get(&1), Some(10));
+                assert_eq!(LAZY_MAP.len(), 2);
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(LazyLock::get(&LAZY_MAP).and_then(|m| m.get(&2)), Some(20));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_lazylock_force_races_with_another_user_of_the_value() {
+    // The initialization orders only itself: a write its thread makes
+    // afterwards races with a read by another thread that forced later.
+    let first = line!();
+    let lazy: Arc<LazyLock<RaceCell<u32>>> = Arc::new(LazyLock::new(|| RaceCell::new(0)));
+    let written = Arc::new(Signal::default());
+    let (lazy2, written2) = (lazy.clone(), written.clone());
+    let writer = spawn_named("lazylock-writer", move || {
+        let line = site!(LazyLock::force(&lazy2).set(1));
+        written2.raise();
+        line
+    });
+    let reader = spawn_named("lazylock-reader", move || {
+        written.wait();
+        site!(lazy.get())
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(
+        &r,
+        "cell",
+        [(lw, "lazylock-writer"), (lr, "lazylock-reader")],
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn lazylock_keeps_std_api_and_behaviour() {
+    let mut lazy: LazyLock<String> = LazyLock::new(|| "a".to_string());
+    assert_eq!(format!("{lazy:?}"), "LazyLock(<uninit>)");
+    assert_eq!(LazyLock::get(&lazy), None);
+    assert_eq!(LazyLock::get_mut(&mut lazy), None);
+    assert_eq!(&*lazy, "a");
+    assert_eq!(format!("{lazy:?}"), "LazyLock(\"a\")");
+    lazy.push('!');
+    assert_eq!(LazyLock::get(&lazy).map(String::as_str), Some("a!"));
+    let mut fresh: LazyLock<Vec<u8>> = LazyLock::default();
+    LazyLock::force_mut(&mut fresh).push(1);
+    assert_eq!(LazyLock::get_mut(&mut fresh), Some(&mut vec![1]));
+    // A panicking initializer poisons the lock, as std's.
+    let broken: LazyLock<u8> = LazyLock::new(|| panic!("no value"));
+    assert_eq!(
+        panic_of(|| {
+            let _ = *broken;
+        }),
+        "no value"
+    );
+    assert_eq!(
+        panic_of(|| {
+            LazyLock::force(&broken);
+        }),
+        "LazyLock instance has previously been poisoned"
+    );
+}
+
+// ------------------------------------------------------- std's API shape
+
+/// Compiles only if `T` is unwind-safe both ways, as std's type is.
+fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+
+#[test]
+fn types_keep_std_s_auto_traits_and_debug() {
+    unwind_safe::<racedet::sync::RwLock<u32>>();
+    unwind_safe::<racedet::sync::RwLockReadGuard<'static, u32>>();
+    unwind_safe::<racedet::sync::RwLockWriteGuard<'static, u32>>();
+    unwind_safe::<racedet::sync::MutexGuard<'static, u32>>();
+    unwind_safe::<LazyLock<u32>>();
+    thread::scope(|s| {
+        let h = s.spawn(|| 1);
+        assert_eq!(format!("{h:?}"), "ScopedJoinHandle { .. }");
+        assert!(format!("{s:?}").starts_with("Scope {"), "{s:?}");
+        assert_eq!(h.join().unwrap(), 1);
+    });
+    // Re-exported from std, so `use racedet::thread` keeps them in reach.
+    assert!(thread::available_parallelism().is_ok());
+    let _: Option<&thread::LocalKey<u8>> = None;
+    let _: Option<thread::AccessError> = None;
 }
 
 // --------------------------------------------------------------- Channels

@@ -12,6 +12,8 @@ mod barrier;
 #[cfg(any(feature = "detect", racedet_detect))]
 mod condvar;
 #[cfg(any(feature = "detect", racedet_detect))]
+mod lazy_lock;
+#[cfg(any(feature = "detect", racedet_detect))]
 mod mutex;
 #[cfg(any(feature = "detect", racedet_detect))]
 mod once;
@@ -22,6 +24,8 @@ mod rwlock;
 pub use barrier::{Barrier, BarrierWaitResult};
 #[cfg(any(feature = "detect", racedet_detect))]
 pub use condvar::{Condvar, WaitTimeoutResult};
+#[cfg(any(feature = "detect", racedet_detect))]
+pub use lazy_lock::LazyLock;
 #[cfg(any(feature = "detect", racedet_detect))]
 pub use mutex::{Mutex, MutexGuard};
 #[cfg(any(feature = "detect", racedet_detect))]
@@ -55,6 +59,6 @@ fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H
 
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::sync::{
-    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
+    Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, Once, OnceLock, RwLock,
     RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult,
 };
