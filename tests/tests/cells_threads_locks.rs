@@ -2,7 +2,7 @@
 
 use racedet::cell::{RaceCell, UnsafeCell};
 use racedet::reports::ReportKind;
-use racedet::sync::{Arc, Mutex, RwLock};
+use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
     assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
@@ -364,6 +364,52 @@ fn read_unlock_happens_before_the_next_write_lock() {
         x.set(1);
     }
     reader.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn downgrade_publishes_the_write_to_readers_that_get_in_after_it_is_silent() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let downgraded = Arc::new(Signal::default());
+    let (y, l2, d2) = (x.clone(), lock.clone(), downgraded.clone());
+    // Spawned first, so only the lock orders its read after the write.
+    let reader = thread::spawn(move || {
+        d2.wait();
+        let _r = l2.read().unwrap();
+        y.get()
+    });
+    let w = lock.write().unwrap();
+    x.set(1);
+    let _r = RwLockWriteGuard::downgrade(w);
+    downgraded.raise();
+    assert_eq!(reader.join().unwrap(), 1);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn write_after_downgrade_races_with_another_reader() {
+    // Downgrading orders what came before it, nothing after: a write under
+    // the downgraded (read) guard races with a reader's read.
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let written = Arc::new(Signal::default());
+    let r = RwLockWriteGuard::downgrade(lock.write().unwrap());
+    let (y, l2, w2) = (x.clone(), lock.clone(), written.clone());
+    let reader = spawn_named("after-downgrade-reader", move || {
+        w2.wait();
+        let _r = l2.read().unwrap();
+        site!(y.get())
+    });
+    let lw = site!(x.set(1));
+    written.raise();
+    let lr = reader.join().unwrap();
+    drop(r);
+    let report = expect_race(file!(), lw, lr);
+    assert_eq!(report.kind, ReportKind::DataRace);
+    assert_threads(&report, [(lw, None), (lr, Some("after-downgrade-reader"))]);
     assert_silent(file!(), first, line!());
 }
 

@@ -127,6 +127,27 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// std's `downgrade`: the write lock becomes a read lock without
+    /// letting a writer in between. What the writer did happens before
+    /// every reader that gets in from here on, as after a write-unlock.
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
+        let s = std::mem::ManuallyDrop::new(s);
+        // SAFETY: the write lock is still held.
+        unsafe { s.clock.write_unlocking() };
+        // SAFETY: `s` is never used or dropped again, so `inner` is moved
+        // out exactly once.
+        let inner = unsafe { std::ptr::read(&s.inner) };
+        let inner = std::sync::RwLockWriteGuard::downgrade(inner);
+        // SAFETY: `inner` holds a read lock.
+        unsafe { s.clock.read_locked() };
+        RwLockReadGuard {
+            inner,
+            clock: s.clock,
+        }
+    }
+}
+
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the read lock is held until `inner` drops after this.
