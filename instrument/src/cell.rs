@@ -132,9 +132,9 @@ pub struct UnsafeCell<T: ?Sized> {
 }
 
 impl<T> UnsafeCell<T> {
-    /// A cell holding `data`.
+    /// A cell holding `data`. `const`, as std's.
     #[track_caller]
-    pub fn new(data: T) -> UnsafeCell<T> {
+    pub const fn new(data: T) -> UnsafeCell<T> {
         UnsafeCell {
             #[cfg(any(feature = "detect", racedet_detect))]
             shadow: SpinLock::new(ShadowCell::new()),

@@ -154,6 +154,35 @@ fn unsafe_cell_with_mut_races_with_with() {
     assert_silent(file!(), first, line!());
 }
 
+/// A `static` behind a type with its own `Sync`, as unsafe concurrent code
+/// keeps its state (`UnsafeCell::new` is `const`, as std's).
+struct StaticShared(UnsafeCell<u32>);
+// SAFETY: test type; racedet checks every access.
+unsafe impl Sync for StaticShared {}
+static STATIC_SHARED: StaticShared = StaticShared(UnsafeCell::new(0));
+const STATIC_SHARED_LINE: u32 = line!() - 1;
+
+#[test]
+fn static_unsafe_cell_writes_from_two_threads_race() {
+    let first = line!();
+    let t = spawn_named("static-with-mut", || {
+        site!(STATIC_SHARED.0.with_mut(|p| unsafe { *p = 1 }))
+    });
+    let l = site!(STATIC_SHARED.0.with_mut(|p| unsafe { *p = 2 }));
+    let lt = t.join().unwrap();
+    let r = expect_race(file!(), l, lt);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_eq!(r.object.kind, "unsafe cell");
+    let made = r
+        .object
+        .created_at
+        .as_ref()
+        .expect("where the cell was made");
+    assert_eq!(made.line, STATIC_SHARED_LINE, "{}", r.to_text());
+    assert_threads(&r, [(l, None), (lt, Some("static-with-mut"))]);
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn unsafe_cell_guarded_by_mutex_is_silent() {
     let first = line!();
