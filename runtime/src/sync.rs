@@ -126,9 +126,10 @@ pub struct RwLockClock {
 // its own lock.
 unsafe impl Sync for RwLockClock {}
 
-// Clocks change only between the real lock's lock and unlock, and a panic
-// there leaves them whole (it can only come from an allocation). std's
-// lock guards are unwind-safe, and so are racedet's, which refer to this.
+// No user code runs while a clock is updated, and user code cannot see the
+// clocks, so a panic caught across a guard cannot observe one half-changed.
+// std's lock guards are unwind-safe, and so are racedet's, which refer to
+// this.
 impl RefUnwindSafe for RwLockClock {}
 
 impl RwLockClock {

@@ -418,6 +418,26 @@ fn downgrade_publishes_the_write_to_readers_that_get_in_after_it_is_silent() {
 }
 
 #[test]
+fn downgraded_guard_s_unlock_happens_before_the_next_write_lock() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let w = lock.write().unwrap();
+    let (y, l2) = (x.clone(), lock.clone());
+    // Spawned while the write lock is held: only the lock orders its write
+    // after the read below.
+    let writer = thread::spawn(move || {
+        let _w = l2.write().unwrap();
+        y.set(2);
+    });
+    let r = RwLockWriteGuard::downgrade(w);
+    let _ = x.get();
+    drop(r);
+    writer.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn write_after_downgrade_races_with_another_reader() {
     // Downgrading orders what came before it, nothing after: a write under
     // the downgraded (read) guard races with a reader's read.

@@ -468,11 +468,17 @@ fn write_after_lazylock_force_races_with_another_user_of_the_value() {
     assert_silent(file!(), first, line!());
 }
 
+/// Generic over the initializer, as code written against std's can be.
+fn peek<T, F>(lazy: &LazyLock<T, F>) -> Option<&T> {
+    LazyLock::get(lazy)
+}
+
 #[test]
 fn lazylock_keeps_std_api_and_behaviour() {
     let mut lazy: LazyLock<String> = LazyLock::new(|| "a".to_string());
     assert_eq!(format!("{lazy:?}"), "LazyLock(<uninit>)");
     assert_eq!(LazyLock::get(&lazy), None);
+    assert_eq!(peek(&lazy), None);
     assert_eq!(LazyLock::get_mut(&mut lazy), None);
     assert_eq!(&*lazy, "a");
     assert_eq!(format!("{lazy:?}"), "LazyLock(\"a\")");

@@ -51,7 +51,8 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
         })
     }
 
-    /// As [`LazyLock::force`], with exclusive access.
+    /// As [`LazyLock::force`], with exclusive access. (std's from Rust
+    /// 1.94, as `get`.)
     pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
         if this.cell.get_mut().is_none() {
             let f = this.init.get_mut().take().expect(POISONED);
@@ -59,16 +60,29 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
         }
         this.cell.get_mut().expect("the value was just made")
     }
+}
 
+// Without the initializer's bound, as std's (code generic over `F` calls them).
+impl<T, F> LazyLock<T, F> {
     /// The value, if it was made; the caller then sees its initialization.
+    /// (std's from Rust 1.94: without `detect`, where this is std's type,
+    /// it needs 1.94.)
     pub fn get(this: &LazyLock<T, F>) -> Option<&T> {
         this.cell.get()
     }
 
-    /// The value, if it was made (exclusive access).
+    /// The value, if it was made (exclusive access). (std's from Rust
+    /// 1.94, as `get`.)
     pub fn get_mut(this: &mut LazyLock<T, F>) -> Option<&mut T> {
         this.cell.get_mut()
     }
+}
+
+// Empty, but present as in std: without it the borrow checker would let
+// the initializer borrow something that dies before the lock, which
+// std's `LazyLock` (and so the build without `detect`) rejects.
+impl<T, F> Drop for LazyLock<T, F> {
+    fn drop(&mut self) {}
 }
 
 impl<T, F: FnOnce() -> T> Deref for LazyLock<T, F> {

@@ -133,18 +133,18 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// every reader that gets in from here on, as after a write-unlock.
     pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
         let s = std::mem::ManuallyDrop::new(s);
-        // SAFETY: the write lock is still held.
-        unsafe { s.clock.write_unlocking() };
         // SAFETY: `s` is never used or dropped again, so `inner` is moved
-        // out exactly once.
+        // out exactly once (first, so that std's guard unlocks even if a
+        // hook below panicked).
         let inner = unsafe { std::ptr::read(&s.inner) };
+        let clock = s.clock;
+        // SAFETY: `inner` still holds the write lock.
+        unsafe { clock.write_unlocking() };
         let inner = std::sync::RwLockWriteGuard::downgrade(inner);
-        // SAFETY: `inner` holds a read lock.
-        unsafe { s.clock.read_locked() };
-        RwLockReadGuard {
-            inner,
-            clock: s.clock,
-        }
+        // SAFETY: `inner` holds a read lock. (It acquires this thread's own
+        // release, which is a no-op, but keeps the read guard's invariant.)
+        unsafe { clock.read_locked() };
+        RwLockReadGuard { inner, clock }
     }
 }
 
