@@ -378,6 +378,18 @@ impl<K, V, S> RaceMap<K, V, S> {
         g.table.clear();
     }
 
+    /// Keeps the pairs for which `f` returns true and removes the rest
+    /// (Go's `for k, v := range m { if !keep { delete(m, k) } }`, which
+    /// `range` cannot do: its closure must not use the map). A write of
+    /// every bucket, as `clear`. `f` runs under the map's internal lock and
+    /// must not use the map (it panics if it does, instead of deadlocking).
+    #[track_caller]
+    pub fn retain(&self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        let mut g = self.inner.lock();
+        g.whole(true, Op::Retain, Location::caller(), self.addr());
+        g.table.retain(|(k, v)| f(k, v));
+    }
+
     /// `for k, v := range m`: calls `f` on each pair until it returns false.
     /// An iteration: a read of every bucket.
     #[track_caller]

@@ -14,6 +14,7 @@ pub enum Op {
     ContainsKey,
     Remove,
     Update,
+    Retain,
     Len,
     IsEmpty,
     Clear,
@@ -41,13 +42,14 @@ pub enum Op {
     Access,
 }
 
-const OPS: [&str; 28] = [
+const OPS: [&str; 29] = [
     "insert",
     "get",
     "get_with",
     "contains_key",
     "remove",
     "update",
+    "retain",
     "len",
     "is_empty",
     "clear",

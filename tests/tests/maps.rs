@@ -129,6 +129,52 @@ fn clear_during_get_races() {
 }
 
 #[test]
+fn retain_races_with_an_unordered_insert_as_concurrent_map_writes() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u8, 1u8);
+    let w = m.clone();
+    let t = spawn_named("retain-during-insert", move || {
+        site!(w.retain(|_, v| *v > 0))
+    });
+    let li = site!(m.insert(2, 2));
+    let lr = t.join().unwrap();
+    let r = expect_race(file!(), li, lr);
+    assert_eq!(r.kind, ReportKind::MapWrites, "{}", r.to_text());
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(
+        ops.contains(&"retain") && ops.contains(&"insert"),
+        "{ops:?}"
+    );
+    assert_threads(&r, [(li, None), (lr, Some("retain-during-insert"))]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn retain_keeps_what_its_closure_accepts_and_after_a_join_is_silent() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    let w = m.clone();
+    thread::spawn(move || {
+        for k in 0..10u32 {
+            w.insert(k, k * 10);
+        }
+    })
+    .join()
+    .unwrap();
+    // The closure may change what it keeps, as std's `retain`.
+    m.retain(|k, v| {
+        *v += 1;
+        k % 2 == 0
+    });
+    let mut kept = m.keys();
+    kept.sort();
+    assert_eq!(kept, [0, 2, 4, 6, 8]);
+    assert_eq!(m.get(&4), Some(41));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
     let first = line!();
     let m = Arc::new(RaceMap::new());
@@ -508,9 +554,12 @@ fn a_closure_under_the_map_s_lock_that_uses_the_map_panics_instead_of_deadlockin
     let m: RaceMap<u64, u64> = RaceMap::new();
     m.insert(1, 10);
     m.insert(2, 20);
-    let uses: [(&str, &dyn Fn()); 4] = [
+    let uses: [(&str, &dyn Fn()); 5] = [
         ("update", &|| {
             m.update(&1, |v| *v += m.get(&2).unwrap_or(0));
+        }),
+        ("retain", &|| {
+            m.retain(|k, _| m.contains_key(&(k + 1)));
         }),
         ("get_with", &|| {
             m.get_with(&1, |_| m.insert(3, 30));
