@@ -467,6 +467,25 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     }
 }
 
+// std's trait, for code generic over what it fills; a method call
+// `m.extend(..)` still finds the `&self` method first.
+impl<K: Hash + Eq, V, S: BuildHasher> Extend<(K, V)> for RaceMap<K, V, S> {
+    /// As [`RaceMap::extend`].
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        RaceMap::extend(self, iter)
+    }
+}
+
+// As std's `HashMap::from([(k, v), ..])`.
+impl<K: Hash + Eq, V, const N: usize> From<[(K, V); N]> for RaceMap<K, V, RandomState> {
+    /// A new map holding the pairs (see `FromIterator`).
+    #[track_caller]
+    fn from(pairs: [(K, V); N]) -> Self {
+        RaceMap::from_iter(pairs)
+    }
+}
+
 impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap<K, V, S> {
     /// A new map holding the pairs. Built before anyone else can see it, so
     /// only its bucket count follows (growth is a write by this thread).

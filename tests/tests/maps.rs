@@ -174,6 +174,23 @@ fn retain_keeps_what_its_closure_accepts_and_after_a_join_is_silent() {
     assert_silent(file!(), first, line!());
 }
 
+/// Generic over what it fills, as code written for std's maps can be.
+fn fill<E: Extend<(u8, u8)>>(into: &mut E) {
+    into.extend([(3, 30), (4, 40)]);
+}
+
+#[test]
+fn from_an_array_and_extend_through_std_s_trait_work_as_for_hashmap() {
+    let first = line!();
+    let mut m = RaceMap::from([(1u8, 10u8), (2, 20)]);
+    fill(&mut m);
+    let mut keys = m.keys();
+    keys.sort();
+    assert_eq!(keys, [1, 2, 3, 4]);
+    assert_eq!(m.get(&4), Some(40));
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn update_and_get_with_race_under_go_policy_even_on_different_keys() {
     let first = line!();
