@@ -180,11 +180,33 @@ mod detected {
             F: FnOnce() -> T + Send + 'static,
             T: Send + 'static,
         {
+            // SAFETY: `f` and `T` are `'static`: nothing they borrow can end
+            // before the thread (std's `spawn` is the same call).
+            unsafe { self.spawn_unchecked(f) }
+        }
+
+        /// std's `spawn_unchecked`: [`Builder::spawn`] without the
+        /// `'static` bounds.
+        ///
+        /// # Safety
+        /// As std's: whatever `f` and its result borrow must outlive the
+        /// thread (join it before they go).
+        pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+        where
+            F: FnOnce() -> T + Send,
+            T: Send,
+        {
             let done = Completion::new();
             let park = ParkClock::new();
-            let inner = self
-                .inner
-                .spawn(instrumented(self.name, done.clone(), park.clone(), f))?;
+            // SAFETY: the caller's contract, passed on.
+            let inner = unsafe {
+                self.inner.spawn_unchecked(instrumented(
+                    self.name,
+                    done.clone(),
+                    park.clone(),
+                    f,
+                ))?
+            };
             let thread = Thread {
                 inner: inner.thread().clone(),
                 park,

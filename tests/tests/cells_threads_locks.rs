@@ -82,6 +82,24 @@ fn static_cell_written_by_two_threads_races_and_names_its_static() {
 }
 
 #[test]
+fn spawn_unchecked_borrows_and_its_join_orders_like_spawn() {
+    let first = line!();
+    // A cell on this stack, borrowed by the thread (no `Arc`, no scope).
+    let x = RaceCell::new(0u32);
+    let builder = thread::Builder::new().name("unchecked-writer".into());
+    // SAFETY: joined below, before `x` goes.
+    let t = unsafe { builder.spawn_unchecked(|| site!(x.set(1))) }.unwrap();
+    let lr = site!(x.get());
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lr, lw);
+    assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
+    assert_threads(&r, [(lr, None), (lw, Some("unchecked-writer"))]);
+    // After the join: ordered.
+    x.set(2);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn cell_handed_over_by_join_is_silent() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
