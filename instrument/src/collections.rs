@@ -32,14 +32,15 @@ pub use racedet_runtime::MapPolicy;
 /// `concurrent map iteration and map write`.
 ///
 /// Closures passed to [`get_with`](RaceMap::get_with),
-/// [`update`](RaceMap::update) and [`range`](RaceMap::range) run under the
-/// internal lock and must not use the same map: one that does so on the
+/// [`update`](RaceMap::update), [`range`](RaceMap::range) and
+/// [`retain`](RaceMap::retain) run under the internal lock and must not use the same map: one that does so on the
 /// same thread panics (naming the mistake) instead of deadlocking, and the
 /// map stays usable; one that waits for another thread that uses the map
 /// still deadlocks. So do the key's `Eq` (every lookup), `Hash` (when the
 /// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
-/// `Clone` (`get`, `values`, `clone`) and `Debug`. Unlike Go, `range`
-/// cannot delete as it goes: collect the keys, then remove them.
+/// `Clone` (`get`, `values`, `clone`) and `Debug`, and the drop of pairs
+/// that `retain` or `clear` remove. `range` cannot delete as it goes (Go's
+/// `delete` inside `range`): use `retain(|k, v| keep)`.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its
@@ -59,8 +60,9 @@ pub struct RaceMap<K, V, S = RandomState> {
     hasher: S,
 }
 
-// As std's `HashMap`: a panic in a closure passed to `update` can leave that
-// one value half-changed, which is the caller's to observe (no poisoning).
+// As std's `HashMap`: a panic in a closure passed to `update` or `retain`
+// can leave a value half-changed (and `retain` some pairs removed), which
+// is the caller's to observe (no poisoning).
 impl<K: UnwindSafe, V: UnwindSafe, S: UnwindSafe> UnwindSafe for RaceMap<K, V, S> {}
 impl<K: RefUnwindSafe, V: RefUnwindSafe, S: RefUnwindSafe> RefUnwindSafe for RaceMap<K, V, S> {}
 
@@ -467,13 +469,24 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     }
 }
 
-// std's trait, for code generic over what it fills; a method call
-// `m.extend(..)` still finds the `&self` method first.
+// std's trait, for code generic over what it fills. A method call
+// `m.extend(..)` on a `RaceMap`, `&RaceMap` or `Arc` finds the `&self`
+// method first; on a `&mut RaceMap` it finds this, which forwards with the
+// caller's site.
 impl<K: Hash + Eq, V, S: BuildHasher> Extend<(K, V)> for RaceMap<K, V, S> {
     /// As [`RaceMap::extend`].
     #[track_caller]
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         RaceMap::extend(self, iter)
+    }
+}
+
+// As std's `HashMap`, for pairs of references to `Copy` keys and values.
+impl<'a, K: Hash + Eq + Copy, V: Copy, S: BuildHasher> Extend<(&'a K, &'a V)> for RaceMap<K, V, S> {
+    /// As [`RaceMap::extend`], copying each pair.
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        RaceMap::extend(self, iter.into_iter().map(|(&k, &v)| (k, v)))
     }
 }
 

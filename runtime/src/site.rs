@@ -74,6 +74,10 @@ const OPS: [&str; 29] = [
     "access",
 ];
 
+// Every operation has a name: a variant added without one would compile,
+// and panic when a report names it.
+const _: () = assert!(Op::Access as usize + 1 == OPS.len());
+
 impl Op {
     /// The name printed in reports.
     pub fn name(self) -> &'static str {
@@ -205,5 +209,25 @@ mod tests {
         }
         assert_eq!(Detail::op(Op::Load).operation(), Op::Load);
         assert_eq!(Detail::op(Op::Load).part(), Part::None);
+    }
+
+    #[test]
+    fn each_operation_has_its_own_name_in_the_enum_s_order() {
+        // Spot checks around the variants added last, either side of each
+        // group (a name shifted by one fails here).
+        for (op, name) in [
+            (Op::Insert, "insert"),
+            (Op::Update, "update"),
+            (Op::Retain, "retain"),
+            (Op::Len, "len"),
+            (Op::Extend, "extend"),
+            (Op::CellGet, "get"),
+            (Op::GetMut, "get_mut"),
+            (Op::Load, "load"),
+            (Op::Access, "access"),
+        ] {
+            assert_eq!(op.name(), name);
+            assert_eq!(Op::from_u8(op as u8), op);
+        }
     }
 }

@@ -5,7 +5,8 @@ use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, expect_race, expect_race_by, panic_of, site, spawn_named, IdMap,
+    assert_silent, assert_threads, at, expect_race, expect_race_by, panic_of, site, spawn_named,
+    IdMap, Signal,
 };
 
 fn bucket_map(capacity: usize) -> IdMap {
@@ -174,9 +175,10 @@ fn retain_keeps_what_its_closure_accepts_and_after_a_join_is_silent() {
     assert_silent(file!(), first, line!());
 }
 
-/// Generic over what it fills, as code written for std's maps can be.
-fn fill<E: Extend<(u8, u8)>>(into: &mut E) {
-    into.extend([(3, 30), (4, 40)]);
+/// Generic over what it fills, as code written for std's maps can be;
+/// returns the line of its `extend`.
+fn fill<E: Extend<(u8, u8)>>(into: &mut E) -> u32 {
+    site!(into.extend([(3, 30), (4, 40)]))
 }
 
 #[test]
@@ -184,10 +186,78 @@ fn from_an_array_and_extend_through_std_s_trait_work_as_for_hashmap() {
     let first = line!();
     let mut m = RaceMap::from([(1u8, 10u8), (2, 20)]);
     fill(&mut m);
+    // std's impl for pairs of references to `Copy` keys and values.
+    Extend::extend(&mut m, [(&5u8, &50u8)]);
     let mut keys = m.keys();
     keys.sort();
-    assert_eq!(keys, [1, 2, 3, 4]);
+    assert_eq!(keys, [1, 2, 3, 4, 5]);
     assert_eq!(m.get(&4), Some(40));
+    assert_eq!(m.get(&5), Some(50));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn from_and_extend_through_std_s_trait_report_the_caller_s_sites() {
+    let first = line!();
+    let (lf, mut m) = at!(RaceMap::from([(1u8, 10u8)]));
+    let p = &m as *const RaceMap<u8, u8> as usize;
+    let (inserted, extended) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
+    let (i2, e2) = (inserted.clone(), extended.clone());
+    let t = spawn_named("insert-before-extend", move || {
+        // SAFETY: the map outlives the thread (joined below), and this
+        // reference is not used after `inserted`, before which the main
+        // thread does not touch the map.
+        let m = unsafe { &*(p as *const RaceMap<u8, u8>) };
+        let l = site!(m.insert(2, 20));
+        i2.raise();
+        e2.wait();
+        l
+    });
+    inserted.wait();
+    let le = fill(&mut m);
+    extended.raise();
+    let li = t.join().unwrap();
+    let r = expect_race(file!(), li, le);
+    assert_eq!(r.kind, ReportKind::MapWrites, "{}", r.to_text());
+    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
+    assert!(
+        ops.contains(&"extend") && ops.contains(&"insert"),
+        "{ops:?}"
+    );
+    let made = r
+        .object
+        .created_at
+        .as_ref()
+        .expect("where the map was made");
+    assert_eq!(made.line, lf, "{}", r.to_text());
+    assert_threads(&r, [(li, Some("insert-before-extend")), (le, None)]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bucket_policy_retain_writes_every_bucket() {
+    let first = line!();
+    let m = Arc::new(bucket_map(64));
+    m.insert(1, 1);
+    let r2 = m.clone();
+    let t = spawn_named("get-during-retain", move || site!(r2.get(&5)));
+    let lr = site!(m.retain(|_, _| true));
+    let lg = t.join().unwrap();
+    let r = expect_race(file!(), lr, lg);
+    assert_eq!(r.kind, ReportKind::MapReadWrite, "{}", r.to_text());
+    let retain = if r.current.op == "retain" {
+        &r.current
+    } else {
+        &r.previous
+    };
+    assert_eq!(retain.op, "retain");
+    assert!(retain.write);
+    assert!(
+        matches!(retain.map_part, Some(MapPart::All { .. })),
+        "{:?}",
+        retain.map_part
+    );
+    assert_threads(&r, [(lr, None), (lg, Some("get-during-retain"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -581,7 +651,7 @@ fn a_closure_under_the_map_s_lock_that_uses_the_map_panics_instead_of_deadlockin
         ("get_with", &|| {
             m.get_with(&1, |_| m.insert(3, 30));
         }),
-        // Go allows deleting during range; here it must wait until after.
+        // Go allows deleting during range; here that is `retain`'s job.
         ("range", &|| {
             m.range(|k, _| {
                 m.remove(k);
