@@ -6,7 +6,7 @@
 //! into one shared store and hands each test only the reports it asks for
 //! (by its own source lines), leaving the others for their tests.
 
-use racedet::reports::Report;
+use racedet::reports::{Access, Report};
 use std::sync::Mutex;
 
 static STORE: Mutex<Vec<Report>> = Mutex::new(Vec::new());
@@ -144,11 +144,7 @@ pub fn spawn_named<T: Send + 'static>(
 pub fn assert_threads(r: &Report, sides: [(u32, Option<&str>); 2]) {
     let own = std::thread::current().name().map(str::to_string);
     for (line, who) in sides {
-        let side = [&r.current, &r.previous]
-            .into_iter()
-            .find(|s| s.site.line == line)
-            .unwrap_or_else(|| panic!("no side at line {line}:\n{}", r.to_text()));
-        let label = side.thread.label();
+        let label = side_at(r, line).thread.label();
         let ok = match who {
             Some(name) => label.ends_with(&format!(" '{name}'")),
             None => {
@@ -165,6 +161,37 @@ pub fn assert_threads(r: &Report, sides: [(u32, Option<&str>); 2]) {
             r.to_text()
         );
     }
+}
+
+/// The side of `r` whose site is at `line`.
+#[track_caller]
+pub fn side_at(r: &Report, line: u32) -> &Access {
+    [&r.current, &r.previous]
+        .into_iter()
+        .find(|s| s.site.line == line)
+        .unwrap_or_else(|| panic!("no side at line {line}:\n{}", r.to_text()))
+}
+
+/// Asserts which operation made each side of `r`: `sides` pairs a site's
+/// line with the operation's name in reports (`insert`, `get`, ...).
+#[track_caller]
+pub fn assert_ops(r: &Report, sides: [(u32, &str); 2]) {
+    for (line, op) in sides {
+        let made = &side_at(r, line).op;
+        assert_eq!(made, op, "the operation at line {line}:\n{}", r.to_text());
+    }
+}
+
+/// Asserts that `r`'s object was made at `line` (of the racing file).
+#[track_caller]
+pub fn assert_made_at(r: &Report, line: u32) {
+    let made = r.object.created_at.as_ref();
+    assert_eq!(
+        made.map(|s| s.line),
+        Some(line),
+        "where the object was made:\n{}",
+        r.to_text()
+    );
 }
 
 /// [`expect_race`] between `file:sides[0].0` and `file:sides[1].0`, then

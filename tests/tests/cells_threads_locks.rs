@@ -5,7 +5,8 @@ use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
+    assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, panic_of, site,
+    spawn_named, Signal,
 };
 
 #[test]
@@ -28,8 +29,7 @@ fn unsynchronized_cell_write_and_read_race() {
         r.current.thread.label().contains("cell-writer")
             || r.previous.thread.label().contains("cell-writer")
     );
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(ops.contains(&"set") && ops.contains(&"get"), "{ops:?}");
+    assert_ops(&r, [(lr, "get"), (lw, "set")]);
     assert_threads(&r, [(lr, None), (lw, Some("cell-writer"))]);
     assert_silent(file!(), first, line!());
 }
@@ -45,11 +45,7 @@ fn cell_write_write_race_names_both_writes() {
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert!(r.current.write && r.previous.write);
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(
-        ops.contains(&"update") && ops.contains(&"replace"),
-        "{ops:?}"
-    );
+    assert_ops(&r, [(l, "replace"), (lt, "update")]);
     assert_threads(&r, [(l, None), (lt, Some("cell-updater"))]);
     assert_silent(file!(), first, line!());
 }
@@ -71,12 +67,7 @@ fn static_cell_written_by_two_threads_races_and_names_its_static() {
     let r = expect_race(file!(), lb, lc);
     assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert_eq!(r.object.kind, "cell");
-    let made = r
-        .object
-        .created_at
-        .as_ref()
-        .expect("where the cell was made");
-    assert_eq!(made.line, COUNTER_LINE, "{}", r.to_text());
+    assert_made_at(&r, COUNTER_LINE);
     assert_threads(&r, [(lb, Some("static-writer-b")), (lc, None)]);
     assert_silent(file!(), first, line!());
 }
@@ -191,12 +182,7 @@ fn static_unsafe_cell_writes_from_two_threads_race() {
     let r = expect_race(file!(), l, lt);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
-    let made = r
-        .object
-        .created_at
-        .as_ref()
-        .expect("where the cell was made");
-    assert_eq!(made.line, STATIC_SHARED_LINE, "{}", r.to_text());
+    assert_made_at(&r, STATIC_SHARED_LINE);
     assert_threads(&r, [(l, None), (lt, Some("static-with-mut"))]);
     assert_silent(file!(), first, line!());
 }

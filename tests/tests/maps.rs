@@ -5,8 +5,8 @@ use racedet::reports::{MapPart, ReportKind};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, at, expect_race, expect_race_by, panic_of, site, spawn_named,
-    IdMap, Signal,
+    assert_made_at, assert_ops, assert_silent, assert_threads, at, expect_race, expect_race_by,
+    panic_of, side_at, site, spawn_named, IdMap, Signal,
 };
 
 fn bucket_map(capacity: usize) -> IdMap {
@@ -64,8 +64,7 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     let lw = t.join().unwrap();
     let r = expect_race_by(file!(), [(li, None), (lw, Some("it-writer"))]);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(ops.contains(&"range") && ops.contains(&"insert"), "{ops:?}");
+    assert_ops(&r, [(li, "range"), (lw, "insert")]);
     assert_silent(file!(), first, line!());
 }
 
@@ -142,11 +141,7 @@ fn retain_races_with_an_unordered_insert_as_concurrent_map_writes() {
     let lr = t.join().unwrap();
     let r = expect_race(file!(), li, lr);
     assert_eq!(r.kind, ReportKind::MapWrites, "{}", r.to_text());
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(
-        ops.contains(&"retain") && ops.contains(&"insert"),
-        "{ops:?}"
-    );
+    assert_ops(&r, [(li, "insert"), (lr, "retain")]);
     assert_threads(&r, [(li, None), (lr, Some("retain-during-insert"))]);
     assert_silent(file!(), first, line!());
 }
@@ -219,17 +214,8 @@ fn from_and_extend_through_std_s_trait_report_the_caller_s_sites() {
     let li = t.join().unwrap();
     let r = expect_race(file!(), li, le);
     assert_eq!(r.kind, ReportKind::MapWrites, "{}", r.to_text());
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(
-        ops.contains(&"extend") && ops.contains(&"insert"),
-        "{ops:?}"
-    );
-    let made = r
-        .object
-        .created_at
-        .as_ref()
-        .expect("where the map was made");
-    assert_eq!(made.line, lf, "{}", r.to_text());
+    assert_ops(&r, [(li, "insert"), (le, "extend")]);
+    assert_made_at(&r, lf);
     assert_threads(&r, [(li, Some("insert-before-extend")), (le, None)]);
     assert_silent(file!(), first, line!());
 }
@@ -245,12 +231,8 @@ fn bucket_policy_retain_writes_every_bucket() {
     let lg = t.join().unwrap();
     let r = expect_race(file!(), lr, lg);
     assert_eq!(r.kind, ReportKind::MapReadWrite, "{}", r.to_text());
-    let retain = if r.current.op == "retain" {
-        &r.current
-    } else {
-        &r.previous
-    };
-    assert_eq!(retain.op, "retain");
+    assert_ops(&r, [(lr, "retain"), (lg, "get")]);
+    let retain = side_at(&r, lr);
     assert!(retain.write);
     assert!(
         matches!(retain.map_part, Some(MapPart::All { .. })),

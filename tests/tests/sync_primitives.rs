@@ -18,7 +18,7 @@ use racedet::sync::mpsc::{
 use racedet::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
+    assert_ops, assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
 };
 use std::time::Duration;
 
@@ -1604,11 +1604,7 @@ fn unsafe_cell_published_by_a_relaxed_flag_races() {
         "unsafe cell",
         [(lw, "mailbox-writer"), (lr, "mailbox-reader")],
     );
-    let ops = [r.current.op.as_str(), r.previous.op.as_str()];
-    assert!(
-        ops.contains(&"with") && ops.contains(&"with_mut"),
-        "{ops:?}"
-    );
+    assert_ops(&r, [(lw, "with_mut"), (lr, "with")]);
     assert_silent(file!(), first, line!());
 }
 
