@@ -35,8 +35,8 @@ pub use racedet_runtime::MapPolicy;
 /// [`update`](RaceMap::update), [`range`](RaceMap::range) and
 /// [`retain`](RaceMap::retain) run under the internal lock and must not
 /// use the same map: one that does so on the same thread panics (naming
-/// the mistake) instead of deadlocking, and the map stays usable; one that waits for another thread that uses the map
-/// still deadlocks. So do the key's `Eq` (every lookup), `Hash` (when the
+/// the mistake) instead of deadlocking, and the map stays usable; one
+/// that waits for another thread that uses the map still deadlocks. So do the key's `Eq` (every lookup), `Hash` (when the
 /// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
 /// `Clone` (`get`, `values`, `clone`) and `Debug`, and the drop of pairs
 /// that `retain` or `clear` remove. `range` cannot delete as it goes (Go's
