@@ -36,11 +36,12 @@ pub use racedet_runtime::MapPolicy;
 /// [`retain`](RaceMap::retain) run under the internal lock and must not
 /// use the same map: one that does so on the same thread panics (naming
 /// the mistake) instead of deadlocking, and the map stays usable; one
-/// that waits for another thread that uses the map still deadlocks. So do the key's `Eq` (every lookup), `Hash` (when the
-/// map grows), `Clone` (`keys`, `clone`) and `Debug`, and the value's
-/// `Clone` (`get`, `values`, `clone`) and `Debug`, and the drop of pairs
-/// that `retain` or `clear` remove. `range` cannot delete as it goes (Go's
-/// `delete` inside `range`): use `retain(|k, v| keep)`.
+/// that waits for another thread that uses the map still deadlocks. So do
+/// the key's `Eq` (every lookup), `Hash` (when the map grows), `Clone`
+/// (`keys`, `clone`) and `Debug`, the value's `Clone` (`get`, `values`,
+/// `clone`) and `Debug`, and the drop of pairs that `retain` or `clear`
+/// remove. `range` cannot delete as it goes (Go's `delete` inside
+/// `range`): use `retain(|k, v| keep)`.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its
