@@ -31,9 +31,10 @@ pub struct ThreadInfo {
 /// Report ids and infos of live and recently finished threads.
 pub(crate) struct ThreadRegistry {
     next_id: AtomicU64,
-    /// Whether id 0 is given out: std names the process's main thread
-    /// "main", but any thread may carry that name (a test called `main`),
-    /// and two live threads must never share an id.
+    /// Whether id 0 is given out. Where the process's main thread can only
+    /// be told by std's name for it ("main"), any thread may carry that
+    /// name too (a test called `main`), and two live threads must never
+    /// share an id.
     main_taken: AtomicBool,
     live: Mutex<HashMap<u64, Arc<ThreadInfo>>>,
     finished: Mutex<VecDeque<Arc<ThreadInfo>>>,
@@ -169,7 +170,7 @@ fn adopt_current() -> Option<*mut Local> {
     OWNER.try_with(|_| ()).ok()?;
     let rt = runtime();
     let name = std::thread::current().name().map(str::to_string);
-    let main = name.as_deref() == Some("main");
+    let main = is_process_main(name.as_deref());
     // The detector lock is released before a fatal error is reported.
     let adopted = rt.detector.lock().adopt_thread();
     let state = adopted.unwrap_or_else(|e| too_many_threads(e));
@@ -177,6 +178,25 @@ fn adopt_current() -> Option<*mut Local> {
     let p = Box::into_raw(Box::new(make_local(state, info)));
     CURRENT.set(p);
     Some(p)
+}
+
+/// Whether the calling thread is the process's main thread, which reports
+/// call "main thread". std cannot say; on Linux the main thread's id is the
+/// process id, so a std thread someone named "main" is not taken for it.
+#[cfg(target_os = "linux")]
+fn is_process_main(_name: Option<&str>) -> bool {
+    extern "C" {
+        fn gettid() -> i32;
+    }
+    // SAFETY: gettid takes no arguments and cannot fail (glibc 2.30, musl 1.2.2).
+    let tid = unsafe { gettid() };
+    u32::try_from(tid) == Ok(std::process::id())
+}
+
+/// Elsewhere std's name for the main thread is the best there is.
+#[cfg(not(target_os = "linux"))]
+fn is_process_main(name: Option<&str>) -> bool {
+    name == Some("main")
 }
 
 /// The one way the detector refuses a thread: more alive at once than it

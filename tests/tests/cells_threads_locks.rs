@@ -329,6 +329,10 @@ fn two_threads_named_main_get_distinct_ids_in_reports() {
     // expect_race also fails when both sides name one thread id.
     let r = expect_race(file!(), la, lb);
     assert_eq!(r.kind, ReportKind::DataRace);
+    // Where the process's main thread can be told apart (Linux: its thread
+    // id is the process id), neither is reported as the main thread.
+    #[cfg(target_os = "linux")]
+    assert_threads(&r, [(la, Some("main")), (lb, Some("main"))]);
     assert_silent(file!(), first, line!());
 }
 

@@ -185,6 +185,22 @@ fn json_reports_are_one_object_per_line_and_round_trip() {
 }
 
 #[test]
+fn the_process_main_thread_is_reported_as_the_main_thread() {
+    // cell_race: the process's main thread sets the cell at line 34, a
+    // racedet thread at line 33. Only the first is "main thread" (id 0).
+    let o = racy("cell", "report_format=json");
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().find(|l| l.starts_with('{')).expect("a report");
+    let r: Report = serde_json::from_str(line).unwrap();
+    for side in [&r.current, &r.previous] {
+        let main = side.site.line == 34;
+        assert_eq!(side.thread.id == 0, main, "{err}");
+        assert_eq!(side.thread.label() == "main thread", main, "{err}");
+    }
+}
+
+#[test]
 fn suppressions_hide_matching_races() {
     let dir = temp_dir("supp");
     let file = dir.join("supp.txt");
