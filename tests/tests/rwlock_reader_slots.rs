@@ -18,7 +18,7 @@ fn each_write_lock_sees_the_reader_s_latest_read_unlock() {
     // have the reader's reads through the writers before it (here another
     // thread, which only the lock orders after them). Both hold whatever
     // a writer does with a slot it has joined (clears it now; keeping
-    // its clock was tried, see the README). std's channels order the steps
+    // its clock was tried, see bench/HISTORY.md). std's channels order the steps
     // in time only.
     let first = line!();
     let (x, y) = (Arc::new(RaceCell::new(0u8)), Arc::new(RaceCell::new(0u8)));
