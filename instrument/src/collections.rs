@@ -39,7 +39,7 @@ pub use racedet_runtime::MapPolicy;
 /// that waits for another thread that uses the map still deadlocks. So do
 /// the key's `Eq` (every lookup), `Hash` (when the map grows), `Clone`
 /// (`keys`, `clone`) and `Debug`, the value's `Clone` (`get`, `values`,
-/// `clone`) and `Debug`, and the drop of pairs that `retain` or `clear`
+/// `clone`), `PartialEq` (`==`) and `Debug`, and the drop of pairs that `retain` or `clear`
 /// remove. `range` cannot delete as it goes (Go's `delete` inside
 /// `range`): use `retain(|k, v| keep)`.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
@@ -244,7 +244,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.read_key(key, Op::Get, Location::caller(), V::clone)
+        self.read_key(key, Op::Get, Location::caller(), |_, v| v.clone())
     }
 
     /// Calls `f` on the value without cloning it. A read.
@@ -254,7 +254,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.read_key(key, Op::GetWith, Location::caller(), f)
+        self.read_key(key, Op::GetWith, Location::caller(), |_, v| f(v))
     }
 
     /// `_, ok := m[k]`. A read.
@@ -264,19 +264,32 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.read_key(key, Op::ContainsKey, Location::caller(), |_| ())
+        self.read_key(key, Op::ContainsKey, Location::caller(), |_, _| ())
             .is_some()
     }
 
-    /// The read of one key that `get`, `get_with` and `contains_key` make:
-    /// `f` on the value, if present.
+    /// A clone of the stored key and of its value (std's `get_key_value`).
+    /// A read.
+    #[track_caller]
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let pair = |k: &K, v: &V| (k.clone(), v.clone());
+        self.read_key(key, Op::GetKeyValue, Location::caller(), pair)
+    }
+
+    /// The read of one key that `get`, `get_with`, `contains_key` and
+    /// `get_key_value` make: `f` on the pair, if present.
     #[inline(always)]
     fn read_key<Q, R>(
         &self,
         key: &Q,
         op: Op,
         at: &'static Location<'static>,
-        f: impl FnOnce(&V) -> R,
+        f: impl FnOnce(&K, &V) -> R,
     ) -> Option<R>
     where
         K: Borrow<Q>,
@@ -290,14 +303,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
                 return inner
                     .table
                     .find(hash, |(k, _)| k.borrow() == key)
-                    .map(|(_, v)| f(v));
+                    .map(|(k, v)| f(k, v));
             }
         }
         let mut g = self.inner.lock();
         g.key(false, hash, op, at, self.addr());
         g.table
             .find(hash, |(k, _)| k.borrow() == key)
-            .map(|(_, v)| f(v))
+            .map(|(k, v)| f(k, v))
     }
 
     /// `delete(m, k)`, returning the value. A write, even when absent (as Go).
@@ -448,6 +461,111 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
             c.resized(at, copy.addr());
         }
         copy
+    }
+}
+
+impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> {
+    /// Whether both maps hold the same pairs (as std's `HashMap`, Go's
+    /// `maps.Equal`): an iteration of each. Both maps' locks are held
+    /// while comparing, taken in address order, so two threads comparing
+    /// the same two maps either way round cannot deadlock.
+    #[track_caller]
+    fn eq(&self, other: &Self) -> bool {
+        let at = Location::caller();
+        if std::ptr::eq(self, other) {
+            // One lock: the map against itself, which is false only where
+            // a value is not equal to itself (a NaN), as std's.
+            let mut g = self.inner.lock();
+            g.whole(false, Op::Eq, at, self.addr());
+            return same_pairs(&g.table, &g.table, |k| self.hash(k));
+        }
+        let (first, second) = if self.addr() < other.addr() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let mut a = first.inner.lock();
+        let mut b = second.inner.lock();
+        a.whole(false, Op::Eq, at, first.addr());
+        b.whole(false, Op::Eq, at, second.addr());
+        let (mine, theirs) = if std::ptr::eq(first, self) {
+            (&a.table, &b.table)
+        } else {
+            (&b.table, &a.table)
+        };
+        same_pairs(mine, theirs, |k| other.hash(k))
+    }
+
+    /// `!=`: as `==` (std's default would report its own line as the site).
+    #[track_caller]
+    #[allow(clippy::partialeq_ne_impl)]
+    fn ne(&self, other: &Self) -> bool {
+        !self.eq(other)
+    }
+}
+
+impl<K: Hash + Eq, V: Eq, S: BuildHasher> Eq for RaceMap<K, V, S> {}
+
+/// std's `HashMap` equality: as many pairs, and each of `mine` in `theirs`
+/// (looked up with `theirs`' hasher) with an equal value.
+fn same_pairs<K: Eq, V: PartialEq>(
+    mine: &HashTable<(K, V)>,
+    theirs: &HashTable<(K, V)>,
+    hash_theirs: impl Fn(&K) -> u64,
+) -> bool {
+    mine.len() == theirs.len()
+        && mine.iter().all(|(k, v)| {
+            theirs
+                .find(hash_theirs(k), |(tk, _)| tk == k)
+                .is_some_and(|(_, tv)| tv == v)
+        })
+}
+
+impl<K, V, S> IntoIterator for RaceMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = IntoIter<K, V>;
+
+    /// Moves the pairs out, in arbitrary order. Through ownership, so no
+    /// one else can reach the map: not checked (as a cell's `into_inner`).
+    fn into_iter(self) -> IntoIter<K, V> {
+        IntoIter {
+            pairs: self.inner.into_inner().table.into_iter(),
+        }
+    }
+}
+
+/// The pairs of a map moved out of it ([`RaceMap`]'s `into_iter`), as
+/// std's `hash_map::IntoIter`.
+pub struct IntoIter<K, V> {
+    pairs: hashbrown::hash_table::IntoIter<(K, V)>,
+}
+
+impl<K, V> Iterator for IntoIter<K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        self.pairs.next()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.pairs.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IntoIter<K, V> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+}
+
+impl<K, V> std::iter::FusedIterator for IntoIter<K, V> {}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IntoIter<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.pairs.fmt(f)
     }
 }
 

@@ -118,6 +118,11 @@ impl<T> MapLock<T> {
         }
     }
 
+    /// The value, through ownership: no one else can hold the lock.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+
     /// Whether key reads go shared now: the lock has been contended, which
     /// is only noted if it is shareable. Tests use it to know which path
     /// they check.

@@ -12,6 +12,7 @@ pub enum Op {
     Get,
     GetWith,
     ContainsKey,
+    GetKeyValue,
     Remove,
     Update,
     Retain,
@@ -25,6 +26,7 @@ pub enum Op {
     Debug,
     Grow,
     Extend,
+    Eq,
     // Cells.
     CellGet,
     CellSet,
@@ -42,11 +44,12 @@ pub enum Op {
     Access,
 }
 
-const OPS: [&str; 29] = [
+const OPS: [&str; 31] = [
     "insert",
     "get",
     "get_with",
     "contains_key",
+    "get_key_value",
     "remove",
     "update",
     "retain",
@@ -60,6 +63,7 @@ const OPS: [&str; 29] = [
     "fmt",
     "insert (growth)",
     "extend",
+    "eq",
     "get",
     "set",
     "replace",
@@ -88,7 +92,7 @@ impl Op {
     pub fn is_iteration(self) -> bool {
         matches!(
             self,
-            Op::Range | Op::Keys | Op::Values | Op::Clone | Op::Debug
+            Op::Range | Op::Keys | Op::Values | Op::Clone | Op::Debug | Op::Eq
         )
     }
 
@@ -217,10 +221,14 @@ mod tests {
         // group (a name shifted by one fails here).
         for (op, name) in [
             (Op::Insert, "insert"),
+            (Op::ContainsKey, "contains_key"),
+            (Op::GetKeyValue, "get_key_value"),
+            (Op::Remove, "remove"),
             (Op::Update, "update"),
             (Op::Retain, "retain"),
             (Op::Len, "len"),
             (Op::Extend, "extend"),
+            (Op::Eq, "eq"),
             (Op::CellGet, "get"),
             (Op::GetMut, "get_mut"),
             (Op::Load, "load"),

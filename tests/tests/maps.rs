@@ -170,6 +170,128 @@ fn retain_keeps_what_its_closure_accepts_and_after_a_join_is_silent() {
     assert_silent(file!(), first, line!());
 }
 
+#[test]
+fn get_key_value_during_an_unordered_insert_is_a_read_race() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u8, 1u8);
+    let w = m.clone();
+    let t = spawn_named("insert-during-get-key-value", move || site!(w.insert(2, 2)));
+    let lg = site!(m.get_key_value(&1));
+    let lw = t.join().unwrap();
+    let r = expect_race(file!(), lg, lw);
+    assert_eq!(r.kind, ReportKind::MapReadWrite, "{}", r.to_text());
+    assert_ops(&r, [(lg, "get_key_value"), (lw, "insert")]);
+    assert_threads(&r, [(lg, None), (lw, Some("insert-during-get-key-value"))]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn comparing_maps_iterates_both_and_races_with_an_insert_into_either() {
+    let first = line!();
+    let (a, b) = (Arc::new(RaceMap::new()), Arc::new(RaceMap::new()));
+    a.insert(1u8, 1u8);
+    b.insert(1u8, 1u8);
+    // `==` reads every pair of each operand: an insert into the left one,
+    // then (at other lines: a pair of sites is reported once) into the
+    // right one.
+    let eq_during = |w: Arc<RaceMap<u8, u8>>, left: bool| {
+        let t = spawn_named("insert-during-eq", move || {
+            if left {
+                site!(w.insert(2, 2))
+            } else {
+                site!(w.insert(3, 3))
+            }
+        });
+        let le = if left {
+            site!(*a == *b)
+        } else {
+            site!(*b != *a)
+        };
+        let lw = t.join().unwrap();
+        let r = expect_race(file!(), le, lw);
+        assert_eq!(r.kind, ReportKind::MapIterationWrite, "{}", r.to_text());
+        assert_ops(&r, [(le, "eq"), (lw, "insert")]);
+        assert_threads(&r, [(le, None), (lw, Some("insert-during-eq"))]);
+    };
+    eq_during(a.clone(), true);
+    eq_during(b.clone(), false);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn two_threads_comparing_the_same_maps_either_way_round_neither_deadlock_nor_race() {
+    let first = line!();
+    let (a, b) = (Arc::new(RaceMap::new()), Arc::new(RaceMap::new()));
+    for k in 0..8u32 {
+        a.insert(k, k);
+        b.insert(k, k);
+    }
+    // Each `==` holds both maps' locks; taken in the operands' order, one
+    // thread would hold `a` waiting for `b` while the other holds `b`.
+    let (a2, b2) = (a.clone(), b.clone());
+    let t = thread::spawn(move || (0..20_000).all(|_| *b2 == *a2));
+    assert!((0..20_000).all(|_| *a == *b));
+    assert!(t.join().unwrap());
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn equality_get_key_value_and_into_iter_behave_as_std_s() {
+    let first = line!();
+    let a: RaceMap<String, u32> = RaceMap::with_capacity(64);
+    let b: RaceMap<String, u32> = RaceMap::new();
+    for k in 0..20 {
+        a.insert(k.to_string(), k);
+    }
+    for k in (0..20).rev() {
+        b.insert(k.to_string(), k);
+    }
+    assert!(a == b, "the same pairs, whatever the order and capacity");
+    b.update("7", |v| *v += 1);
+    assert!(a != b, "a value differs");
+    b.update("7", |v| *v -= 1);
+    b.insert("20".into(), 20);
+    assert!(a != b, "one has a pair more");
+    assert!(!b.eq(&a), "either way round");
+    // std's: a map whose value is not equal to itself is not equal to itself.
+    let nan: RaceMap<u8, f64> = RaceMap::from([(1, f64::NAN)]);
+    assert!(nan != nan);
+    // The stored key, found through a borrowed form.
+    assert_eq!(a.get_key_value("3"), Some(("3".to_string(), 3)));
+    assert_eq!(a.get_key_value("x"), None);
+    let pairs = a.into_iter();
+    assert_eq!(pairs.len(), 20);
+    let mut pairs: Vec<(String, u32)> = pairs.collect();
+    pairs.sort_by_key(|p| p.1);
+    assert_eq!(pairs.len(), 20);
+    assert!(pairs.iter().all(|(k, v)| *k == v.to_string()));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn into_iter_of_a_map_filled_by_joined_threads_is_silent() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    let ts: Vec<_> = (0..4u64)
+        .map(|i| {
+            let m = m.clone();
+            thread::spawn(move || m.insert(i, i * i))
+        })
+        .collect();
+    // Racy among themselves: not what this test is about.
+    for t in ts {
+        t.join().unwrap();
+    }
+    let _ = racedet::reports::take();
+    let first = first.max(line!());
+    let owned = Arc::try_unwrap(m).unwrap_or_else(|_| panic!("one owner left"));
+    let mut squares: Vec<u64> = owned.into_iter().map(|(_, v)| v).collect();
+    squares.sort();
+    assert_eq!(squares, [0, 1, 4, 9]);
+    assert_silent(file!(), first, line!());
+}
+
 /// Generic over what it fills, as code written for std's maps can be;
 /// returns the line of its `extend`.
 fn fill<E: Extend<(u8, u8)>>(into: &mut E) -> u32 {
