@@ -34,9 +34,10 @@ pub fn unpark(thread: &Thread) {
 mod detected {
     use super::ThreadId;
     use racedet_runtime::{
-        current_park_clock, enter, fork, install_park_clock, parked, Completion, ParkClock,
-        ScopeSync,
+        current_park_clock, enter, fork, install_park_clock, parked, Completion, OpenScope,
+        ParkClock, ScopeSync,
     };
+    use std::cell::OnceCell;
     use std::fmt;
     use std::io;
     use std::marker::PhantomData;
@@ -344,22 +345,38 @@ mod detected {
     }
 
     /// std's `thread::scope`: every thread spawned in the scope ends, and
-    /// its accesses happen, before this returns.
+    /// its accesses happen, before this returns — or, when the body or a
+    /// scoped thread panicked, before the panic leaves it.
     pub fn scope<'env, F, T>(f: F) -> T
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
     {
-        let (result, open) = std::thread::scope(|s| {
+        let end = ScopeEnd(OnceCell::new());
+        std::thread::scope(|s| {
             // SAFETY: `Scope` is `repr(transparent)` over std's `Scope` (the
             // PhantomData is zero-sized), so the reference is valid for the
             // same lifetime.
             let ours: &Scope<'_, 'env> =
                 unsafe { &*(s as *const std::thread::Scope<'_, 'env> as *const Scope<'_, 'env>) };
             let open = ScopeSync::open(ours as *const Scope<'_, 'env> as usize);
-            (f(ours), open)
-        });
-        // std has joined every scoped thread by now.
-        open.close();
-        result
+            let _ = end.0.set(open);
+            f(ours)
+        })
+    }
+
+    /// A scope's registration, kept outside std's scope so that it closes
+    /// after std has joined every scoped thread however the scope ends:
+    /// returning, or unwinding (std resumes the body's panic, or panics for
+    /// a scoped thread's, after the joins). Held inside the body, it would
+    /// be dropped by the body's panic while scoped threads still run and
+    /// spawn into the scope.
+    struct ScopeEnd(OnceCell<OpenScope>);
+
+    impl Drop for ScopeEnd {
+        fn drop(&mut self) {
+            if let Some(open) = self.0.take() {
+                open.close();
+            }
+        }
     }
 }

@@ -296,6 +296,61 @@ fn scope_end_orders_unjoined_scoped_threads() {
 }
 
 #[test]
+fn scope_end_orders_scoped_threads_when_one_of_them_panicked() {
+    let first = line!();
+    let x = RaceCell::new(0u32);
+    // std panics out of the scope after joining its threads; the caller
+    // that catches that panic has seen what they did.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                x.set(1);
+                panic!("expected panic in test");
+            });
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(x.get(), 1);
+    assert_silent(file!(), first, line!());
+}
+
+/// Raises its signal when dropped: marks how far an unwinding got.
+struct RaiseOnDrop<'a>(&'a Signal);
+
+impl Drop for RaiseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
+}
+
+#[test]
+fn scope_end_orders_scoped_threads_when_the_body_panicked_even_ones_spawned_after() {
+    let first = line!();
+    let (x, y) = (RaceCell::new(0u32), RaceCell::new(0u32));
+    let body_unwound = Signal::default();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                x.set(1);
+                // Spawns into the scope after the body's panic has left
+                // the body, while std waits for this thread.
+                body_unwound.wait();
+                s.spawn(|| y.set(2));
+            });
+            let _raise = RaiseOnDrop(&body_unwound);
+            panic!("expected panic in test");
+        })
+    }));
+    let message = r.unwrap_err();
+    assert_eq!(
+        message.downcast_ref::<&str>(),
+        Some(&"expected panic in test")
+    );
+    assert_eq!((x.get(), y.get()), (1, 2));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn two_threads_named_main_get_distinct_ids_in_reports() {
     let first = line!();
     // std names the process's main thread "main", but any thread may be
