@@ -7,6 +7,7 @@ use crate::suppressions::Suppressions;
 use crate::threads::ThreadRegistry;
 use parking_lot::Mutex;
 use racedet_detector::Detector;
+use std::io::Write;
 use std::sync::OnceLock;
 
 /// Everything process-wide. Only thread start/end, slot migration, stack
@@ -58,7 +59,9 @@ fn start() -> Runtime {
 /// Prints a one-line error and exits with status 2 (bad configuration is
 /// not a race, so it does not use `exitcode`).
 pub(crate) fn fatal(message: &str) -> ! {
-    eprintln!("{message}");
+    // Straight to the stream, not `eprintln!`: libtest captures the macros'
+    // output of a test's thread, and `_exit` would throw it away unseen.
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
     // `_exit`, not `exit`: this may run with a runtime lock held, and
     // `exit` runs thread-local destructors that end the thread for the
     // detector, which takes that lock again.

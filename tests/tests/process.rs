@@ -120,6 +120,35 @@ fn bad_option_key_is_a_one_line_error_naming_it() {
     );
 }
 
+/// Does its work only as the child of
+/// `fatal_errors_reach_stderr_though_libtest_captures_the_test_s_output`:
+/// starts racedet on a test thread, whose output libtest captures.
+#[test]
+fn child_starting_racedet_on_a_test_thread() {
+    if std::env::var_os("RACEDET_TEST_CHILD").is_some() {
+        racedet::cell::RaceCell::new(0u8).set(1);
+    }
+}
+
+#[test]
+fn fatal_errors_reach_stderr_though_libtest_captures_the_test_s_output() {
+    // This test binary runs itself on the test above, with a misspelt
+    // option: the one-line error must show without `--nocapture`, though
+    // the process ends at once (nothing libtest captured is printed).
+    let o = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_starting_racedet_on_a_test_thread"])
+        .env("RACEDET_TEST_CHILD", "1")
+        .env("RACEDET_OPTIONS", "halt_on_eror=1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("racedet: bad RACEDET_OPTIONS") && err.contains("halt_on_eror"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_option_value_is_a_one_line_error_naming_the_accepted_values() {
     let o = racy("clean", "report_format=xml");
