@@ -25,7 +25,7 @@ pub use clock::VectorClock;
 pub use epoch::{Epoch, Tid};
 pub use race::{Access, AccessKind, Race, RaceKind};
 pub use shadow::Shadow;
-pub use slots::{Detector, TooManyThreads};
+pub use slots::{Detector, TooManyThreads, CLAIM_AFTER_SLOTS};
 pub use std::sync::atomic::Ordering;
 pub use sync::SyncClock;
 pub use thread::ThreadState;

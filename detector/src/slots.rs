@@ -14,6 +14,15 @@ use std::fmt;
 /// any of them).
 const REUSE_CANDIDATES: usize = 8;
 
+/// Slots open before `fork` may *claim* the slot of an ended thread its
+/// parent has not seen end (see [`Detector`]). Below it every ended thread
+/// keeps its slot until someone who forks has seen its end, which is exact;
+/// past it a program that leaves threads unjoined (a thread per connection
+/// whose handle is dropped) would otherwise open a slot per thread, and
+/// every vector clock would grow with the threads ever created until no
+/// slot is left.
+pub const CLAIM_AFTER_SLOTS: usize = 1024;
+
 #[derive(Copy, Clone, Debug)]
 enum Slot {
     Live,
@@ -38,11 +47,19 @@ enum Slot {
 /// transitivity, also seen the old thread's end, and old epochs compare
 /// correctly against every clock. Vector clocks therefore grow with the
 /// number of threads alive at once, not with the number ever created.
+///
+/// Once [`CLAIM_AFTER_SLOTS`] slots are open and no freed slot passes that
+/// test, `fork` takes the oldest freed slot anyway, *claiming* to have seen
+/// its last epoch, as [`Detector::adopt_thread`] does: the ended thread's
+/// accesses then count as ordered before the child's (and before anyone's
+/// who later synchronizes with the child), which can hide a race with them
+/// but never invents one. So only threads alive at once are limited.
 #[derive(Debug)]
 pub struct Detector {
     slots: Vec<Slot>,
     free: VecDeque<Tid>,
     clock_limit: u64,
+    claim_after: usize,
     live: usize,
 }
 
@@ -54,7 +71,7 @@ impl fmt::Display for TooManyThreads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "more than {} threads alive at once (or unjoined): no vector-clock slot is free",
+            "more than {} threads alive at once: no vector-clock slot is free",
             Tid::MAX_SLOTS
         )
     }
@@ -85,8 +102,16 @@ impl Detector {
             slots: Vec::new(),
             free: VecDeque::new(),
             clock_limit: limit,
+            claim_after: CLAIM_AFTER_SLOTS,
             live: 0,
         }
+    }
+
+    /// The same engine, claiming unseen freed slots once `slots` are open
+    /// instead of [`CLAIM_AFTER_SLOTS`]: lets tests reach the claim.
+    pub fn claiming_after(mut self, slots: usize) -> Detector {
+        self.claim_after = slots;
+        self
     }
 
     /// Starts a thread that has no parent (the main thread).
@@ -159,7 +184,8 @@ impl Detector {
         thread.changed_at = start;
         // Names of the slot's earlier occupants are no longer this
         // thread's (though `take_slot` only hands over a slot whose end
-        // this clock has seen, so skipping their joins would teach nothing).
+        // this clock has seen or claims to, so skipping their joins would
+        // teach nothing).
         thread.started_at = start;
         thread.epoch = Epoch::new(tid, start);
         thread.exhausted = false;
@@ -182,15 +208,15 @@ impl Detector {
     fn take_slot(&mut self, seen: &VectorClock) -> Result<(Tid, u64), TooManyThreads> {
         for _ in 0..REUSE_CANDIDATES.min(self.free.len()) {
             let tid = self.free.pop_front().expect("counted");
-            let Slot::Free { last } = self.slots[tid.index()] else {
-                unreachable!("free list holds only free slots")
-            };
-            if seen.get(tid) >= last {
-                self.slots[tid.index()] = Slot::Live;
-                self.live += 1;
-                return Ok((tid, last + 1));
+            if seen.get(tid) >= self.last_of(tid) {
+                return Ok(self.hand_out(tid));
             }
             self.free.push_back(tid);
+        }
+        if self.slots.len() >= self.claim_after {
+            if let Some(tid) = self.free.pop_front() {
+                return Ok(self.hand_out(tid));
+            }
         }
         if self.slots.len() >= Tid::MAX_SLOTS {
             return Err(TooManyThreads);
@@ -199,5 +225,22 @@ impl Detector {
         self.slots.push(Slot::Live);
         self.live += 1;
         Ok((tid, 1))
+    }
+
+    /// The last epoch of the freed slot `tid`.
+    fn last_of(&self, tid: Tid) -> u64 {
+        let Slot::Free { last } = self.slots[tid.index()] else {
+            unreachable!("free list holds only free slots")
+        };
+        last
+    }
+
+    /// Gives the freed slot `tid`, taken off the free list, to a new
+    /// thread, which starts above its last epoch.
+    fn hand_out(&mut self, tid: Tid) -> (Tid, u64) {
+        let last = self.last_of(tid);
+        self.slots[tid.index()] = Slot::Live;
+        self.live += 1;
+        (tid, last + 1)
     }
 }

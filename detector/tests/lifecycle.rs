@@ -197,3 +197,57 @@ fn waves_of_threads_that_end_before_their_join_keep_reusing_slots() {
     assert_eq!(d.slot_count(), 64 + 1, "slots grew past one wave");
     assert_eq!(root.clock().len(), d.slot_count());
 }
+
+#[test]
+fn past_the_claim_threshold_unjoined_slots_are_claimed_and_hide_only_races_with_their_old_owners() {
+    // Four slots open (the root and three children that end unjoined); the
+    // fourth child claims the slot freed first.
+    let mut d = Detector::new().claiming_after(4);
+    let mut root = d.root_thread().unwrap();
+    let mut x: Shadow<u32> = Shadow::new();
+    let mut y: Shadow<u32> = Shadow::new();
+    let first = d.fork(&mut root).unwrap();
+    let (old_slot, old_last) = (first.tid(), first.epoch().clock());
+    assert!(x.write(&first, 0).is_none());
+    d.finish(first);
+    let second = d.fork(&mut root).unwrap();
+    let third = d.fork(&mut root).unwrap();
+    assert_eq!(d.slot_count(), 4);
+    d.finish(second);
+
+    let claimant = d.fork(&mut root).unwrap();
+    assert_eq!(claimant.tid(), old_slot, "the slot freed first");
+    assert!(claimant.epoch().clock() > old_last, "starts above its past");
+    assert_eq!(d.slot_count(), 4, "no slot opened");
+    // The claim: the old owner's write counts as ordered before (a race
+    // it may hide), never the other way round.
+    assert!(x.write(&claimant, 1).is_none());
+    // The claimant's own accesses still race with a live thread that
+    // never synchronized with it.
+    assert!(y.write(&claimant, 2).is_none());
+    let race = y.read(&third, 3).expect("third never saw the claimant");
+    assert_eq!(race.previous.tid(), claimant.tid());
+}
+
+#[test]
+fn unjoined_threads_open_slots_up_to_the_claim_threshold_and_no_further() {
+    // The default threshold: up to it the exact rule holds (see
+    // `unjoined_children_get_fresh_slots_and_race_with_each_other`); past
+    // it only threads alive at once are limited.
+    let mut d = Detector::new();
+    let mut root = d.root_thread().unwrap();
+    for _ in 1..racedet_detector::CLAIM_AFTER_SLOTS {
+        let child = d.fork(&mut root).unwrap();
+        d.finish(child);
+    }
+    assert_eq!(d.slot_count(), racedet_detector::CLAIM_AFTER_SLOTS);
+    for _ in 0..200_000 {
+        let child = d.fork(&mut root).unwrap();
+        d.finish(child);
+    }
+    assert_eq!(
+        d.slot_count(),
+        racedet_detector::CLAIM_AFTER_SLOTS,
+        "200 000 unjoined threads later, no slot was opened (the limit is 65 536)"
+    );
+}

@@ -351,6 +351,31 @@ fn scope_end_orders_scoped_threads_when_the_body_panicked_even_ones_spawned_afte
 }
 
 #[test]
+fn seventy_thousand_threads_never_joined_do_not_run_out_of_slots() {
+    // Detached threads (their handles dropped), one alive at a time: more
+    // than the 65 536 vector-clock slots over the run. Past the claim
+    // threshold their slots are claimed, and a claim never invents a race:
+    // the count, kept under a mutex, is read silently.
+    let first = line!();
+    let count = Arc::new(Mutex::new(RaceCell::new(0u32)));
+    for _ in 0..70_000 {
+        let count = count.clone();
+        let h = thread::spawn(move || {
+            let c = count.lock().unwrap();
+            c.set(c.get() + 1);
+        });
+        while !h.is_finished() {
+            std::thread::yield_now();
+        }
+        drop(h);
+    }
+    // The last thread may still be dropping its clone of `count`.
+    let c = count.lock().unwrap();
+    assert_eq!(c.get(), 70_000);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn two_threads_named_main_get_distinct_ids_in_reports() {
     let first = line!();
     // std names the process's main thread "main", but any thread may be
