@@ -142,7 +142,7 @@ impl AtomicShadow {
     ) -> R {
         let mut st = self.state.lock();
         let value = op();
-        self.check(&mut st, AccessKind::Read, Op::Load, at, addr);
+        self.check(&mut st, AccessKind::Read, Op::UnsyncLoad, at, addr);
         value
     }
 

@@ -40,11 +40,12 @@ pub enum Op {
     Store,
     Rmw,
     CompareExchange,
+    UnsyncLoad,
     // Anything else (annotated plain access).
     Access,
 }
 
-const OPS: [&str; 31] = [
+const OPS: [&str; 32] = [
     "insert",
     "get",
     "get_with",
@@ -75,6 +76,7 @@ const OPS: [&str; 31] = [
     "store",
     "read-modify-write",
     "compare_exchange",
+    "unsync_load",
     "access",
 ];
 
@@ -232,6 +234,8 @@ mod tests {
             (Op::CellGet, "get"),
             (Op::GetMut, "get_mut"),
             (Op::Load, "load"),
+            (Op::CompareExchange, "compare_exchange"),
+            (Op::UnsyncLoad, "unsync_load"),
             (Op::Access, "access"),
         ] {
             assert_eq!(op.name(), name);

@@ -21,7 +21,8 @@ use racedet::sync::atomic::{
 use racedet::sync::Arc;
 use racedet::thread;
 use racedet_tests::{
-    assert_silent, assert_threads, cell, expect_race, expect_race_by, site, spawn_named, Signal,
+    assert_ops, assert_silent, assert_threads, cell, expect_race, expect_race_by, site,
+    spawn_named, Signal,
 };
 use std::hint::black_box;
 
@@ -326,6 +327,7 @@ fn atomic_store_races_with_a_plain_read() {
     assert_mixed(&race);
     assert_silent(file!(), first, line!());
     assert_threads(&race, [(lr, None), (lw, Some("atomic-store-races"))]);
+    assert_ops(&race, [(lr, "unsync_load"), (lw, "store")]);
 }
 
 #[test]
