@@ -62,6 +62,10 @@ enum Command {
         /// Output format. `json` is JSON Lines: one report per line.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// The project whose latest run to read, as for `test` (instead of
+        /// the one in the current directory; not with PATHs).
+        #[arg(long, value_name = "PATH", conflicts_with = "paths")]
+        manifest_path: Option<String>,
     },
 }
 
@@ -97,11 +101,13 @@ fn main() {
             kind,
             path_filters,
             format,
+            manifest_path,
         } => report_cmd::run(&report_cmd::Request {
             paths: &paths,
             kinds: &kind,
             path_filters: &path_filters,
             format,
+            manifest_path: manifest_path.as_deref(),
         }),
     };
     match result {

@@ -69,14 +69,16 @@ pub struct Request<'a> {
     pub path_filters: &'a [String],
     /// Output format.
     pub format: Format,
+    /// The project whose latest run to read when no path is given.
+    pub manifest_path: Option<&'a str>,
 }
 
 /// Prints the merged reports; exit status 66 when any race is listed.
 pub fn run(req: &Request) -> Result<i32> {
     let paths = if req.paths.is_empty() {
         let ws = Workspace::find(
-            None,
-            "pass a run directory such as target/racedet/runs/latest",
+            req.manifest_path,
+            "pass --manifest-path, or a run directory such as target/racedet/runs/latest",
         )?;
         vec![crate::run_dir::latest(&cargo::runs_dir(&ws.target_dir))?]
     } else {

@@ -117,6 +117,9 @@ struct RacyRun {
     latest_report: Output,
     /// `report --format json` on the latest run, taken with `latest_report`.
     latest_json: Output,
+    /// `report --manifest-path` naming the fixture, from outside any
+    /// project, taken with `latest_report`.
+    latest_by_manifest: Output,
     run_dir: PathBuf,
 }
 
@@ -130,11 +133,17 @@ fn racy_run() -> &'static RacyRun {
             &fixture("racy"),
             &["racedet", "report", "--format", "json"],
         ));
+        let manifest = fixture("racy").join("Cargo.toml");
+        let latest_by_manifest = run(racedet(
+            &scratch("report-by-manifest"),
+            &["report", "--manifest-path", manifest.to_str().unwrap()],
+        ));
         let run_dir = run_dir_of(&test);
         RacyRun {
             test,
             latest_report,
             latest_json,
+            latest_by_manifest,
             run_dir,
         }
     })
@@ -200,6 +209,24 @@ fn report_without_paths_reads_the_latest_run() {
         r.run_dir.join(format!("report.{pid}")).is_file(),
         "no report.{pid} in {}",
         r.run_dir.display()
+    );
+}
+
+#[test]
+fn report_with_manifest_path_reads_that_project_s_latest_run_from_anywhere() {
+    let r = racy_run();
+    assert_eq!(r.latest_by_manifest.status.code(), Some(66));
+    assert_eq!(stdout(&r.latest_by_manifest), stdout(&r.latest_report));
+    // A project and run paths at once would leave one of them unused.
+    let out = run(racedet(
+        &fixture("racy"),
+        &["report", "--manifest-path", "Cargo.toml", "some/run"],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
     );
 }
 
@@ -551,10 +578,9 @@ fn test_or_report_outside_a_cargo_project_is_a_clear_error_naming_that_command_s
     let dir = scratch("no-project");
     for (args, fix) in [
         (&["test"][..], "or pass --manifest-path)"),
-        // `report` has no --manifest-path: it is pointed at a run instead.
         (
             &["report"][..],
-            "or pass a run directory such as target/racedet/runs/latest)",
+            "or pass --manifest-path, or a run directory such as target/racedet/runs/latest)",
         ),
     ] {
         let out = run(racedet(&dir, args));
