@@ -24,7 +24,7 @@ extern "C" fn on_exit() {
     let Some(rt) = crate::global::started() else {
         return;
     };
-    if rt.reporter.count() == 0 {
+    if rt.reporter.count() == 0 && rt.reporter.suppressed() == 0 {
         return;
     }
     rt.reporter.summary();

@@ -29,6 +29,10 @@ pub(crate) struct Reporter {
     seen: Mutex<HashSet<PairKey>>,
     pending: Mutex<Vec<Report>>,
     count: AtomicUsize,
+    /// Distinct races that matched a suppression (not reported, not
+    /// counted above): said at exit, so a suppressions file that hides
+    /// more than meant is noticed.
+    suppressed: AtomicUsize,
     /// Reports drained by `take()`: the program handled them (a test
     /// asserting an expected race), so they do not fail the process.
     taken: AtomicUsize,
@@ -45,6 +49,7 @@ impl Reporter {
             seen: Mutex::new(HashSet::new()),
             pending: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
+            suppressed: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
             sink: Mutex::new(None),
             limit_said: AtomicBool::new(false),
@@ -77,10 +82,11 @@ impl Reporter {
 
     /// Files a new report: suppressed, deduplicated, counted, printed.
     pub(crate) fn submit(&self, report: Report) {
-        if self.suppressions.matches(&report) {
+        if !self.seen.lock().insert(report.pair_key()) {
             return;
         }
-        if !self.seen.lock().insert(report.pair_key()) {
+        if self.suppressions.matches(&report) {
+            self.suppressed.fetch_add(1, Ordering::SeqCst);
             return;
         }
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
@@ -132,6 +138,11 @@ impl Reporter {
         }
     }
 
+    /// Distinct races hidden by suppressions so far.
+    pub(crate) fn suppressed(&self) -> usize {
+        self.suppressed.load(Ordering::SeqCst)
+    }
+
     /// Distinct reports so far.
     pub(crate) fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
@@ -165,10 +176,18 @@ impl Reporter {
     pub(crate) fn summary(&self) {
         let n = self.count();
         let taken = n - self.unhandled();
-        let line = if taken == 0 {
+        let suppressed = self.suppressed();
+        let mut notes = Vec::new();
+        if taken > 0 {
+            notes.push(format!("{taken} taken by racedet::reports::take"));
+        }
+        if suppressed > 0 {
+            notes.push(format!("{suppressed} suppressed"));
+        }
+        let line = if notes.is_empty() {
             format!("racedet: found {n} data race(s)\n")
         } else {
-            format!("racedet: found {n} data race(s) ({taken} taken by racedet::reports::take)\n")
+            format!("racedet: found {n} data race(s) ({})\n", notes.join(", "))
         };
         if self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text {
             self.write(&line);

@@ -241,6 +241,21 @@ fn suppressions_hide_matching_races() {
     let o = racy("race", &format!("suppressions={}", file.display()));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(blocks(&stderr(&o)), 0);
+    // Said at exit, so a pattern that hides more than meant is noticed.
+    assert!(
+        stderr(&o).ends_with("racedet: found 0 data race(s) (1 suppressed)\n"),
+        "{}",
+        stderr(&o)
+    );
+    // One of two distinct races suppressed: the other still counts.
+    let o = racy("two", &format!("suppressions={}", file.display()));
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert_eq!(blocks(&stderr(&o)), 1);
+    assert!(
+        stderr(&o).ends_with("racedet: found 1 data race(s) (1 suppressed)\n"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
