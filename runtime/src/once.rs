@@ -8,11 +8,14 @@ use std::panic::RefUnwindSafe;
 
 /// The clock of one `Once`, next to the real (std) once that guards it.
 ///
-/// Written exactly once per initialization, by the initializing closure
-/// while std's once is running it (exclusively); read only by threads that
-/// have observed completion, which std orders after the closure returned.
-/// So std's once itself serializes every access, and observers read the
-/// clock without a lock.
+/// Written at the end of each initialization attempt — a panicking one
+/// too, which std's once then marks poisoned — by the initializing closure
+/// while std's once is running it (exclusively); read by the next attempt
+/// (std runs one after a poisoned once, in `call_once_force` or a retried
+/// `OnceLock::get_or_init`, having ordered it after the failed one) and by
+/// threads that have observed completion, which std orders after the
+/// closure returned. So std's once itself serializes every access, and
+/// nobody reads or writes the clock under a lock.
 pub struct OnceClock {
     clock: UnsafeCell<SyncClock>,
 }
@@ -21,8 +24,9 @@ pub struct OnceClock {
 // every read.
 unsafe impl Sync for OnceClock {}
 
-// A failed (panicking) initializer never reaches the write, so a caught
-// panic cannot expose a half-written clock.
+// The clock is written only after the user's initializer has returned or
+// unwound (no user code runs during the write), so a caught panic cannot
+// expose a half-written clock.
 impl RefUnwindSafe for OnceClock {}
 
 impl Default for OnceClock {
@@ -39,8 +43,19 @@ impl OnceClock {
         }
     }
 
-    /// In the initializing closure, after the user's initializer returned:
-    /// publishes everything the initializing thread did.
+    /// In the initializing closure, before the user's initializer runs:
+    /// sees what an earlier, failed attempt did (nothing if none failed).
+    ///
+    /// # Safety
+    /// Called only from inside the std once's initialization closure.
+    #[inline]
+    pub unsafe fn attempting(&self) {
+        acquire(&*self.clock.get());
+    }
+
+    /// In the initializing closure, after the user's initializer returned
+    /// or while it unwinds: publishes everything the initializing thread
+    /// did (with what an earlier failed attempt did, which it has seen).
     ///
     /// # Safety
     /// Called only from inside the std once's initialization closure.

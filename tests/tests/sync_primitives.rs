@@ -323,6 +323,63 @@ fn once_call_once_force_runs_again_after_a_panicking_initializer() {
 }
 
 #[test]
+fn a_panicking_initializer_s_writes_are_seen_by_the_next_forced_attempt() {
+    let first = line!();
+    let once = Arc::new(Once::new());
+    let x = Arc::new(RaceCell::new(0u32));
+    // A std signal: real-time order only, so std's once (poisoned by the
+    // failed attempt, then run again by the forced one) is all that
+    // orders the two writes.
+    let failed = std::sync::Arc::new(Signal::default());
+    let (once2, x2, failed2) = (once.clone(), x.clone(), failed.clone());
+    let t = thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            once2.call_once(|| {
+                x2.set(1);
+                panic!("expected panic in test");
+            })
+        }));
+        assert!(r.is_err());
+        failed2.raise();
+    });
+    failed.wait();
+    once.call_once_force(|state| {
+        assert!(state.is_poisoned());
+        x.set(x.get() + 1);
+    });
+    assert_eq!(x.get(), 2);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_retried_oncelock_initializer_sees_the_failed_attempt_s_writes() {
+    let first = line!();
+    let cell: Arc<OnceLock<u32>> = Arc::new(OnceLock::new());
+    let x = Arc::new(RaceCell::new(0u32));
+    let failed = std::sync::Arc::new(Signal::default());
+    let (cell2, x2, failed2) = (cell.clone(), x.clone(), failed.clone());
+    let t = thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cell2.get_or_init(|| {
+                x2.set(1);
+                panic!("expected panic in test");
+            });
+        }));
+        assert!(r.is_err());
+        failed2.raise();
+    });
+    failed.wait();
+    let v = *cell.get_or_init(|| {
+        x.set(x.get() + 1);
+        7
+    });
+    assert_eq!((v, x.get()), (7, 2));
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn oncelock_get_or_init_publishes_the_value_is_silent() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u32));

@@ -6,6 +6,28 @@ use racedet_runtime::OnceClock;
 use std::fmt;
 use std::sync::OnceState;
 
+/// One run of an initializer, inside std's initialization closure: it
+/// sees what an earlier failed attempt did, and publishes what it did when
+/// dropped — after the initializer returned, or while a panicking one
+/// unwinds (std then poisons the once, and the next attempt, in
+/// `call_once_force` or a retried `get_or_init`, runs after it).
+struct Attempt<'a>(&'a OnceClock);
+
+impl<'a> Attempt<'a> {
+    fn start(clock: &'a OnceClock) -> Attempt<'a> {
+        // SAFETY: called inside std's initialization closure.
+        unsafe { clock.attempting() };
+        Attempt(clock)
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        // SAFETY: dropped inside std's initialization closure.
+        unsafe { self.0.initialized() };
+    }
+}
+
 /// std's `Once`.
 pub struct Once {
     inner: std::sync::Once,
@@ -28,9 +50,8 @@ impl Once {
     /// seen everything it did.
     pub fn call_once<F: FnOnce()>(&self, f: F) {
         self.inner.call_once(|| {
+            let _attempt = Attempt::start(&self.clock);
             f();
-            // SAFETY: inside std's initialization closure.
-            unsafe { self.clock.initialized() };
         });
         // SAFETY: `call_once` returned normally: the initialization completed.
         unsafe { self.clock.observed() };
@@ -39,9 +60,8 @@ impl Once {
     /// As `call_once`, also running after an earlier initializer panicked.
     pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
         self.inner.call_once_force(|state| {
+            let _attempt = Attempt::start(&self.clock);
             f(state);
-            // SAFETY: inside std's initialization closure.
-            unsafe { self.clock.initialized() };
         });
         // SAFETY: as in `call_once`.
         unsafe { self.clock.observed() };
@@ -130,10 +150,8 @@ impl<T> OnceLock<T> {
     /// The value, running `f` to make it if no initialization completed.
     pub fn get_or_init<F: FnOnce() -> T>(&self, f: F) -> &T {
         let value = self.inner.get_or_init(|| {
-            let value = f();
-            // SAFETY: inside std's initialization closure.
-            unsafe { self.clock.initialized() };
-            value
+            let _attempt = Attempt::start(&self.clock);
+            f()
         });
         // SAFETY: `get_or_init` returned: the initialization completed.
         unsafe { self.clock.observed() };
