@@ -85,16 +85,42 @@ struct RunArgs {
     args: Vec<String>,
 }
 
+/// For `test` and `nextest`: takes `--` and what follows off `argv`, to be
+/// passed on as they are. clap would drop a `--` that comes first (`cargo
+/// racedet test -- --nocapture`), handing the test binaries' arguments to
+/// the runner itself.
+fn split_binary_args(argv: &mut Vec<std::ffi::OsString>) -> Vec<String> {
+    let runs = argv.get(1).is_some_and(|c| c == "test" || c == "nextest");
+    match argv.iter().position(|a| a == "--") {
+        Some(at) if runs => argv
+            .split_off(at)
+            .into_iter()
+            .map(|a| {
+                a.into_string().unwrap_or_else(|a| {
+                    eprintln!("racedet: error: argument {a:?} is not valid UTF-8");
+                    std::process::exit(2)
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn main() {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `cargo racedet X` runs `cargo-racedet racedet X`.
     if argv.get(1).is_some_and(|a| a == "racedet") {
         argv.remove(1);
     }
+    let for_binaries = split_binary_args(&mut argv);
     let cli = Cli::parse_from(argv);
+    let with_binary_args = |mut args: Vec<String>| {
+        args.extend(for_binaries.iter().cloned());
+        args
+    };
     let result = match cli.command {
-        Command::Test(a) => run::run(Runner::CargoTest, &a.args, a.fail_fast),
-        Command::Nextest(a) => run::run(Runner::Nextest, &a.args, a.fail_fast),
+        Command::Test(a) => run::run(Runner::CargoTest, &with_binary_args(a.args), a.fail_fast),
+        Command::Nextest(a) => run::run(Runner::Nextest, &with_binary_args(a.args), a.fail_fast),
         Command::Check { binaries } => Ok(check::run(&binaries)),
         Command::Report {
             paths,

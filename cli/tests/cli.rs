@@ -231,6 +231,39 @@ fn report_with_manifest_path_reads_that_project_s_latest_run_from_anywhere() {
 }
 
 #[test]
+fn arguments_after_a_leading_double_dash_go_to_the_test_binaries() {
+    // clap alone dropped a `--` that came first, and cargo then rejected
+    // `--test-threads` as its own option.
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(
+            &fixture("clean"),
+            &["racedet", "test", "--", "--test-threads=1"],
+        ))
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: no data races found in 1 instrumented test binary"),
+        "{err}"
+    );
+    // They reach the binaries: libtest rejects one it does not know.
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(
+            &fixture("clean"),
+            &["racedet", "test", "--", "--frobnicate"],
+        ))
+    };
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("Unrecognized option: 'frobnicate'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn clean_suite_exits_0() {
     let out = {
         let _lock = suite_lock();
