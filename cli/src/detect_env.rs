@@ -4,8 +4,9 @@
 
 use crate::error::{Failure, Result};
 use racedet_runtime::options::Options;
+use racedet_runtime::suppressions::Suppressions;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The `cfg` the `racedet` crate checks besides its `detect` feature.
 const DETECT_CFG: &str = "racedet_detect";
@@ -40,15 +41,40 @@ pub struct RunOptions {
 }
 
 /// Checks the user's `RACEDET_OPTIONS` before anything is built: the same
-/// check every test process would make, once, with the same message.
+/// check every test process would make, once, with the same message; and
+/// the suppressions file, which every process would otherwise fail to load
+/// alike.
 pub fn validate_user_options() -> Result<()> {
     user_options().map(drop)
 }
 
 fn user_options() -> Result<(String, Options)> {
-    let user = std::env::var("RACEDET_OPTIONS").unwrap_or_default();
+    let user = match std::env::var("RACEDET_OPTIONS") {
+        Ok(user) => user,
+        Err(std::env::VarError::NotPresent) => String::new(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(Failure::input(
+                "RACEDET_OPTIONS is not valid UTF-8; set it to key=value pairs in plain text",
+            ))
+        }
+    };
     let parsed = Options::parse(&user).map_err(|e| Failure::input(e.to_string()))?;
+    if let Some(path) = &parsed.suppressions {
+        Suppressions::load(&from_here(path)?).map_err(|e| Failure::input(e.to_string()))?;
+    }
     Ok((user, parsed))
+}
+
+/// `path` as named from the directory `cargo racedet` runs in: test
+/// processes run in their package's directory, where a relative path
+/// would name another file or none.
+fn from_here(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let here = std::env::current_dir()
+        .map_err(|e| Failure::input(format!("cannot read the current directory: {e}")))?;
+    Ok(here.join(path))
 }
 
 /// The user's options with reports sent to `reports_prefix` (`RUN/report`)
@@ -102,9 +128,21 @@ fn merged_options(user: &str, prefix: &Path) -> Result<(String, Vec<String>)> {
     let mut replaced = Vec::new();
     // The runtime separates pairs by whitespace or `:`; so does this.
     for pair in user.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
-        let key = pair.split('=').next().unwrap_or(pair);
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key == "log_path" || key == "report_format" {
             replaced.push(pair.to_string());
+        } else if key == "suppressions" {
+            let path = from_here(Path::new(value))?;
+            let path = path.to_str().unwrap_or(":");
+            if path.contains([' ', '\t', '\n', ':']) {
+                return Err(Failure::input(format!(
+                    "the suppressions file's path {} contains a space, a `:` or a byte that is \
+                     not UTF-8, which RACEDET_OPTIONS cannot carry; move or link the file to a \
+                     path without them",
+                    from_here(Path::new(value))?.display()
+                )));
+            }
+            kept.push(format!("suppressions={path}"));
         } else {
             kept.push(pair.to_string());
         }

@@ -584,6 +584,44 @@ fn missing_paths_say_what_was_expected() {
 }
 
 #[test]
+fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
+    // Test processes run in their package's directory; the path is the
+    // user's, typed where they ran `cargo racedet`.
+    let dir = scratch("relative-suppressions");
+    std::fs::create_dir_all(dir.join("supp")).unwrap();
+    std::fs::write(dir.join("supp/racy.txt"), "race:racy_fixture::fill\n").unwrap();
+    let manifest = fixture("racy").join("Cargo.toml");
+    let out = {
+        let _lock = suite_lock();
+        let mut cmd = racedet(
+            &dir,
+            &["test", "--manifest-path", manifest.to_str().unwrap()],
+        );
+        cmd.env("RACEDET_OPTIONS", "suppressions=supp/racy.txt");
+        run(cmd)
+    };
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("racedet: no data races found"), "{err}");
+
+    // A file that is not there is refused before anything is built.
+    let mut cmd = racedet(
+        &dir,
+        &["test", "--manifest-path", manifest.to_str().unwrap()],
+    );
+    cmd.env("RACEDET_OPTIONS", "suppressions=supp/missing.txt");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: cannot read suppressions file ")
+            && err.contains("supp/missing.txt"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
 fn bad_options_are_refused_before_anything_is_built() {
     let mut cmd = racedet(&fixture("clean"), &["test"]);
     cmd.env("RACEDET_OPTIONS", "histry=full");
