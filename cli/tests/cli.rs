@@ -358,6 +358,41 @@ fn check_reads_the_marker_of_an_instrumented_binary() {
     );
 }
 
+#[test]
+fn check_finds_no_marker_in_a_binary_that_uses_racedet_without_detection() {
+    // The racy fixture's tests use `RaceMap`, built here by plain cargo
+    // (no `detect`): its map lock links racedet's runtime crate, but
+    // nothing that can start the runtime, so no marker.
+    let out = {
+        let _lock = suite_lock();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(fixture("racy"))
+            .args(["test", "--no-run", "--message-format=json"])
+            .env("CARGO_TARGET_DIR", fixture_target().join("plain-build"))
+            .env("CARGO_NET_OFFLINE", "true")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        run(cmd)
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let binaries: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|m| m["executable"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(binaries.len(), 2, "{}", stdout(&out));
+    let mut args = vec!["check"];
+    args.extend(binaries.iter().map(String::as_str));
+    let checked = run(racedet(&fixture("racy"), &args));
+    assert_eq!(checked.status.code(), Some(1), "{}", stdout(&checked));
+    assert_eq!(
+        stdout(&checked).matches(": not instrumented").count(),
+        2,
+        "{}",
+        stdout(&checked)
+    );
+}
+
 /// Copies the racy run's report files into a fresh run directory, passing
 /// each line through `edit` (to make a second, different race).
 fn copy_run(name: &str, edit: impl Fn(&str) -> String) -> PathBuf {

@@ -159,6 +159,14 @@ impl<K, V> FoldReads for Inner<K, V> {
         #[cfg(any(feature = "detect", racedet_detect))]
         self.shadow.fold_read(_read);
     }
+
+    // Without `detect`, the default: no slot, so nothing reads shared and
+    // the map's lock links nothing of the runtime's thread registry.
+    #[cfg(any(feature = "detect", racedet_detect))]
+    #[inline]
+    fn reader_slot() -> Option<usize> {
+        racedet_runtime::current_slot()
+    }
 }
 
 impl<K, V> RaceMap<K, V, RandomState> {

@@ -42,7 +42,7 @@ pub use barrier::BarrierSync;
 pub use channel::{Bounded, Hangup, MessageClock};
 pub use global::{runtime, Runtime};
 pub use map::MapShadow;
-pub use map_lock::{ExclusiveGuard, FoldReads, MapLock, ReadRecord, SharedGuard};
+pub use map_lock::{current_slot, ExclusiveGuard, FoldReads, MapLock, ReadRecord, SharedGuard};
 pub use once::OnceClock;
 pub use options::{MapPolicy, Options};
 pub use park::{current_park_clock, install_park_clock, parked, ParkClock};

@@ -30,6 +30,22 @@ pub struct ReadRecord {
 pub trait FoldReads {
     /// Adds one reader's latest read to the shadow.
     fn fold_read(&mut self, read: ReadRecord);
+
+    /// The calling thread's detector slot ([`current_slot`]) where key
+    /// reads can go shared. The default, for values built without
+    /// detection, never reads shared and never asks: the lock then refers
+    /// to nothing that starts the runtime, so a binary without detection
+    /// does not link it (and carries no runtime marker).
+    #[inline]
+    fn reader_slot() -> Option<usize> {
+        None
+    }
+}
+
+/// The calling thread's detector slot (registering the thread if new).
+#[inline]
+pub fn current_slot() -> Option<usize> {
+    local().map(|l| l.state.tid().index())
 }
 
 /// One reader slot, on a cache line of its own (see `reader_slots`) that
@@ -174,10 +190,12 @@ impl<T: FoldReads> MapLock<T> {
     /// Whether the calling thread is inside a shared read of this lock.
     /// Exact: only the thread in a reader slot writes its line.
     fn reading_here(&self) -> bool {
-        let (Some(readers), Some(l)) = (self.readers.get(), local()) else {
+        let Some(readers) = self.readers.get() else {
             return false;
         };
-        let slot = l.state.tid().index();
+        let Some(slot) = T::reader_slot() else {
+            return false;
+        };
         slot < READER_SLOTS && readers.lines[slot].0.busy.load(Ordering::Relaxed)
     }
 
@@ -196,7 +214,7 @@ impl<T: FoldReads> MapLock<T> {
             used &= used - 1;
             let line = &readers.lines[slot].0;
             if line.busy.load(Ordering::SeqCst) {
-                wait_for_reader(line, slot);
+                wait_for_reader(line, slot, T::reader_slot());
             }
             // SAFETY: the reader is out, and one coming in now sees the
             // exclusive flag and leaves without touching its record.
@@ -219,7 +237,7 @@ impl<T: FoldReads> MapLock<T> {
         if !self.reads_go_shared() {
             return None;
         }
-        let slot = local()?.state.tid().index();
+        let slot = T::reader_slot()?;
         if slot >= READER_SLOTS {
             return None;
         }
@@ -249,10 +267,10 @@ impl<T: FoldReads> MapLock<T> {
 /// user code runs (`get_with`'s closure, `V::clone`, `K::eq`) and may be
 /// descheduled, so this backs off to yielding.
 #[cold]
-fn wait_for_reader(line: &ReaderSlot, slot: usize) {
+fn wait_for_reader(line: &ReaderSlot, slot: usize, mine: Option<usize>) {
     // The busy reader is this thread: a closure run under its shared read
     // used the map.
-    if local().is_some_and(|l| l.state.tid().index() == slot) {
+    if mine == Some(slot) {
         reentered();
     }
     let mut backoff = Backoff::default();
@@ -307,6 +325,10 @@ mod tests {
     impl FoldReads for Folds {
         fn fold_read(&mut self, read: ReadRecord) {
             self.0.push(read.epoch.to_bits());
+        }
+
+        fn reader_slot() -> Option<usize> {
+            current_slot()
         }
     }
 
