@@ -37,11 +37,12 @@ pub use racedet_runtime::MapPolicy;
 /// use the same map: one that does so on the same thread panics (naming
 /// the mistake) instead of deadlocking, and the map stays usable; one
 /// that waits for another thread that uses the map still deadlocks. So do
-/// the key's `Eq` (every lookup), `Hash` (when the map grows), `Clone`
-/// (`keys`, `clone`) and `Debug`, the value's `Clone` (`get`, `values`,
-/// `clone`), `PartialEq` (`==`) and `Debug`, and the drop of pairs that `retain` or `clear`
-/// remove. `range` cannot delete as it goes (Go's `delete` inside
-/// `range`): use `retain(|k, v| keep)`.
+/// the key's `Eq` (every lookup), `Hash` (when the map grows, and `==`),
+/// `Clone` (`keys`, `clone`, `get_key_value`) and `Debug`, the value's
+/// `Clone` (`get`, `values`, `clone`, `get_key_value`), `PartialEq` (`==`)
+/// and `Debug`, and the drop of pairs that `retain` or `clear` remove.
+/// `range` cannot delete as it goes (Go's `delete` inside `range`): use
+/// `retain(|k, v| keep)`.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its
@@ -475,8 +476,11 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
 impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> {
     /// Whether both maps hold the same pairs (as std's `HashMap`, Go's
     /// `maps.Equal`): an iteration of each. Both maps' locks are held
-    /// while comparing, taken in address order, so two threads comparing
-    /// the same two maps either way round cannot deadlock.
+    /// while comparing: the first in address order waited for, the second
+    /// only taken if free, else both let go and tried again. So neither
+    /// two threads comparing the same maps either way round, nor one
+    /// comparing while another's closure under one map uses the other,
+    /// can deadlock.
     #[track_caller]
     fn eq(&self, other: &Self) -> bool {
         let at = Location::caller();
@@ -492,8 +496,14 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
         } else {
             (other, self)
         };
-        let mut a = first.inner.lock();
-        let mut b = second.inner.lock();
+        let (mut a, mut b) = loop {
+            let a = first.inner.lock();
+            if let Some(b) = second.inner.try_lock() {
+                break (a, b);
+            }
+            drop(a);
+            std::thread::yield_now();
+        };
         a.whole(false, Op::Eq, at, first.addr());
         b.whole(false, Op::Eq, at, second.addr());
         let (mine, theirs) = if std::ptr::eq(first, self) {

@@ -174,6 +174,41 @@ impl<T: FoldReads> MapLock<T> {
         }
     }
 
+    /// Exclusive access if no one holds the lock and no shared reader is
+    /// in, without waiting for either (a caller holding another map's lock
+    /// must not wait for a holder that may want that map). Panics, as
+    /// `lock`, if the calling thread is the holder or a reader.
+    pub fn try_lock(&self) -> Option<ExclusiveGuard<'_, T>> {
+        let spin = self.exclusive.try_lock()?;
+        // The holder's half of the handshake, as in `lock`.
+        let used = self.used.load(Ordering::SeqCst);
+        if used != 0 {
+            let readers = self
+                .readers
+                .get()
+                .expect("a used bit follows the reader lines");
+            let mut rest = used;
+            while rest != 0 {
+                let slot = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                if readers.lines[slot].0.busy.load(Ordering::SeqCst) {
+                    if T::reader_slot() == Some(slot) {
+                        reentered();
+                    }
+                    return None;
+                }
+            }
+            // A reader that comes in now sees the exclusive flag and
+            // leaves at once, so the fold waits at most for that.
+            self.fold(used);
+        }
+        Some(ExclusiveGuard {
+            lock: self,
+            _spin: spin,
+            _exclusive: PhantomData,
+        })
+    }
+
     #[cold]
     fn lock_contended(&self) -> SpinGuard<'_, ()> {
         if self.shareable {
@@ -501,6 +536,27 @@ mod tests {
             drop(outer);
             assert_eq!(holder.join().unwrap(), [4], "the holder got the read");
         });
+    }
+
+    #[test]
+    fn try_lock_fails_while_a_holder_or_a_reader_is_in_and_folds_when_it_succeeds() {
+        let lock = MapLock::new(true, Folds::default());
+        contend(&lock);
+        let held = lock.lock();
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.try_lock().is_none(), "a holder is in"));
+        });
+        drop(held);
+        let mut reader = lock.read_shared().expect("free");
+        *reader.parts().1 = Some(read(6));
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.try_lock().is_none(), "a reader is in"));
+        });
+        // Asked for by the busy reader itself: the reentry panic, not a
+        // failure its caller would retry forever.
+        nested_panic(|| drop(lock.try_lock()));
+        drop(reader);
+        assert_eq!(lock.try_lock().expect("free").0, [6], "the read folded");
     }
 
     #[test]

@@ -250,15 +250,17 @@ pub fn panic_of(f: impl FnOnce()) -> String {
 }
 
 /// Ends the process with `message` unless dropped within a minute. A plain
-/// std thread: it touches nothing racedet checks.
-struct Watchdog {
+/// std thread: it touches nothing racedet checks. For tests whose failure
+/// would be a deadlock.
+pub struct Watchdog {
     /// Dropping it (with the watchdog) wakes the thread, which then ends.
     done: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
-    fn start(message: &'static str) -> Watchdog {
+    /// Starts the minute.
+    pub fn start(message: &'static str) -> Watchdog {
         let (done, wait) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let limit = std::time::Duration::from_secs(60);

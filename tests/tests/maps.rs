@@ -6,7 +6,7 @@ use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, at, expect_race, expect_race_by,
-    panic_of, side_at, site, spawn_named, IdMap, Signal,
+    panic_of, side_at, site, spawn_named, IdMap, Signal, Watchdog,
 };
 
 fn bucket_map(capacity: usize) -> IdMap {
@@ -229,10 +229,41 @@ fn two_threads_comparing_the_same_maps_either_way_round_neither_deadlock_nor_rac
     }
     // Each `==` holds both maps' locks; taken in the operands' order, one
     // thread would hold `a` waiting for `b` while the other holds `b`.
+    let _watchdog = Watchdog::start("two threads comparing two maps deadlocked");
     let (a2, b2) = (a.clone(), b.clone());
     let t = thread::spawn(move || (0..20_000).all(|_| *b2 == *a2));
     assert!((0..20_000).all(|_| *a == *b));
     assert!(t.join().unwrap());
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn comparing_maps_while_a_closure_under_one_reads_the_other_does_not_deadlock() {
+    let first = line!();
+    let (a, b) = (Arc::new(RaceMap::new()), Arc::new(RaceMap::new()));
+    for k in 0..8u32 {
+        a.insert(k, k);
+        b.insert(k, k);
+    }
+    // The closures run under the map whose lock `==` takes second (in
+    // address order) and read the one it takes first: waiting for the
+    // second while holding the first would deadlock.
+    let (first_map, second_map) = if Arc::as_ptr(&a) < Arc::as_ptr(&b) {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    };
+    let _watchdog = Watchdog::start("`==` deadlocked with a closure under one of its maps");
+    let t = thread::spawn(move || {
+        for _ in 0..5_000 {
+            // Exclusive (an iteration), then a key read (shared once the
+            // map's lock has been contended).
+            second_map.range(|_, _| first_map.get(&0).is_some());
+            second_map.get_with(&1, |_| first_map.get(&1));
+        }
+    });
+    assert!((0..10_000).all(|_| *a == *b));
+    t.join().unwrap();
     assert_silent(file!(), first, line!());
 }
 
