@@ -7,7 +7,6 @@ use crate::suppressions::Suppressions;
 use crate::threads::ThreadRegistry;
 use parking_lot::Mutex;
 use racedet_detector::Detector;
-use std::io::Write;
 use std::sync::OnceLock;
 
 /// Everything process-wide. Only thread start/end, slot migration, stack
@@ -59,13 +58,35 @@ fn start() -> Runtime {
 /// Prints a one-line error and exits with status 2 (bad configuration is
 /// not a race, so it does not use `exitcode`).
 pub(crate) fn fatal(message: &str) -> ! {
-    // Straight to the stream, not `eprintln!`: libtest captures the macros'
-    // output of a test's thread, and `_exit` would throw it away unseen.
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
+    // Straight to file descriptor 2: not `eprintln!`, which libtest
+    // captures on a test's thread (and `_exit` would throw that away), and
+    // not through std's stderr lock, which another thread may hold while it
+    // waits for a runtime lock this thread holds.
+    write_stderr(format!("{message}\n").as_bytes());
     // `_exit`, not `exit`: this may run with a runtime lock held, and
     // `exit` runs thread-local destructors that end the thread for the
     // detector, which takes that lock again.
     crate::exit::immediately(2)
+}
+
+/// Writes `bytes` to file descriptor 2 with no lock taken.
+#[cfg(unix)]
+fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: writing initialized bytes to a file descriptor.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        let Ok(n @ 1..) = usize::try_from(n) else {
+            return;
+        };
+        bytes = &bytes[n..];
+    }
+}
+
+/// Elsewhere through std's stream (its lock, but past libtest's capture).
+#[cfg(not(unix))]
+fn write_stderr(bytes: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(bytes);
 }
 
 impl Runtime {

@@ -183,18 +183,17 @@ fn adopt_current() -> Option<*mut Local> {
 /// Whether the calling thread is the process's main thread, which reports
 /// call "main thread". std cannot say; on Linux the main thread's id is the
 /// process id, so a std thread someone named "main" is not taken for it.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn is_process_main(_name: Option<&str>) -> bool {
-    extern "C" {
-        fn gettid() -> i32;
-    }
-    // SAFETY: gettid takes no arguments and cannot fail (glibc 2.30, musl 1.2.2).
-    let tid = unsafe { gettid() };
+    // The system call, not glibc's `gettid` wrapper, which glibc before
+    // 2.30 lacks (Rust supports 2.17).
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
     u32::try_from(tid) == Ok(std::process::id())
 }
 
 /// Elsewhere std's name for the main thread is the best there is.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn is_process_main(name: Option<&str>) -> bool {
     name == Some("main")
 }
