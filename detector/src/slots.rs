@@ -15,9 +15,10 @@ use std::fmt;
 const REUSE_CANDIDATES: usize = 8;
 
 /// Slots open before `fork` may *claim* the slot of an ended thread its
-/// parent has not seen end (see [`Detector`]). Below it every ended thread
-/// keeps its slot until someone who forks has seen its end, which is exact;
-/// past it a program that leaves threads unjoined (a thread per connection
+/// parent has not seen end (see [`Detector`]). Below it `fork` hands an
+/// ended thread's slot only to a child of a thread that has seen the end,
+/// which is exact (threads racedet did not spawn claim from the start:
+/// [`Detector::adopt_thread`]); past it a program that leaves threads unjoined (a thread per connection
 /// whose handle is dropped) would otherwise open a slot per thread, and
 /// every vector clock would grow with the threads ever created until no
 /// slot is left.
@@ -49,7 +50,9 @@ enum Slot {
 /// number of threads alive at once, not with the number ever created.
 ///
 /// Once [`CLAIM_AFTER_SLOTS`] slots are open and no freed slot passes that
-/// test, `fork` takes the oldest freed slot anyway, *claiming* to have seen
+/// test, `fork` takes the freed slot first in line anyway (freed slots wait
+/// in a queue, and those tried and not usable go to its back), *claiming*
+/// to have seen
 /// its last epoch, as [`Detector::adopt_thread`] does: the ended thread's
 /// accesses then count as ordered before the child's (and before anyone's
 /// who later synchronizes with the child), which can hide a race with them
@@ -120,7 +123,7 @@ impl Detector {
     }
 
     /// Starts a thread whose creator the caller cannot see (a thread not
-    /// spawned through racedet). It takes the oldest freed slot, if
+    /// spawned through racedet). It takes the freed slot first in line, if
     /// any, *claiming* to have seen that slot's last epoch: the ended
     /// thread's accesses are then ordered before this thread's, which can
     /// hide a race between the two but never invents one, and keeps clocks
