@@ -110,10 +110,15 @@ fn location(site: &SourceSite, related: Option<(u32, String)>) -> Value {
         // from; %SRCROOT% is the conventional name for it.
         artifact["uriBaseId"] = json!("%SRCROOT%");
     }
+    let mut region = json!({ "startLine": site.line });
+    // SARIF columns start at 1; 0 is the reports' "unknown".
+    if site.column > 0 {
+        region["startColumn"] = json!(site.column);
+    }
     let mut loc = json!({
         "physicalLocation": {
             "artifactLocation": artifact,
-            "region": { "startLine": site.line, "startColumn": site.column },
+            "region": region,
         }
     });
     if let Some((id, text)) = related {

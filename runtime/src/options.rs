@@ -159,9 +159,13 @@ impl Options {
                     o.symbolizer = match value {
                         "auto" => Symbolizer::Auto,
                         "inprocess" => Symbolizer::InProcess,
-                        program => Symbolizer::Program(find_program(program).ok_or_else(|| {
-                            bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH)".into())
-                        })?),
+                        program => Symbolizer::Program(
+                            find_program(program)
+                                .filter(|path| names_a_symbolizer(path))
+                                .ok_or_else(|| {
+                                    bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH, whose file name contains `symbolizer` or `addr2line`: it says which protocol to speak)".into())
+                                })?,
+                        ),
                     }
                 }
                 _ => {
@@ -194,6 +198,17 @@ fn non_empty<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
     } else {
         Ok(value)
     }
+}
+
+/// Whether `path`'s file name says which symbolizer it is: the runtime
+/// speaks addr2line's protocol to a name containing `addr2line`, and
+/// llvm-symbolizer's to one containing `symbolizer` (`llvm-symbolizer-17`,
+/// a wrapper script named so). Any other program would be spoken to in a
+/// protocol it does not know, and every report would quietly fall back.
+fn names_a_symbolizer(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("addr2line") || n.contains("symbolizer"))
 }
 
 /// The file `program` names: a path (with a `/`) as it is, a bare name
@@ -246,9 +261,33 @@ mod tests {
             Options::parse("symbolizer=auto").unwrap().symbolizer,
             Symbolizer::Auto
         );
-        let exe = std::env::current_exe().unwrap();
-        let o = Options::parse(&format!("symbolizer={}", exe.display())).unwrap();
-        assert_eq!(o.symbolizer, Symbolizer::Program(exe));
+        let dir = std::env::temp_dir().join(format!("racedet-options-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, accepted) in [
+            ("llvm-symbolizer-17", true),
+            ("wrapped-symbolizer", true),
+            ("x86_64-linux-gnu-addr2line", true),
+            // Exists, but its name says no protocol: every report would
+            // fall back without saying why.
+            ("true", false),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, "").unwrap();
+            let parsed = Options::parse(&format!("symbolizer={}", path.display()));
+            match parsed {
+                Ok(o) => {
+                    assert!(accepted, "{name} accepted");
+                    assert_eq!(o.symbolizer, Symbolizer::Program(path));
+                }
+                Err(e) => {
+                    assert!(!accepted, "{name} refused: {e}");
+                    assert!(e
+                        .to_string()
+                        .contains("contains `symbolizer` or `addr2line`"));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
         let e = Options::parse("symbolizer=/nonexistent/llvm-symbolizer")
             .unwrap_err()
             .to_string();

@@ -57,13 +57,18 @@ pub struct SourceSite {
     pub file: String,
     /// 1-based line.
     pub line: u32,
-    /// 1-based column.
+    /// 1-based column; 0 when unknown (addr2line gives none).
     pub column: u32,
 }
 
 impl fmt::Display for SourceSite {
+    /// `file:line:column`, or `file:line` when the column is unknown (a
+    /// `:0` would read as a real column).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        match self.column {
+            0 => write!(f, "{}:{}", self.file, self.line),
+            column => write!(f, "{}:{}:{column}", self.file, self.line),
+        }
     }
 }
 
@@ -324,5 +329,19 @@ fn capitalize(s: &str) -> String {
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_site_without_a_column_prints_file_and_line_only() {
+        let site = |column| super::SourceSite {
+            file: "src/lib.rs".into(),
+            line: 7,
+            column,
+        };
+        assert_eq!(site(13).to_string(), "src/lib.rs:7:13");
+        assert_eq!(site(0).to_string(), "src/lib.rs:7");
     }
 }
