@@ -76,10 +76,11 @@ pub struct Request<'a> {
 /// Prints the merged reports; exit status 66 when any race is listed.
 pub fn run(req: &Request) -> Result<i32> {
     let paths = if req.paths.is_empty() {
-        let ws = Workspace::find(
-            req.manifest_path,
-            "pass --manifest-path, or a run directory such as target/racedet/runs/latest",
-        )?;
+        let fix = match req.manifest_path {
+            Some(_) => "fix --manifest-path, or pass a run directory instead",
+            None => "pass --manifest-path, or a run directory such as target/racedet/runs/latest",
+        };
+        let ws = Workspace::find(req.manifest_path, fix)?;
         vec![crate::run_dir::latest(&cargo::runs_dir(&ws.target_dir))?]
     } else {
         req.paths.to_vec()

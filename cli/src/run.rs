@@ -21,7 +21,11 @@ use std::process::{ExitStatus, Stdio};
 pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     let rargs = RunnerArgs::parse(runner, args, fail_fast)?;
     detect_env::validate_user_options()?;
-    let ws = Workspace::find(rargs.manifest_path.as_deref(), "pass --manifest-path")?;
+    let fix = match rargs.manifest_path {
+        Some(_) => "fix --manifest-path",
+        None => "pass --manifest-path",
+    };
+    let ws = Workspace::find(rargs.manifest_path.as_deref(), fix)?;
     let base = rargs
         .target_dir
         .clone()

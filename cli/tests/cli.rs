@@ -228,6 +228,19 @@ fn report_with_manifest_path_reads_that_project_s_latest_run_from_anywhere() {
         "{}",
         stderr(&out)
     );
+    // A manifest that is not there: the fix named is that option's.
+    for command in ["report", "test"] {
+        let out = run(racedet(
+            &scratch("bad-manifest"),
+            &[command, "--manifest-path", "no/Cargo.toml"],
+        ));
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            stderr(&out).contains("or fix --manifest-path"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

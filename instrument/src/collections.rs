@@ -581,6 +581,15 @@ impl<K, V> ExactSizeIterator for IntoIter<K, V> {
 
 impl<K, V> std::iter::FusedIterator for IntoIter<K, V> {}
 
+// As std's (an empty iterator).
+impl<K, V> Default for IntoIter<K, V> {
+    fn default() -> Self {
+        IntoIter {
+            pairs: Default::default(),
+        }
+    }
+}
+
 impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IntoIter<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.pairs.fmt(f)

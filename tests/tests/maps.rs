@@ -293,6 +293,8 @@ fn equality_get_key_value_and_into_iter_behave_as_std_s() {
     assert_eq!(a.get_key_value("x"), None);
     let pairs = a.into_iter();
     assert_eq!(pairs.len(), 20);
+    let none: racedet::collections::IntoIter<String, u32> = Default::default();
+    assert_eq!(none.len(), 0);
     let mut pairs: Vec<(String, u32)> = pairs.collect();
     pairs.sort_by_key(|p| p.1);
     assert_eq!(pairs.len(), 20);
