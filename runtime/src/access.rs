@@ -120,9 +120,9 @@ fn on_race(l: &Local, race: Race<Site>, object: &dyn Fn() -> ObjectInfo) {
     rt.reporter.submit(report);
 }
 
-fn source(loc: &Location<'_>, strip: Option<&str>) -> SourceSite {
+fn source(loc: &Location<'_>, shorten: &impl Fn(&str) -> String) -> SourceSite {
     SourceSite {
-        file: stack::strip(loc.file(), strip),
+        file: shorten(loc.file()),
         line: loc.line(),
         column: loc.column(),
     }
@@ -175,18 +175,15 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
     let [current_stack, current_created, previous_created, previous_stack, object_created] =
         stack::resolve(ips.each_ref().map(|s| &s[..]), &rt.options.symbolizer);
     // Exact sites (`#[track_caller]`) are relative to the crate or workspace
-    // root while debug info paths are absolute; unless told otherwise, strip
-    // the root that the top frame reveals, so both read alike.
-    let auto = if rt.options.strip_path_prefix.is_none() {
-        source_root(&current_stack, race.current.site.location.file())
-    } else {
-        None
-    };
-    let strip = rt.options.strip_path_prefix.as_deref().or(auto.as_deref());
+    // root while debug info paths are absolute; the root the top frame
+    // reveals comes off both, and the user's prefix after (`stack::shorten`).
+    let root = source_root(&current_stack, race.current.site.location.file());
+    let user_prefix = rt.options.strip_path_prefix.as_deref();
+    let shorten = |path: &str| stack::shorten(path, root.as_deref(), user_prefix);
     let stripped = |mut frames: Vec<Frame>| {
         for f in &mut frames {
             if let Some(site) = &mut f.site {
-                site.file = stack::strip(&site.file, strip);
+                site.file = shorten(&site.file);
             }
         }
         frames
@@ -212,7 +209,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
             op: a.site.detail.operation().name().to_string(),
             map_part: map_part(a.site.detail),
             thread,
-            site: source(a.site.location, strip),
+            site: source(a.site.location, &shorten),
             stack,
         };
     let mut threads = vec![ThreadDesc {
@@ -251,7 +248,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         object: Object {
             kind: object.kind.to_string(),
             address: format!("{:#x}", object.address),
-            created_at: object.created_at.map(|c| source(c, strip)),
+            created_at: object.created_at.map(|c| source(c, &shorten)),
             created_stack: stripped(object_created),
         },
         threads,

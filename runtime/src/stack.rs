@@ -121,12 +121,24 @@ pub(crate) fn resolve_in_process(address: usize) -> Vec<Frame> {
     frames
 }
 
-/// Removes `prefix` from the front of a path, if present.
-pub fn strip(path: &str, prefix: Option<&str>) -> String {
-    match prefix {
-        Some(p) if !p.is_empty() => path.strip_prefix(p).unwrap_or(path).to_string(),
-        _ => path.to_string(),
+/// A report's file path, shortened. Exact sites (`#[track_caller]`) are
+/// relative to the source `root` while debug-info paths are absolute: the
+/// root comes off every path, so both read alike. The user's
+/// `strip_path_prefix` then comes off a path's absolute form (the root
+/// put back on a relative one) or else its root-relative form, whichever
+/// it starts, so one setting shortens both kinds the same way.
+pub fn shorten(path: &str, root: Option<&str>, prefix: Option<&str>) -> String {
+    let relative = root.and_then(|r| path.strip_prefix(r)).unwrap_or(path);
+    if let Some(p) = prefix.filter(|p| !p.is_empty()) {
+        let absolute = match root {
+            Some(r) if !path.starts_with('/') => format!("{r}{path}"),
+            _ => path.to_string(),
+        };
+        if let Some(rest) = absolute.strip_prefix(p).or(relative.strip_prefix(p)) {
+            return rest.to_string();
+        }
     }
+    relative.to_string()
 }
 
 /// Keeps the user's frames only: racedet's own frames sit above them, thread
@@ -222,10 +234,27 @@ mod tests {
     }
 
     #[test]
-    fn strip_path_prefix_only_strips_a_leading_match() {
-        assert_eq!(strip("/src/app/main.rs", Some("/src/")), "app/main.rs");
-        assert_eq!(strip("lib/x.rs", Some("/src/")), "lib/x.rs");
-        assert_eq!(strip("lib/x.rs", None), "lib/x.rs");
+    fn paths_lose_the_source_root_and_the_user_s_prefix_in_either_form() {
+        let root = Some("/work/app/");
+        // A debug-info path and an exact site of the same file.
+        let (deep, site) = ("/work/app/src/bin/x.rs", "src/bin/x.rs");
+        for prefix in [None, Some("")] {
+            assert_eq!(shorten(deep, root, prefix), "src/bin/x.rs");
+            assert_eq!(shorten(site, root, prefix), "src/bin/x.rs");
+        }
+        // The prefix as an absolute path or a root-relative one: both
+        // kinds of path come out alike.
+        for prefix in ["/work/app/src/", "src/"] {
+            assert_eq!(shorten(deep, root, Some(prefix)), "bin/x.rs", "{prefix}");
+            assert_eq!(shorten(site, root, Some(prefix)), "bin/x.rs", "{prefix}");
+        }
+        // Only a leading match; a path outside the root keeps its form.
+        assert_eq!(shorten(deep, root, Some("bin/")), "src/bin/x.rs");
+        let std_path = "/rustc/abc/library/std/src/thread/mod.rs";
+        assert_eq!(shorten(std_path, root, Some("/src/")), std_path);
+        // No root known (no frame revealed it): the prefix alone.
+        assert_eq!(shorten(deep, None, Some("/work/")), "app/src/bin/x.rs");
+        assert_eq!(shorten(site, None, None), "src/bin/x.rs");
     }
 
     #[test]

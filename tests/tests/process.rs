@@ -230,6 +230,37 @@ fn the_process_main_thread_is_reported_as_the_main_thread() {
 }
 
 #[test]
+fn strip_path_prefix_shortens_exact_sites_and_stack_frames_alike() {
+    // Exact sites are relative to the workspace root, debug-info paths
+    // absolute: a root-relative prefix and an absolute one shorten both.
+    let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../")).unwrap();
+    let absolute = format!("{}/tests/src/", root.display());
+    for prefix in ["tests/src/", absolute.as_str()] {
+        let o = racy(
+            "race",
+            &format!("report_format=json strip_path_prefix={prefix}"),
+        );
+        let err = stderr(&o);
+        let line = err.lines().find(|l| l.starts_with('{')).expect("a report");
+        let r: Report = serde_json::from_str(line).unwrap();
+        let mut files: Vec<&str> = vec![&r.current.site.file, &r.previous.site.file];
+        files.extend(
+            r.current
+                .stack
+                .iter()
+                .filter_map(|f| f.site.as_ref())
+                .map(|s| s.file.as_str())
+                .filter(|f| f.ends_with("racy.rs")),
+        );
+        assert!(files.len() > 2, "{prefix}: a stack frame in racy.rs\n{err}");
+        assert!(
+            files.iter().all(|f| *f == "bin/racy.rs"),
+            "{prefix}: {files:?}"
+        );
+    }
+}
+
+#[test]
 fn suppressions_hide_matching_races() {
     let dir = temp_dir("supp");
     let file = dir.join("supp.txt");
