@@ -476,11 +476,11 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
 impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> {
     /// Whether both maps hold the same pairs (as std's `HashMap`, Go's
     /// `maps.Equal`): an iteration of each. Both maps' locks are held
-    /// while comparing: the first in address order waited for, the second
-    /// only taken if free, else both let go and tried again. So neither
-    /// two threads comparing the same maps either way round, nor one
-    /// comparing while another's closure under one map uses the other,
-    /// can deadlock.
+    /// while comparing, taken as C++'s `std::lock` takes two: wait for one
+    /// holding none, take the other only if free, else let go and wait for
+    /// that one instead. So neither two threads comparing the same maps
+    /// either way round, nor one comparing while another's closure under
+    /// one map uses the other, can deadlock.
     #[track_caller]
     fn eq(&self, other: &Self) -> bool {
         let at = Location::caller();
@@ -496,13 +496,19 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
         } else {
             (other, self)
         };
+        // Wait for one lock holding none, then only try the other; on
+        // failure let go and wait for the other one instead (as C++'s
+        // `std::lock`), so a busy map is waited for, not polled.
         let (mut a, mut b) = loop {
             let a = first.inner.lock();
             if let Some(b) = second.inner.try_lock() {
                 break (a, b);
             }
             drop(a);
-            std::thread::yield_now();
+            let b = second.inner.lock();
+            if let Some(a) = first.inner.try_lock() {
+                break (a, b);
+            }
         };
         a.whole(false, Op::Eq, at, first.addr());
         b.whole(false, Op::Eq, at, second.addr());

@@ -179,7 +179,14 @@ impl<T: FoldReads> MapLock<T> {
     /// must not wait for a holder that may want that map). Panics, as
     /// `lock`, if the calling thread is the holder or a reader.
     pub fn try_lock(&self) -> Option<ExclusiveGuard<'_, T>> {
-        let spin = self.exclusive.try_lock()?;
+        let Some(spin) = self.exclusive.try_lock() else {
+            // A holder may be waiting for this very thread's shared read
+            // (`lock` panics for this in `lock_contended`).
+            if self.reading_here() {
+                reentered();
+            }
+            return None;
+        };
         // The holder's half of the handshake, as in `lock`.
         let used = self.used.load(Ordering::SeqCst);
         if used != 0 {
@@ -533,6 +540,9 @@ mod tests {
             eventually("the holder is in", || lock.exclusive.is_locked());
             // It would have waited for the holder, which waits for it.
             nested_panic(|| drop(lock.lock()));
+            // Nor may a try fail quietly: its caller (`==`) would try
+            // again for ever.
+            nested_panic(|| drop(lock.try_lock()));
             drop(outer);
             assert_eq!(holder.join().unwrap(), [4], "the holder got the read");
         });
