@@ -40,11 +40,19 @@ pub struct RunOptions {
     pub replaced: Vec<String>,
 }
 
-/// Checks the user's `RACEDET_OPTIONS` before anything is built: the same
-/// check every test process would make, once, with the same message; and
-/// the suppressions file, which every process would otherwise fail to load
-/// alike.
-pub fn validate_user_options() -> Result<()> {
+/// Checks, before anything is built, what would otherwise fail every test
+/// process alike after the build: the user's `RACEDET_OPTIONS` (the same
+/// check each process makes, with the same message), their suppressions
+/// file, and that the run directories under `runs` can be named in
+/// `RACEDET_OPTIONS`.
+pub fn validate_user_options(runs: &Path) -> Result<()> {
+    let runs = runs.to_string_lossy();
+    if runs.contains([' ', '\t', '\n', ':']) {
+        return Err(Failure::input(format!(
+            "the run directories' path {runs} contains a space or `:`, which RACEDET_OPTIONS \
+             cannot carry; set CARGO_TARGET_DIR (or --target-dir) to a path without them"
+        )));
+    }
     user_options().map(drop)
 }
 
@@ -78,10 +86,27 @@ fn from_here(path: &Path) -> Result<PathBuf> {
 }
 
 /// The user's options with reports sent to `reports_prefix` (`RUN/report`)
-/// as JSON.
+/// as JSON, and their suppressions file copied into the run directory
+/// (`RUN/suppressions`), which the test processes read instead: they run in
+/// their packages' directories, where a relative path would name another
+/// file or none, and the copy's path is one `RACEDET_OPTIONS` can carry.
+/// The run directory also keeps what was suppressed in it.
 pub fn run_options(reports_prefix: &Path) -> Result<RunOptions> {
     let (user, parsed) = user_options()?;
-    let (options, replaced) = merged_options(&user, reports_prefix)?;
+    let copy = match &parsed.suppressions {
+        Some(path) => {
+            let copy = reports_prefix.with_file_name("suppressions");
+            std::fs::copy(from_here(path)?, &copy).map_err(|e| {
+                Failure::input(format!(
+                    "cannot copy the suppressions file into {}: {e}",
+                    copy.display()
+                ))
+            })?;
+            Some(copy)
+        }
+        None => None,
+    };
+    let (options, replaced) = merged_options(&user, reports_prefix, copy.as_deref())?;
     Ok(RunOptions {
         var: ("RACEDET_OPTIONS".to_string(), options.into()),
         exitcode: parsed.exitcode,
@@ -115,34 +140,28 @@ fn flags_var(name: &str, encoded: Option<String>, plain: Option<String>) -> (Str
 }
 
 /// The user's `RACEDET_OPTIONS`, validated, with `report_format` and
-/// `log_path` replaced by this run's; every other key is kept.
-fn merged_options(user: &str, prefix: &Path) -> Result<(String, Vec<String>)> {
+/// `log_path` replaced by this run's, and `suppressions` by the run's copy
+/// of the file; every other key is kept.
+fn merged_options(
+    user: &str,
+    prefix: &Path,
+    suppressions: Option<&Path>,
+) -> Result<(String, Vec<String>)> {
+    // Under the run directories, whose path `validate_user_options` checked.
     let prefix = prefix.to_string_lossy();
-    if prefix.contains([' ', '\t', '\n', ':']) {
-        return Err(Failure::input(format!(
-            "the run directory {prefix} contains a space or `:`, which RACEDET_OPTIONS cannot \
-             carry; set CARGO_TARGET_DIR (or --target-dir) to a path without them"
-        )));
-    }
     let mut kept = Vec::new();
     let mut replaced = Vec::new();
     // The runtime separates pairs by whitespace or `:`; so does this.
     for pair in user.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
         if key == "log_path" || key == "report_format" {
             replaced.push(pair.to_string());
         } else if key == "suppressions" {
-            let path = from_here(Path::new(value))?;
-            let path = path.to_str().unwrap_or(":");
-            if path.contains([' ', '\t', '\n', ':']) {
-                return Err(Failure::input(format!(
-                    "the suppressions file's path {} contains a space, a `:` or a byte that is \
-                     not UTF-8, which RACEDET_OPTIONS cannot carry; move or link the file to a \
-                     path without them",
-                    from_here(Path::new(value))?.display()
-                )));
+            // Each copy of the key (the last one wins) names the run's copy
+            // of the file the options chose.
+            if let Some(copy) = suppressions {
+                kept.push(format!("suppressions={}", copy.display()));
             }
-            kept.push(format!("suppressions={path}"));
         } else {
             kept.push(pair.to_string());
         }
@@ -185,20 +204,22 @@ mod tests {
     #[test]
     fn user_options_are_kept_except_where_reports_go() {
         let (o, replaced) = merged_options(
-            "history=full log_path=/tmp/x report_format=text",
+            "history=full log_path=/tmp/x report_format=text suppressions=a/b.txt",
             Path::new("/t/runs/1/report"),
+            Some(Path::new("/t/runs/1/suppressions")),
         )
         .unwrap();
         assert_eq!(
             o,
-            "history=full report_format=json log_path=/t/runs/1/report"
+            "history=full suppressions=/t/runs/1/suppressions report_format=json \
+             log_path=/t/runs/1/report"
         );
         assert_eq!(replaced, ["log_path=/tmp/x", "report_format=text"]);
     }
 
     #[test]
     fn a_run_directory_the_options_cannot_carry_is_refused() {
-        let e = merged_options("", Path::new("/my dir/report")).unwrap_err();
+        let e = validate_user_options(Path::new("/my dir/racedet/runs")).unwrap_err();
         assert!(e.message.contains("CARGO_TARGET_DIR"), "{e}");
     }
 }

@@ -20,7 +20,6 @@ use std::process::{ExitStatus, Stdio};
 /// races were found, else the runner's own status.
 pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     let rargs = RunnerArgs::parse(runner, args, fail_fast)?;
-    detect_env::validate_user_options()?;
     let fix = match rargs.manifest_path {
         Some(_) => "fix --manifest-path",
         None => "pass --manifest-path",
@@ -30,6 +29,7 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         .target_dir
         .clone()
         .unwrap_or_else(|| ws.target_dir.clone());
+    detect_env::validate_user_options(&cargo::runs_dir(&base))?;
     let target = cargo::racedet_dir(&base);
     let build_vars = detect_env::build_vars();
     let mut err = std::io::stderr();

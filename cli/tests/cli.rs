@@ -634,8 +634,9 @@ fn missing_paths_say_what_was_expected() {
 #[test]
 fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
     // Test processes run in their package's directory; the path is the
-    // user's, typed where they ran `cargo racedet`.
-    let dir = scratch("relative-suppressions");
+    // user's, typed where they ran `cargo racedet` (here a directory whose
+    // name RACEDET_OPTIONS could not carry: the processes read a copy).
+    let dir = scratch("relative suppressions");
     std::fs::create_dir_all(dir.join("supp")).unwrap();
     std::fs::write(dir.join("supp/racy.txt"), "race:racy_fixture::fill\n").unwrap();
     let manifest = fixture("racy").join("Cargo.toml");
@@ -651,6 +652,11 @@ fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("racedet: no data races found"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(run_dir_of(&out).join("suppressions")).unwrap(),
+        "race:racy_fixture::fill\n",
+        "the run keeps the suppressions it used"
+    );
 
     // A file that is not there is refused before anything is built.
     let mut cmd = racedet(
@@ -682,6 +688,19 @@ fn bad_options_are_refused_before_anything_is_built() {
     );
     // Refused before the build: the error is all it printed.
     assert_eq!(err.lines().count(), 1, "{err}");
+
+    // So is a target directory RACEDET_OPTIONS could not name the run
+    // directories in, and no run is left behind.
+    let target = scratch("spaced target").join("t d");
+    let out = run(racedet(
+        &fixture("clean"),
+        &["test", "--target-dir", target.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("contains a space or `:`"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!target.exists(), "nothing built, no run directory");
 
     let out = run(racedet(&fixture("clean"), &["report", "--frobnicate"]));
     assert_eq!(out.status.code(), Some(2));

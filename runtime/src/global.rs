@@ -75,10 +75,13 @@ fn write_stderr(mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: writing initialized bytes to a file descriptor.
         let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
-        let Ok(n @ 1..) = usize::try_from(n) else {
-            return;
-        };
-        bytes = &bytes[n..];
+        match usize::try_from(n) {
+            Ok(n @ 1..) => bytes = &bytes[n..],
+            // Interrupted by a signal before writing: again.
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+            }
+            _ => return,
+        }
     }
 }
 

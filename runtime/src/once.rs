@@ -20,8 +20,8 @@ pub struct OnceClock {
     clock: UnsafeCell<SyncClock>,
 }
 
-// SAFETY: see the type's doc: std's once orders the single write before
-// every read.
+// SAFETY: see the type's doc: std's once runs one attempt at a time and
+// orders each attempt's write before the next attempt and every observer.
 unsafe impl Sync for OnceClock {}
 
 // The clock is written only after the user's initializer has returned or
