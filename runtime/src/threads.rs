@@ -112,23 +112,51 @@ thread_local! {
     /// Set once the thread's racedet state has ended: accesses made later
     /// (by other thread-locals' destructors) are not checked.
     static GONE: Cell<bool> = const { Cell::new(false) };
-    /// Ends an adopted thread for the detector when the thread exits.
+    /// Ends the thread for the detector when the thread exits: an adopted
+    /// thread, and a racedet-spawned one joined through its handle (see
+    /// `Running`).
     static OWNER: Owner = const { Owner };
+    /// The join handle's side of a racedet-spawned thread whose end waits
+    /// for `OWNER`'s destructor (`Arc::into_raw`; null if none). A raw
+    /// pointer in a `Cell`: no destructor of its own.
+    static DONE: Cell<*const Completion> = const { Cell::new(ptr::null()) };
 }
 
-/// Its destructor ends the calling thread's `Local`.
+/// Its destructor ends the calling thread's `Local`. Registered when the
+/// thread first touches racedet (an adopted thread) or as the first thing
+/// a racedet-spawned thread does, before the user's code registers any
+/// thread-local: destructors run in reverse order of registration, so
+/// this one runs after theirs, and their accesses and synchronization are
+/// still the thread's.
 struct Owner;
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        GONE.set(true);
-        let p = CURRENT.replace(ptr::null_mut());
-        if !p.is_null() {
-            // SAFETY: `p` came from `Box::into_raw` in this thread and was
-            // just unpublished.
-            let local = unsafe { Box::from_raw(p) };
-            finish(*local);
+        let done = DONE.replace(ptr::null());
+        // SAFETY: `done` came from `Arc::into_raw` in `Running::drop` on
+        // this thread and was just taken out.
+        let done = (!done.is_null()).then(|| unsafe { Arc::from_raw(done) });
+        end_here(done.as_deref());
+    }
+}
+
+/// Ends the calling thread's racedet state, if it has one, handing its
+/// final clock to `done` (a spawned thread's joiners and scope).
+fn end_here(done: Option<&Completion>) {
+    GONE.set(true);
+    let p = CURRENT.replace(ptr::null_mut());
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` came from `Box::into_raw` on this thread and was just
+    // unpublished.
+    let local = unsafe { Box::from_raw(p) };
+    let clock = finish(*local);
+    if let Some(done) = done {
+        if let Some(scope) = &done.scope {
+            scope.clock.lock().merge_clock(&clock);
         }
+        *done.clock.lock() = Some(clock);
     }
 }
 
@@ -358,36 +386,40 @@ pub fn fork(name: Option<String>) -> Option<Child> {
     })
 }
 
-/// Ends a racedet-spawned thread when dropped (also when it panics), and
-/// hands its final clock to the joiners.
+/// Marks the end of a racedet-spawned thread's closure when dropped (also
+/// when it panics). A scoped thread ends for the detector there: std's
+/// scope returns once the closures have returned, before the threads'
+/// thread-local destructors run. A thread joined through its handle ends
+/// later, in `Owner`'s destructor, after the user's thread-locals' (std's
+/// `join` waits for those), so their accesses are checked and their
+/// synchronization (a send, an unlock) is seen.
 pub struct Running {
     done: Arc<Completion>,
+    /// Whether `Owner`'s destructor was registered to end the thread.
+    owner: bool,
 }
 
 /// In the child, first thing: installs its state.
 pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
+    let mut owner = false;
     if let Some(child) = child {
         let local = Box::new(make_local(child.state, child.info));
         let old = CURRENT.replace(Box::into_raw(local));
         debug_assert!(old.is_null(), "a fresh thread has no racedet state");
+        // Before the user's code registers thread-locals (see `Owner`).
+        owner = OWNER.try_with(|_| ()).is_ok();
     }
-    Running { done }
+    Running { done, owner }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        GONE.set(true);
-        let p = CURRENT.replace(ptr::null_mut());
-        if p.is_null() {
-            return;
+        if self.owner && self.done.scope.is_none() {
+            let done = Arc::into_raw(self.done.clone());
+            let old = DONE.replace(done);
+            debug_assert!(old.is_null(), "one spawned closure per thread");
+        } else {
+            end_here(Some(&self.done));
         }
-        // SAFETY: `p` came from `Box::into_raw` in `enter` on this thread and
-        // was just unpublished.
-        let local = unsafe { Box::from_raw(p) };
-        let clock = finish(*local);
-        if let Some(scope) = &self.done.scope {
-            scope.clock.lock().merge_clock(&clock);
-        }
-        *self.done.clock.lock() = Some(clock);
     }
 }

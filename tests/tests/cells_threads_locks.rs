@@ -5,8 +5,8 @@ use racedet::reports::ReportKind;
 use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
-    assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, panic_of, site,
-    spawn_named, Signal,
+    assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, expect_race_by,
+    panic_of, site, spawn_named, Signal,
 };
 
 #[test]
@@ -372,6 +372,85 @@ fn seventy_thousand_threads_never_joined_do_not_run_out_of_slots() {
     // The last thread may still be dropping its clone of `count`.
     let c = count.lock().unwrap();
     assert_eq!(c.get(), 70_000);
+    assert_silent(file!(), first, line!());
+}
+
+/// A thread-local whose destructor runs `on_exit` once its thread ends
+/// (after the thread's closure has returned).
+struct AtExit(std::cell::Cell<Option<Box<dyn FnOnce()>>>);
+
+impl Drop for AtExit {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+thread_local! {
+    static AT_EXIT: AtExit = const { AtExit(std::cell::Cell::new(None)) };
+}
+
+fn at_exit(f: impl FnOnce() + 'static) {
+    AT_EXIT.with(|a| a.0.set(Some(Box::new(f))));
+}
+
+#[test]
+fn a_send_from_a_thread_local_destructor_orders_the_thread_s_writes() {
+    // Detached: only the channel, used in the destructor after the
+    // closure returned, orders the write before the read.
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    let (tx, rx) = racedet::sync::mpsc::channel();
+    let x2 = x.clone();
+    drop(thread::spawn(move || {
+        at_exit(move || tx.send(()).unwrap());
+        x2.set(42);
+    }));
+    rx.recv().unwrap();
+    assert_eq!(x.get(), 42);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    // Two threads' destructors write the cell, nothing ordering them: a
+    // race. A's writes first, B's second (std signals and a std channel
+    // for the lines: order in time only).
+    let a_wrote = std::sync::Arc::new(Signal::default());
+    let (lines, wrote_at) = std::sync::mpsc::channel::<u32>();
+    let (xa, raised, line_a) = (x.clone(), a_wrote.clone(), lines.clone());
+    let a = thread::Builder::new()
+        .name("tls-writer-a".into())
+        .spawn(move || {
+            at_exit(move || {
+                line_a.send(site!(xa.set(1))).unwrap();
+                raised.raise();
+            })
+        })
+        .unwrap();
+    let (xb, awaited) = (x.clone(), a_wrote.clone());
+    let b = thread::Builder::new()
+        .name("tls-writer-b".into())
+        .spawn(move || {
+            at_exit(move || {
+                awaited.wait();
+                lines.send(site!(xb.set(2))).unwrap();
+            })
+        })
+        .unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+    let (la, lb) = (wrote_at.recv().unwrap(), wrote_at.recv().unwrap());
+    let r = expect_race_by(
+        file!(),
+        [(lb, Some("tls-writer-b")), (la, Some("tls-writer-a"))],
+    );
+    assert_eq!(r.kind, ReportKind::DataRace);
+    // The joins order both destructors' writes before this one.
+    x.set(3);
     assert_silent(file!(), first, line!());
 }
 
