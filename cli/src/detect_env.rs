@@ -46,7 +46,13 @@ pub struct RunOptions {
 /// file, and that the run directories under `runs` can be named in
 /// `RACEDET_OPTIONS`.
 pub fn validate_user_options(runs: &Path) -> Result<()> {
-    let runs = runs.to_string_lossy();
+    let Some(runs) = runs.to_str() else {
+        return Err(Failure::input(format!(
+            "the run directories' path {} is not valid UTF-8, which RACEDET_OPTIONS cannot \
+             carry; set CARGO_TARGET_DIR (or --target-dir) to a path in plain text",
+            runs.display()
+        )));
+    };
     if runs.contains([' ', '\t', '\n', ':']) {
         return Err(Failure::input(format!(
             "the run directories' path {runs} contains a space or `:`, which RACEDET_OPTIONS \
@@ -95,7 +101,7 @@ pub fn run_options(reports_prefix: &Path) -> Result<RunOptions> {
     let (user, parsed) = user_options()?;
     let copy = match &parsed.suppressions {
         Some(path) => {
-            let copy = reports_prefix.with_file_name("suppressions");
+            let copy = reports_prefix.with_file_name(crate::run_dir::SUPPRESSIONS);
             std::fs::copy(from_here(path)?, &copy).map_err(|e| {
                 Failure::input(format!(
                     "cannot copy the suppressions file into {}: {e}",

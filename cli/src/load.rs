@@ -6,7 +6,7 @@
 //! (and line); nothing is skipped without a word.
 
 use crate::error::{Failure, Result};
-use crate::run_dir::{RunInfo, REPORT_PREFIX, RUN_INFO};
+use crate::run_dir::{RunInfo, REPORT_PREFIX, RUN_INFO, SUPPRESSIONS};
 use racedet_runtime::report::{PairKey, Report};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -96,6 +96,8 @@ fn load_run_dir(dir: &Path, loaded: &mut Loaded) -> Result<()> {
             loaded.runs.push(RunInfo::load(&path)?);
         } else if is_report(&name) {
             load_file(&path, loaded)?;
+        } else if name == SUPPRESSIONS {
+            // The run's copy of the suppressions it used: not a report.
         } else {
             loaded.notes.push(format!(
                 "ignoring {} (not a {REPORT_PREFIX}.PID file)",

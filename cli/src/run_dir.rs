@@ -11,6 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// File name of a run's metadata inside its directory.
 pub const RUN_INFO: &str = "run.json";
+/// The run's copy of the user's suppressions file, which its test
+/// processes read (see `detect_env::run_options`).
+pub const SUPPRESSIONS: &str = "suppressions";
 
 /// Prefix given to `log_path`: the runtime appends `.PID`.
 pub const REPORT_PREFIX: &str = "report";

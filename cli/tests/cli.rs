@@ -634,35 +634,49 @@ fn missing_paths_say_what_was_expected() {
 #[test]
 fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
     // Test processes run in their package's directory; the path is the
-    // user's, typed where they ran `cargo racedet` (here a directory whose
-    // name RACEDET_OPTIONS could not carry: the processes read a copy).
-    let dir = scratch("relative suppressions");
-    std::fs::create_dir_all(dir.join("supp")).unwrap();
-    std::fs::write(dir.join("supp/racy.txt"), "race:racy_fixture::fill\n").unwrap();
+    // user's, typed where they ran `cargo racedet`. First from a directory
+    // whose name RACEDET_OPTIONS could not carry (the processes read a
+    // copy in the run directory), then from one where the target directory
+    // is named relatively too (the copy's path must still be found from
+    // the package's directory).
     let manifest = fixture("racy").join("Cargo.toml");
-    let out = {
-        let _lock = suite_lock();
-        let mut cmd = racedet(
-            &dir,
-            &["test", "--manifest-path", manifest.to_str().unwrap()],
+    let manifest = manifest.to_str().unwrap();
+    for name in ["relative suppressions", "relative-target"] {
+        let dir = scratch(name);
+        std::fs::create_dir_all(dir.join("supp")).unwrap();
+        std::fs::write(dir.join("supp/racy.txt"), "race:racy_fixture::fill\n").unwrap();
+        let mut args = vec!["test", "--manifest-path", manifest];
+        let up = "../".repeat(dir.components().count() - 1);
+        let target = format!("{up}{}", fixture_target().display()).replace("//", "/");
+        if name == "relative-target" {
+            args.extend(["--target-dir", &target]);
+        }
+        let out = {
+            let _lock = suite_lock();
+            let mut cmd = racedet(&dir, &args);
+            cmd.env("RACEDET_OPTIONS", "suppressions=supp/racy.txt");
+            run(cmd)
+        };
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{name}: {err}");
+        assert!(
+            err.contains("racedet: no data races found"),
+            "{name}: {err}"
         );
-        cmd.env("RACEDET_OPTIONS", "suppressions=supp/racy.txt");
-        run(cmd)
-    };
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("racedet: no data races found"), "{err}");
-    assert_eq!(
-        std::fs::read_to_string(run_dir_of(&out).join("suppressions")).unwrap(),
-        "race:racy_fixture::fill\n",
-        "the run keeps the suppressions it used"
-    );
+        assert!(
+            !err.contains("ignoring"),
+            "{name}: the copy is no stray file: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(run_dir_of(&out).join("suppressions")).unwrap(),
+            "race:racy_fixture::fill\n",
+            "{name}: the run keeps the suppressions it used"
+        );
+    }
 
     // A file that is not there is refused before anything is built.
-    let mut cmd = racedet(
-        &dir,
-        &["test", "--manifest-path", manifest.to_str().unwrap()],
-    );
+    let dir = scratch("missing-suppressions");
+    let mut cmd = racedet(&dir, &["test", "--manifest-path", manifest]);
     cmd.env("RACEDET_OPTIONS", "suppressions=supp/missing.txt");
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(2));
