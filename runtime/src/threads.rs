@@ -151,7 +151,7 @@ fn end_here(done: Option<&Completion>) {
     // SAFETY: `p` came from `Box::into_raw` on this thread and was just
     // unpublished.
     let local = unsafe { Box::from_raw(p) };
-    let clock = finish(*local);
+    let clock = finish(local.state, &local.info);
     if let Some(done) = done {
         if let Some(scope) = &done.scope {
             scope.clock.lock().merge_clock(&clock);
@@ -242,10 +242,11 @@ fn make_local(state: ThreadState, info: Arc<ThreadInfo>) -> Local {
     }
 }
 
-fn finish(local: Local) -> VectorClock {
+/// Ends a thread for the detector (its slot is freed) and for reports.
+fn finish(state: ThreadState, info: &Arc<ThreadInfo>) -> VectorClock {
     let rt = runtime();
-    let clock = rt.detector.lock().finish(local.state);
-    rt.threads.retire(&local.info);
+    let clock = rt.detector.lock().finish(state);
+    rt.threads.retire(info);
     clock
 }
 
@@ -367,9 +368,16 @@ impl Drop for OpenScope {
 }
 
 /// A thread forked but not started yet: made in the parent at spawn.
-pub struct Child {
-    state: ThreadState,
-    info: Arc<ThreadInfo>,
+/// Dropped unstarted (std could not create the thread), it gives its slot
+/// back; otherwise every failed spawn would hold a slot for good.
+pub struct Child(Option<(ThreadState, Arc<ThreadInfo>)>);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some((state, info)) = self.0.take() {
+            finish(state, &info);
+        }
+    }
 }
 
 /// Spawn, in the parent: everything the parent did so far happens before
@@ -382,7 +390,7 @@ pub fn fork(name: Option<String>) -> Option<Child> {
         let forked = rt.detector.lock().fork(&mut parent.state);
         let state = forked.unwrap_or_else(|e| too_many_threads(e));
         let info = rt.threads.register(false, name, created);
-        Child { state, info }
+        Child(Some((state, info)))
     })
 }
 
@@ -402,8 +410,8 @@ pub struct Running {
 /// In the child, first thing: installs its state.
 pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
     let mut owner = false;
-    if let Some(child) = child {
-        let local = Box::new(make_local(child.state, child.info));
+    if let Some((state, info)) = child.and_then(|mut c| c.0.take()) {
+        let local = Box::new(make_local(state, info));
         let old = CURRENT.replace(Box::into_raw(local));
         debug_assert!(old.is_null(), "a fresh thread has no racedet state");
         // Before the user's code registers thread-locals (see `Owner`).

@@ -455,6 +455,23 @@ fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
 }
 
 #[test]
+fn spawns_that_fail_give_their_slots_back() {
+    // A stack no machine can map: std cannot create the thread, after
+    // racedet forked a slot for it. More failures than there are slots.
+    let first = line!();
+    for _ in 0..70_000 {
+        let failed = thread::Builder::new().stack_size(1 << 46).spawn(|| ());
+        assert!(failed.is_err(), "a 64 TiB stack was mapped");
+    }
+    // Spawning still works, and orders as before.
+    let x = Arc::new(RaceCell::new(0u8));
+    let y = x.clone();
+    thread::spawn(move || y.set(1)).join().unwrap();
+    x.set(2);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn two_threads_named_main_get_distinct_ids_in_reports() {
     let first = line!();
     // std names the process's main thread "main", but any thread may be
