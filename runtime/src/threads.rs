@@ -395,12 +395,12 @@ pub fn fork(name: Option<String>) -> Option<Child> {
 }
 
 /// Marks the end of a racedet-spawned thread's closure when dropped (also
-/// when it panics). A scoped thread ends for the detector there: std's
-/// scope returns once the closures have returned, before the threads'
-/// thread-local destructors run. A thread joined through its handle ends
-/// later, in `Owner`'s destructor, after the user's thread-locals' (std's
-/// `join` waits for those), so their accesses are checked and their
-/// synchronization (a send, an unlock) is seen.
+/// when it panics). The thread ends for the detector later, in `Owner`'s
+/// destructor, after the user's thread-locals' (std's `join` waits for
+/// those), so their accesses are checked and their synchronization (a
+/// send, an unlock) is seen. A scoped thread also releases into its scope
+/// here: std's scope returns once the closures have returned, before the
+/// threads' thread-local destructors run.
 pub struct Running {
     done: Arc<Completion>,
     /// Whether `Owner`'s destructor was registered to end the thread.
@@ -422,12 +422,14 @@ pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.owner && self.done.scope.is_none() {
-            let done = Arc::into_raw(self.done.clone());
-            let old = DONE.replace(done);
-            debug_assert!(old.is_null(), "one spawned closure per thread");
-        } else {
+        if !self.owner {
             end_here(Some(&self.done));
+            return;
         }
+        if let Some(scope) = &self.done.scope {
+            crate::sync::release_merge(&mut scope.clock.lock());
+        }
+        let old = DONE.replace(Arc::into_raw(self.done.clone()));
+        debug_assert!(old.is_null(), "one spawned closure per thread");
     }
 }

@@ -413,6 +413,42 @@ fn a_send_from_a_thread_local_destructor_orders_the_thread_s_writes() {
 }
 
 #[test]
+fn a_scoped_thread_s_destructor_send_orders_it_and_its_later_writes_race_with_the_scope_owner() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    let (tx, rx) = racedet::sync::mpsc::channel();
+    let (owner_wrote, dtor_wrote) = (
+        std::sync::Arc::new(Signal::default()),
+        std::sync::Arc::new(Signal::default()),
+    );
+    let (lines, wrote_at) = std::sync::mpsc::channel::<u32>();
+    thread::scope(|s| {
+        let (xs, owner_wrote, dtor_wrote) = (x.clone(), owner_wrote.clone(), dtor_wrote.clone());
+        s.spawn(move || {
+            xs.set(1);
+            at_exit(move || {
+                // Seen by the scope body: the send is still the thread's.
+                tx.send(()).unwrap();
+                // std's scope has returned by now (it waits for closures,
+                // not for destructors): this write is the owner's race.
+                owner_wrote.wait();
+                lines.send(site!(xs.set(3))).unwrap();
+                dtor_wrote.raise();
+            });
+        });
+        rx.recv().unwrap();
+        assert_eq!(x.get(), 1);
+    });
+    let lo = site!(x.set(2));
+    owner_wrote.raise();
+    dtor_wrote.wait();
+    let ld = wrote_at.recv().unwrap();
+    let r = expect_race(file!(), ld, lo);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
