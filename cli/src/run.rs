@@ -95,7 +95,11 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         let _ = writeln!(err, "racedet: note: {note}");
     }
     let races = Races::merge(loaded.reports, &loaded.taken);
-    say_summary(&info, &races, code, &run_dir, runner, &mut err);
+    let report = match rargs.manifest_path.as_deref() {
+        Some(m) => format!("cargo racedet report --manifest-path {m}"),
+        None => "cargo racedet report".to_string(),
+    };
+    say_summary(&info, &races, code, (&run_dir, &report), runner, &mut err);
     // The user's `exitcode` (66 unless set) says races were found, as each
     // racy process did; `exitcode=0` asks for races not to fail the run.
     Ok(if !races.is_empty() && options.exitcode != 0 {
@@ -165,7 +169,7 @@ fn say_summary(
     info: &RunInfo,
     races: &Races,
     code: i32,
-    run_dir: &Path,
+    (run_dir, report): (&Path, &str),
     runner: Runner,
     err: &mut dyn Write,
 ) {
@@ -269,7 +273,7 @@ fn say_summary(
     }
     let _ = writeln!(
         err,
-        "racedet: reports in {} (`cargo racedet report` prints them in full)",
+        "racedet: reports in {} (`{report}` prints them in full)",
         run_dir.display()
     );
 }

@@ -166,6 +166,10 @@ fn racy_suite_exits_66_and_the_summary_names_both_sites() {
         summary.contains("in racy-fixture: tests/racy.rs (1 process)"),
         "{summary}"
     );
+    assert!(
+        summary.contains("(`cargo racedet report` prints them in full)"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -667,6 +671,9 @@ fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
             !err.contains("ignoring"),
             "{name}: the copy is no stray file: {err}"
         );
+        // The command that prints the run names the project it ran.
+        let report = format!("(`cargo racedet report --manifest-path {manifest}` prints them");
+        assert!(err.contains(&report), "{name}: {err}");
         assert_eq!(
             std::fs::read_to_string(run_dir_of(&out).join("suppressions")).unwrap(),
             "race:racy_fixture::fill\n",
