@@ -14,6 +14,15 @@ pub use std::thread::{
     available_parallelism, panicking, sleep, yield_now, AccessError, LocalKey, Result, ThreadId,
 };
 
+// std's deprecated spellings, so code that still uses them compiles (with
+// std's deprecation warning).
+#[allow(deprecated)]
+pub use std::thread::sleep_ms;
+
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+#[allow(deprecated)]
+pub use std::thread::park_timeout_ms;
+
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::thread::{
     current, park, park_timeout, scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle, Thread,
@@ -23,6 +32,10 @@ pub use std::thread::{
 pub use detected::{
     current, park, park_timeout, scope, spawn, Builder, JoinHandle, Scope, ScopedJoinHandle, Thread,
 };
+
+#[cfg(any(feature = "detect", racedet_detect))]
+#[allow(deprecated)]
+pub use detected::park_timeout_ms;
 
 /// Unparks `thread`: the same as `thread.unpark()` (an unpark happens
 /// before the park it releases).
@@ -135,6 +148,12 @@ mod detected {
     pub fn park_timeout(dur: Duration) {
         std::thread::park_timeout(dur);
         parked();
+    }
+
+    /// std's deprecated [`park_timeout`] in milliseconds.
+    #[deprecated(since = "1.6.0", note = "replaced by `park_timeout`")]
+    pub fn park_timeout_ms(ms: u32) {
+        park_timeout(Duration::from_millis(ms.into()));
     }
 
     /// std's `thread::Builder`.
@@ -277,6 +296,19 @@ mod detected {
         /// Whether the thread has finished (no ordering: use `join`).
         pub fn is_finished(&self) -> bool {
             self.inner.is_finished()
+        }
+    }
+
+    // As std's: the raw pthread, for platform calls (a thread joined by
+    // `pthread_join` through it is not seen: use `join`).
+    #[cfg(unix)]
+    impl<T> std::os::unix::thread::JoinHandleExt for JoinHandle<T> {
+        fn as_pthread_t(&self) -> std::os::unix::thread::RawPthread {
+            self.inner.as_pthread_t()
+        }
+
+        fn into_pthread_t(self) -> std::os::unix::thread::RawPthread {
+            self.inner.into_pthread_t()
         }
     }
 

@@ -380,6 +380,26 @@ fn a_retried_oncelock_initializer_sees_the_failed_attempt_s_writes() {
 }
 
 #[test]
+#[allow(deprecated)]
+fn std_s_deprecated_spellings_and_join_handle_ext_work_as_in_std() {
+    // Code written against std's older API compiles against racedet's.
+    let first = line!();
+    thread::sleep_ms(1);
+    thread::current().unpark();
+    // The token is there: returns at once.
+    thread::park_timeout_ms(60_000);
+    let pair = (Mutex::new(()), Condvar::new());
+    let (guard, notified) = pair.1.wait_timeout_ms(pair.0.lock().unwrap(), 1).unwrap();
+    assert!(!notified, "nobody notifies: the timeout elapses");
+    drop(guard);
+    use std::os::unix::thread::JoinHandleExt;
+    let h = thread::spawn(|| 7);
+    assert_ne!(h.as_pthread_t(), 0);
+    assert_eq!(h.join().unwrap(), 7);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn oncelock_get_or_init_publishes_the_value_is_silent() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u32));

@@ -71,6 +71,19 @@ impl Condvar {
         })
     }
 
+    /// std's deprecated [`Condvar::wait_timeout`] in milliseconds.
+    #[deprecated(since = "1.6.0", note = "replaced by `Condvar::wait_timeout`")]
+    pub fn wait_timeout_ms<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        ms: u32,
+    ) -> LockResult<(MutexGuard<'a, T>, bool)> {
+        map_result(
+            self.wait_timeout(guard, Duration::from_millis(ms.into())),
+            |(g, r)| (g, !r.timed_out()),
+        )
+    }
+
     /// As [`Condvar::wait_while`], for at most `dur` in all (std's loop).
     pub fn wait_timeout_while<'a, T, F>(
         &self,
