@@ -112,72 +112,32 @@ thread_local! {
     /// Set once the thread's racedet state has ended: accesses made later
     /// (by other thread-locals' destructors) are not checked.
     static GONE: Cell<bool> = const { Cell::new(false) };
-    /// Where glibc's ordering cannot be used (see `at_thread_exit`): its
-    /// destructor ends the thread.
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    /// Ends the thread for the detector when the thread exits: an adopted
+    /// thread, and a racedet-spawned one joined through its handle (see
+    /// `Running`).
     static OWNER: Owner = const { Owner };
     /// The join handle's side of a racedet-spawned thread whose end waits
-    /// for thread exit (`Arc::into_raw`; null if none). A raw pointer in a
-    /// `Cell`: no destructor of its own.
+    /// for `OWNER`'s destructor (`Arc::into_raw`; null if none). A raw
+    /// pointer in a `Cell`: no destructor of its own.
     static DONE: Cell<*const Completion> = const { Cell::new(ptr::null()) };
 }
 
-/// Arranges for the calling thread to end for the detector when it exits,
-/// after its thread-locals' destructors, so their accesses are checked and
-/// their synchronization (a send, an unlock) is the thread's; false if it
-/// cannot (the thread is already tearing its thread-locals down).
-///
-/// On glibc through a pthread key's destructor: glibc runs every
-/// thread-local destructor (std registers Rust's with
-/// `__cxa_thread_atexit_impl`) before any key's, whatever their order of
-/// registration — so also for a thread racedet adopts after it touched
-/// thread-locals of its own.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn at_thread_exit() -> bool {
-    static KEY: std::sync::OnceLock<Option<libc::pthread_key_t>> = std::sync::OnceLock::new();
-    extern "C" fn on_exit(_: *mut libc::c_void) {
-        thread_exited();
-    }
-    let key = KEY.get_or_init(|| {
-        let mut key = 0;
-        // SAFETY: a fresh key with a destructor that never unwinds.
-        (unsafe { libc::pthread_key_create(&mut key, Some(on_exit)) } == 0).then_some(key)
-    });
-    // A non-null value: the destructor runs only for those.
-    key.is_some_and(|key| unsafe { libc::pthread_setspecific(key, ptr::dangling()) } == 0)
-}
-
-/// Elsewhere through a thread-local registered before the user's (see
-/// `Owner`).
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn at_thread_exit() -> bool {
-    OWNER.try_with(|_| ()).is_ok()
-}
-
-/// Its destructor ends the calling thread's `Local`. Registered as the
-/// first thing a racedet-spawned thread does, before the user's code
-/// registers any thread-local: destructors run in reverse order of
-/// registration, so this one runs after theirs. (An adopted thread
-/// registers it at its first racedet access: thread-locals it touched
-/// before are destroyed after it ends.)
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+/// Its destructor ends the calling thread's `Local`. Registered when the
+/// thread first touches racedet (an adopted thread) or as the first thing
+/// a racedet-spawned thread does, before the user's code registers any
+/// thread-local: destructors run in reverse order of registration, so
+/// this one runs after theirs, and their accesses and synchronization are
+/// still the thread's.
 struct Owner;
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 impl Drop for Owner {
     fn drop(&mut self) {
-        thread_exited();
+        let done = DONE.replace(ptr::null());
+        // SAFETY: `done` came from `Arc::into_raw` in `Running::drop` on
+        // this thread and was just taken out.
+        let done = (!done.is_null()).then(|| unsafe { Arc::from_raw(done) });
+        end_here(done.as_deref());
     }
-}
-
-/// The thread is exiting: its end for the detector, with the join
-/// handle's side if it was spawned.
-fn thread_exited() {
-    let done = DONE.replace(ptr::null());
-    // SAFETY: `done` came from `Arc::into_raw` in `Running::drop` on this
-    // thread and was just taken out.
-    let done = (!done.is_null()).then(|| unsafe { Arc::from_raw(done) });
-    end_here(done.as_deref());
 }
 
 /// Ends the calling thread's racedet state, if it has one, handing its
@@ -218,7 +178,7 @@ pub(crate) fn local<'a>() -> Option<&'a mut Local> {
         p = adopt_current()?;
     }
     // SAFETY: `p` is this thread's own `Local`, freed only when the thread
-    // ends it (`end_here`, which unpublishes it first); callers
+    // ends it (`Owner`/`Running` drop, which unpublish it first); callers
     // never hold two references to it at once.
     Some(unsafe { &mut *p })
 }
@@ -233,11 +193,9 @@ fn adopt_current() -> Option<*mut Local> {
     if GONE.get() {
         return None;
     }
-    // Arranges the thread's end; fails (and so does checking) if the
-    // thread is already tearing its thread-locals down.
-    if !at_thread_exit() {
-        return None;
-    }
+    // Registers the destructor that ends this thread; fails (and so does
+    // checking) if the thread is already tearing its thread-locals down.
+    OWNER.try_with(|_| ()).ok()?;
     let rt = runtime();
     let name = std::thread::current().name().map(str::to_string);
     let main = is_process_main(name.as_deref());
@@ -437,15 +395,15 @@ pub fn fork(name: Option<String>) -> Option<Child> {
 }
 
 /// Marks the end of a racedet-spawned thread's closure when dropped (also
-/// when it panics). The thread ends for the detector later, at its exit
-/// (`at_thread_exit`), after the user's thread-locals' destructors (std's
-/// `join` waits for those), so their accesses are checked and their
-/// synchronization (a send, an unlock) is seen. A scoped thread also releases into its scope
+/// when it panics). The thread ends for the detector later, in `Owner`'s
+/// destructor, after the user's thread-locals' (std's `join` waits for
+/// those), so their accesses are checked and their synchronization (a
+/// send, an unlock) is seen. A scoped thread also releases into its scope
 /// here: std's scope returns once the closures have returned, before the
 /// threads' thread-local destructors run.
 pub struct Running {
     done: Arc<Completion>,
-    /// Whether the thread's end at exit was arranged (`at_thread_exit`).
+    /// Whether `Owner`'s destructor was registered to end the thread.
     owner: bool,
 }
 
@@ -456,9 +414,8 @@ pub fn enter(child: Option<Child>, done: Arc<Completion>) -> Running {
         let local = Box::new(make_local(state, info));
         let old = CURRENT.replace(Box::into_raw(local));
         debug_assert!(old.is_null(), "a fresh thread has no racedet state");
-        // Before the user's code registers thread-locals (which matters
-        // where `Owner` ends the thread).
-        owner = at_thread_exit();
+        // Before the user's code registers thread-locals (see `Owner`).
+        owner = OWNER.try_with(|_| ()).is_ok();
     }
     Running { done, owner }
 }
