@@ -95,9 +95,12 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         let _ = writeln!(err, "racedet: note: {note}");
     }
     let races = Races::merge(loaded.reports, &loaded.taken);
-    let report = match rargs.manifest_path.as_deref() {
-        Some(m) => format!("cargo racedet report --manifest-path {m}"),
-        None => "cargo racedet report".to_string(),
+    // From another project or target directory than the current one's,
+    // `report` alone would read another run: name this one.
+    let report = if rargs.manifest_path.is_some() || rargs.target_dir.is_some() {
+        format!("cargo racedet report {}", run_dir.display())
+    } else {
+        "cargo racedet report".to_string()
     };
     say_summary(&info, &races, code, (&run_dir, &report), runner, &mut err);
     // The user's `exitcode` (66 unless set) says races were found, as each

@@ -671,8 +671,12 @@ fn a_relative_suppressions_path_names_a_file_from_where_racedet_runs() {
             !err.contains("ignoring"),
             "{name}: the copy is no stray file: {err}"
         );
-        // The command that prints the run names the project it ran.
-        let report = format!("(`cargo racedet report --manifest-path {manifest}` prints them");
+        // The command that prints the run names it (from another
+        // directory, `report` alone would read another project's runs).
+        let report = format!(
+            "(`cargo racedet report {}` prints them",
+            run_dir_of(&out).display()
+        );
         assert!(err.contains(&report), "{name}: {err}");
         assert_eq!(
             std::fs::read_to_string(run_dir_of(&out).join("suppressions")).unwrap(),

@@ -80,6 +80,12 @@ impl ThreadRegistry {
         self.live.lock().remove(&info.id);
     }
 
+    /// Forgets a thread that never ran (its spawn failed): no access of it
+    /// can be reported, so it takes no place among the finished.
+    fn forget(&self, info: &Arc<ThreadInfo>) {
+        self.live.lock().remove(&info.id);
+    }
+
     /// The info of thread `id` if still kept (by its low 32 bits, as sites
     /// store it).
     pub(crate) fn lookup(&self, id32: u32) -> Option<Arc<ThreadInfo>> {
@@ -375,7 +381,9 @@ pub struct Child(Option<(ThreadState, Arc<ThreadInfo>)>);
 impl Drop for Child {
     fn drop(&mut self) {
         if let Some((state, info)) = self.0.take() {
-            finish(state, &info);
+            let rt = runtime();
+            rt.detector.lock().finish(state);
+            rt.threads.forget(&info);
         }
     }
 }

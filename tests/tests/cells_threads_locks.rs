@@ -449,6 +449,33 @@ fn a_scoped_thread_s_destructor_send_orders_it_and_its_later_writes_race_with_th
 }
 
 #[test]
+fn a_scoped_thread_s_closure_is_ordered_before_the_scope_s_end_while_its_destructors_still_run() {
+    // The thread is still alive for the detector (its destructor waits for
+    // the owner), yet its closure's write is ordered before the owner's
+    // after the scope: std's scope waited for the closure.
+    let first = line!();
+    let y = Arc::new(RaceCell::new(0u64));
+    let (owner_wrote, dtor_done) = (
+        std::sync::Arc::new(Signal::default()),
+        std::sync::Arc::new(Signal::default()),
+    );
+    thread::scope(|s| {
+        let (ys, owner_wrote, dtor_done) = (y.clone(), owner_wrote.clone(), dtor_done.clone());
+        s.spawn(move || {
+            ys.set(1);
+            at_exit(move || {
+                owner_wrote.wait();
+                dtor_done.raise();
+            });
+        });
+    });
+    y.set(2);
+    owner_wrote.raise();
+    dtor_done.wait();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
@@ -492,12 +519,13 @@ fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
 
 #[test]
 fn spawns_that_fail_give_their_slots_back() {
-    // A stack no machine can map: std cannot create the thread, after
+    // A stack larger than any address space (whatever the overcommit
+    // policy): std cannot create the thread, after
     // racedet forked a slot for it. More failures than there are slots.
     let first = line!();
     for _ in 0..70_000 {
-        let failed = thread::Builder::new().stack_size(1 << 46).spawn(|| ());
-        assert!(failed.is_err(), "a 64 TiB stack was mapped");
+        let failed = thread::Builder::new().stack_size(1 << 60).spawn(|| ());
+        assert!(failed.is_err(), "an exabyte stack was mapped");
     }
     // Spawning still works, and orders as before.
     let x = Arc::new(RaceCell::new(0u8));
