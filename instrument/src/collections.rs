@@ -164,7 +164,7 @@ impl<K, V> FoldReads for Inner<K, V> {
     // Without `detect`, the default: no slot, so nothing reads shared and
     // the map's lock links nothing of the runtime's thread registry.
     #[cfg(any(feature = "detect", racedet_detect))]
-    #[inline]
+    #[inline(always)]
     fn reader_slot() -> Option<usize> {
         racedet_runtime::current_slot()
     }

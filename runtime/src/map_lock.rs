@@ -43,7 +43,8 @@ pub trait FoldReads {
 }
 
 /// The calling thread's detector slot (registering the thread if new).
-#[inline]
+/// Always inlined: every shared read asks (one thread-local load).
+#[inline(always)]
 pub fn current_slot() -> Option<usize> {
     local().map(|l| l.state.tid().index())
 }
