@@ -79,10 +79,11 @@ fn user_options() -> Result<(String, Options)> {
     Ok((user, parsed))
 }
 
-/// `path` as named from the directory `cargo racedet` runs in: test
-/// processes run in their package's directory, where a relative path
-/// would name another file or none.
-fn from_here(path: &Path) -> Result<PathBuf> {
+/// `path` as named from the directory `cargo racedet` runs in (as cargo
+/// takes a relative `--target-dir`): test processes run in their
+/// package's directory, where a relative path would name another file or
+/// none.
+pub(crate) fn from_here(path: &Path) -> Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path.to_path_buf());
     }

@@ -25,14 +25,9 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         None => "pass --manifest-path",
     };
     let ws = Workspace::find(rargs.manifest_path.as_deref(), fix)?;
-    // Absolute: RACEDET_OPTIONS names files under it for test processes,
-    // which run in their packages' directories (cargo takes a relative
-    // --target-dir from here).
-    let base = match rargs.target_dir.clone() {
-        Some(dir) if dir.is_relative() => std::env::current_dir()
-            .map_err(|e| Failure::input(format!("cannot read the current directory: {e}")))?
-            .join(dir),
-        Some(dir) => dir,
+    // Absolute: RACEDET_OPTIONS names files under it for test processes.
+    let base = match &rargs.target_dir {
+        Some(dir) => detect_env::from_here(dir)?,
         None => ws.target_dir.clone(),
     };
     detect_env::validate_user_options(&cargo::runs_dir(&base))?;

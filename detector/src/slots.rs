@@ -18,10 +18,10 @@ const REUSE_CANDIDATES: usize = 8;
 /// parent has not seen end (see [`Detector`]). Below it `fork` hands an
 /// ended thread's slot only to a child of a thread that has seen the end,
 /// which is exact (threads racedet did not spawn claim from the start:
-/// [`Detector::adopt_thread`]); past it a program that leaves threads unjoined (a thread per connection
-/// whose handle is dropped) would otherwise open a slot per thread, and
-/// every vector clock would grow with the threads ever created until no
-/// slot is left.
+/// [`Detector::adopt_thread`]). Past it a program that leaves threads
+/// unjoined (a thread per connection whose handle is dropped) would
+/// otherwise open a slot per thread, every vector clock growing with the
+/// threads ever created, until no slot is left.
 pub const CLAIM_AFTER_SLOTS: usize = 1024;
 
 #[derive(Copy, Clone, Debug)]
@@ -52,11 +52,11 @@ enum Slot {
 /// Once [`CLAIM_AFTER_SLOTS`] slots are open and no freed slot passes that
 /// test, `fork` takes the freed slot first in line anyway (freed slots wait
 /// in a queue, and those tried and not usable go to its back), *claiming*
-/// to have seen
-/// its last epoch, as [`Detector::adopt_thread`] does: the ended thread's
-/// accesses then count as ordered before the child's (and before anyone's
-/// who later synchronizes with the child), which can hide a race with them
-/// but never invents one. So only threads alive at once are limited.
+/// to have seen its last epoch, as [`Detector::adopt_thread`] does: the
+/// ended thread's accesses then count as ordered before the child's (and
+/// before anyone's who later synchronizes with the child), which can hide
+/// a race with them but never invents one. So only threads alive at once
+/// are limited.
 #[derive(Debug)]
 pub struct Detector {
     slots: Vec<Slot>,
