@@ -42,11 +42,10 @@ fn cell_write_write_race_names_both_writes() {
     let t = spawn_named("cell-updater", move || site!(y.update(|v| v + 1)));
     let l = site!(x.replace(5));
     let lt = t.join().unwrap();
-    let r = expect_race(file!(), l, lt);
+    let r = expect_race_by(file!(), [(l, None), (lt, Some("cell-updater"))]);
     assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert!(r.current.write && r.previous.write);
     assert_ops(&r, [(l, "replace"), (lt, "update")]);
-    assert_threads(&r, [(l, None), (lt, Some("cell-updater"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -64,11 +63,10 @@ fn static_cell_written_by_two_threads_races_and_names_its_static() {
     let b = spawn_named("static-writer-b", || site!(COUNTER.update(|v| v + 1)));
     let lc = site!(COUNTER.set(3));
     let lb = b.join().unwrap();
-    let r = expect_race(file!(), lb, lc);
+    let r = expect_race_by(file!(), [(lb, Some("static-writer-b")), (lc, None)]);
     assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
     assert_eq!(r.object.kind, "cell");
     assert_made_at(&r, COUNTER_LINE);
-    assert_threads(&r, [(lb, Some("static-writer-b")), (lc, None)]);
     assert_silent(file!(), first, line!());
 }
 
@@ -82,9 +80,8 @@ fn spawn_unchecked_borrows_and_its_join_orders_like_spawn() {
     let t = unsafe { builder.spawn_unchecked(|| site!(x.set(1))) }.unwrap();
     let lr = site!(x.get());
     let lw = t.join().unwrap();
-    let r = expect_race(file!(), lr, lw);
+    let r = expect_race_by(file!(), [(lr, None), (lw, Some("unchecked-writer"))]);
     assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
-    assert_threads(&r, [(lr, None), (lw, Some("unchecked-writer"))]);
     // After the join: ordered.
     x.set(2);
     assert_silent(file!(), first, line!());
@@ -156,10 +153,9 @@ fn unsafe_cell_with_mut_races_with_with() {
     });
     let l = site!(c.0.with(|p| unsafe { *p }));
     let lt = t.join().unwrap();
-    let r = expect_race(file!(), l, lt);
+    let r = expect_race_by(file!(), [(l, None), (lt, Some("with-mut"))]);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
-    assert_threads(&r, [(l, None), (lt, Some("with-mut"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -179,11 +175,10 @@ fn static_unsafe_cell_writes_from_two_threads_race() {
     });
     let l = site!(STATIC_SHARED.0.with_mut(|p| unsafe { *p = 2 }));
     let lt = t.join().unwrap();
-    let r = expect_race(file!(), l, lt);
+    let r = expect_race_by(file!(), [(l, None), (lt, Some("static-with-mut"))]);
     assert_eq!(r.kind, ReportKind::DataRace);
     assert_eq!(r.object.kind, "unsafe cell");
     assert_made_at(&r, STATIC_SHARED_LINE);
-    assert_threads(&r, [(l, None), (lt, Some("static-with-mut"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -301,15 +296,15 @@ fn scope_end_orders_scoped_threads_when_one_of_them_panicked() {
     let x = RaceCell::new(0u32);
     // std panics out of the scope after joining its threads; the caller
     // that catches that panic has seen what they did.
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let message = panic_of(|| {
         thread::scope(|s| {
             s.spawn(|| {
                 x.set(1);
                 panic!("expected panic in test");
             });
         })
-    }));
-    assert!(r.is_err());
+    });
+    assert_eq!(message, "a scoped thread panicked");
     assert_eq!(x.get(), 1);
     assert_silent(file!(), first, line!());
 }
@@ -328,7 +323,7 @@ fn scope_end_orders_scoped_threads_when_the_body_panicked_even_ones_spawned_afte
     let first = line!();
     let (x, y) = (RaceCell::new(0u32), RaceCell::new(0u32));
     let body_unwound = Signal::default();
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let message = panic_of(|| {
         thread::scope(|s| {
             s.spawn(|| {
                 x.set(1);
@@ -340,12 +335,8 @@ fn scope_end_orders_scoped_threads_when_the_body_panicked_even_ones_spawned_afte
             let _raise = RaiseOnDrop(&body_unwound);
             panic!("expected panic in test");
         })
-    }));
-    let message = r.unwrap_err();
-    assert_eq!(
-        message.downcast_ref::<&str>(),
-        Some(&"expected panic in test")
-    );
+    });
+    assert_eq!(message, "expected panic in test");
     assert_eq!((x.get(), y.get()), (1, 2));
     assert_silent(file!(), first, line!());
 }
@@ -417,10 +408,7 @@ fn a_scoped_thread_s_destructor_send_orders_it_and_its_later_writes_race_with_th
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
     let (tx, rx) = racedet::sync::mpsc::channel();
-    let (owner_wrote, dtor_wrote) = (
-        std::sync::Arc::new(Signal::default()),
-        std::sync::Arc::new(Signal::default()),
-    );
+    let (owner_wrote, dtor_wrote) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     let (lines, wrote_at) = std::sync::mpsc::channel::<u32>();
     thread::scope(|s| {
         let (xs, owner_wrote, dtor_wrote) = (x.clone(), owner_wrote.clone(), dtor_wrote.clone());
@@ -455,10 +443,7 @@ fn a_scoped_thread_s_closure_is_ordered_before_the_scope_s_end_while_its_destruc
     // after the scope: std's scope waited for the closure.
     let first = line!();
     let y = Arc::new(RaceCell::new(0u64));
-    let (owner_wrote, dtor_done) = (
-        std::sync::Arc::new(Signal::default()),
-        std::sync::Arc::new(Signal::default()),
-    );
+    let (owner_wrote, dtor_done) = (Arc::new(Signal::default()), Arc::new(Signal::default()));
     thread::scope(|s| {
         let (ys, owner_wrote, dtor_done) = (y.clone(), owner_wrote.clone(), dtor_done.clone());
         s.spawn(move || {
@@ -482,28 +467,22 @@ fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
     // Two threads' destructors write the cell, nothing ordering them: a
     // race. A's writes first, B's second (std signals and a std channel
     // for the lines: order in time only).
-    let a_wrote = std::sync::Arc::new(Signal::default());
+    let a_wrote = Arc::new(Signal::default());
     let (lines, wrote_at) = std::sync::mpsc::channel::<u32>();
     let (xa, raised, line_a) = (x.clone(), a_wrote.clone(), lines.clone());
-    let a = thread::Builder::new()
-        .name("tls-writer-a".into())
-        .spawn(move || {
-            at_exit(move || {
-                line_a.send(site!(xa.set(1))).unwrap();
-                raised.raise();
-            })
+    let a = spawn_named("tls-writer-a", move || {
+        at_exit(move || {
+            line_a.send(site!(xa.set(1))).unwrap();
+            raised.raise();
         })
-        .unwrap();
+    });
     let (xb, awaited) = (x.clone(), a_wrote.clone());
-    let b = thread::Builder::new()
-        .name("tls-writer-b".into())
-        .spawn(move || {
-            at_exit(move || {
-                awaited.wait();
-                lines.send(site!(xb.set(2))).unwrap();
-            })
+    let b = spawn_named("tls-writer-b", move || {
+        at_exit(move || {
+            awaited.wait();
+            lines.send(site!(xb.set(2))).unwrap();
         })
-        .unwrap();
+    });
     a.join().unwrap();
     b.join().unwrap();
     let (la, lb) = (wrote_at.recv().unwrap(), wrote_at.recv().unwrap());
@@ -543,8 +522,8 @@ fn two_threads_named_main_get_distinct_ids_in_reports() {
     // std threads (invisible to racedet), alive together, and ordered in
     // time by signals only.
     let x = Arc::new(RaceCell::new(0u8));
-    let first_wrote = std::sync::Arc::new(Signal::default());
-    let second_wrote = std::sync::Arc::new(Signal::default());
+    let first_wrote = Arc::new(Signal::default());
+    let second_wrote = Arc::new(Signal::default());
     let main_named = std::thread::Builder::new().name("main".into());
     let a = {
         let (x, mine, theirs) = (x.clone(), first_wrote.clone(), second_wrote.clone());
@@ -567,12 +546,11 @@ fn two_threads_named_main_get_distinct_ids_in_reports() {
         .unwrap();
     let (la, lb) = (a.join().unwrap(), b.join().unwrap());
     // expect_race also fails when both sides name one thread id.
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(file!(), [(la, Some("main")), (lb, Some("main"))]);
     assert_eq!(r.kind, ReportKind::DataRace);
     // Where the process's main thread can be told apart (Linux: its thread
     // id is the process id), neither is reported as the main thread.
     #[cfg(target_os = "linux")]
-    assert_threads(&r, [(la, Some("main")), (lb, Some("main"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -612,9 +590,8 @@ fn write_under_read_lock_races_with_read_under_read_lock() {
         l
     };
     let lw = t.join().unwrap();
-    let r = expect_race(file!(), lr, lw);
+    let r = expect_race_by(file!(), [(lr, None), (lw, Some("read-locked-writer"))]);
     assert_eq!(r.kind, ReportKind::DataRace);
-    assert_threads(&r, [(lr, None), (lw, Some("read-locked-writer"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -704,9 +681,8 @@ fn write_after_downgrade_races_with_another_reader() {
     written.raise();
     let lr = reader.join().unwrap();
     drop(r);
-    let report = expect_race(file!(), lw, lr);
+    let report = expect_race_by(file!(), [(lw, None), (lr, Some("after-downgrade-reader"))]);
     assert_eq!(report.kind, ReportKind::DataRace);
-    assert_threads(&report, [(lw, None), (lr, Some("after-downgrade-reader"))]);
     assert_silent(file!(), first, line!());
 }
 
@@ -776,9 +752,8 @@ fn read_unlock_does_not_order_a_later_reader_after_an_earlier_reader() {
         l
     };
     let la = a.join().unwrap();
-    let r = expect_race(file!(), la, lb);
+    let r = expect_race_by(file!(), [(la, Some("earlier-reader")), (lb, None)]);
     assert_eq!(r.kind, ReportKind::DataRace);
-    assert_threads(&r, [(la, Some("earlier-reader")), (lb, None)]);
     assert_silent(file!(), first, line!());
 }
 
@@ -842,7 +817,7 @@ fn try_lock_success_orders_and_would_block_does_not_panic() {
     let (y, l2) = (x.clone(), lock.clone());
     // The thread is joined only at the end: the try_lock is the only edge.
     // A std signal (invisible to racedet) says the lock is free again.
-    let released = std::sync::Arc::new(Signal::default());
+    let released = Arc::new(Signal::default());
     let r2 = released.clone();
     let t = thread::spawn(move || {
         {

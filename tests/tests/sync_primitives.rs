@@ -330,16 +330,16 @@ fn a_panicking_initializer_s_writes_are_seen_by_the_next_forced_attempt() {
     // A std signal: real-time order only, so std's once (poisoned by the
     // failed attempt, then run again by the forced one) is all that
     // orders the two writes.
-    let failed = std::sync::Arc::new(Signal::default());
+    let failed = Arc::new(Signal::default());
     let (once2, x2, failed2) = (once.clone(), x.clone(), failed.clone());
     let t = thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let message = panic_of(|| {
             once2.call_once(|| {
                 x2.set(1);
                 panic!("expected panic in test");
             })
-        }));
-        assert!(r.is_err());
+        });
+        assert_eq!(message, "expected panic in test");
         failed2.raise();
     });
     failed.wait();
@@ -357,16 +357,16 @@ fn a_retried_oncelock_initializer_sees_the_failed_attempt_s_writes() {
     let first = line!();
     let cell: Arc<OnceLock<u32>> = Arc::new(OnceLock::new());
     let x = Arc::new(RaceCell::new(0u32));
-    let failed = std::sync::Arc::new(Signal::default());
+    let failed = Arc::new(Signal::default());
     let (cell2, x2, failed2) = (cell.clone(), x.clone(), failed.clone());
     let t = thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let message = panic_of(|| {
             cell2.get_or_init(|| {
                 x2.set(1);
                 panic!("expected panic in test");
             });
-        }));
-        assert!(r.is_err());
+        });
+        assert_eq!(message, "expected panic in test");
         failed2.raise();
     });
     failed.wait();
