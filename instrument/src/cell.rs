@@ -4,9 +4,16 @@
 use std::fmt;
 use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
+use racedet_runtime::Op;
 #[cfg(any(feature = "detect", racedet_detect))]
 use racedet_runtime::{check_object, plain_access, ShadowCell};
-use racedet_runtime::{Op, SpinLock};
+// A cell is locked on every checked access, and mostly by one thread: with
+// detection its lock is biased to that thread (no locked instruction while
+// no other thread has used the cell); without, a spin lock is all it needs.
+#[cfg(any(feature = "detect", racedet_detect))]
+use racedet_runtime::BiasedLock as CellLock;
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+use racedet_runtime::SpinLock as CellLock;
 
 /// A plain shared variable, like a Go variable shared between goroutines.
 ///
@@ -16,7 +23,7 @@ use racedet_runtime::{Op, SpinLock};
 /// ordered with another access by racedet synchronization is reported as a
 /// `data race`.
 pub struct RaceCell<T: Copy> {
-    inner: SpinLock<Slot<T>>,
+    inner: CellLock<Slot<T>>,
     #[cfg(any(feature = "detect", racedet_detect))]
     created_at: &'static Location<'static>,
 }
@@ -33,7 +40,7 @@ impl<T: Copy> RaceCell<T> {
     #[track_caller]
     pub const fn new(value: T) -> RaceCell<T> {
         RaceCell {
-            inner: SpinLock::new(Slot {
+            inner: CellLock::new(Slot {
                 value,
                 #[cfg(any(feature = "detect", racedet_detect))]
                 shadow: ShadowCell::new(),
@@ -125,7 +132,7 @@ impl<T: Copy + fmt::Debug> fmt::Debug for RaceCell<T> {
 /// std's; wrap it in a type with its own `unsafe impl Sync`).
 pub struct UnsafeCell<T: ?Sized> {
     #[cfg(any(feature = "detect", racedet_detect))]
-    shadow: SpinLock<ShadowCell>,
+    shadow: CellLock<ShadowCell>,
     #[cfg(any(feature = "detect", racedet_detect))]
     created_at: &'static Location<'static>,
     data: std::cell::UnsafeCell<T>,
@@ -137,7 +144,7 @@ impl<T> UnsafeCell<T> {
     pub const fn new(data: T) -> UnsafeCell<T> {
         UnsafeCell {
             #[cfg(any(feature = "detect", racedet_detect))]
-            shadow: SpinLock::new(ShadowCell::new()),
+            shadow: CellLock::new(ShadowCell::new()),
             #[cfg(any(feature = "detect", racedet_detect))]
             created_at: Location::caller(),
             data: std::cell::UnsafeCell::new(data),

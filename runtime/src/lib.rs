@@ -13,6 +13,7 @@ mod access;
 mod annotations;
 mod atomic;
 mod barrier;
+mod biased;
 mod channel;
 mod exit;
 mod global;
@@ -39,6 +40,7 @@ pub use access::{
 pub use annotations::{annotate_acquire, annotate_release};
 pub use atomic::{fence, AtomicShadow};
 pub use barrier::BarrierSync;
+pub use biased::{BiasedGuard, BiasedLock};
 pub use channel::{Bounded, Hangup, MessageClock};
 pub use global::{runtime, Runtime};
 pub use map::MapShadow;
