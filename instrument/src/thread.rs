@@ -248,8 +248,13 @@ mod detected {
             F: FnOnce() -> T + Send + 'scope,
             T: Send + 'scope,
         {
-            let done = Completion::in_scope(scope.sync());
+            let sync = scope.sync();
+            let done = Completion::in_scope(sync.clone());
             let park = ParkClock::new();
+            let f = move || ScopedResult {
+                value: Some(f()),
+                scope: sync,
+            };
             let inner = self.inner.spawn_scoped(
                 &scope.inner,
                 instrumented(self.name, done.clone(), park.clone(), f),
@@ -344,9 +349,35 @@ mod detected {
         }
     }
 
+    /// A scoped thread's result on its way to its handle. When the handle
+    /// was dropped unjoined, std drops the result on the scoped thread after
+    /// the closure (after racedet's release into the scope) and before the
+    /// scope can end, so whatever the result's `Drop` does happens before
+    /// the scope's end: this releases into the scope again after it.
+    struct ScopedResult<T> {
+        /// `None` once the handle took it.
+        value: Option<T>,
+        scope: Arc<ScopeSync>,
+    }
+
+    impl<T> ScopedResult<T> {
+        fn into_value(mut self) -> T {
+            self.value.take().expect("taken once, by join")
+        }
+    }
+
+    impl<T> Drop for ScopedResult<T> {
+        fn drop(&mut self) {
+            if let Some(value) = self.value.take() {
+                drop(value);
+                self.scope.release();
+            }
+        }
+    }
+
     /// std's `ScopedJoinHandle`.
     pub struct ScopedJoinHandle<'scope, T> {
-        inner: std::thread::ScopedJoinHandle<'scope, T>,
+        inner: std::thread::ScopedJoinHandle<'scope, ScopedResult<T>>,
         done: Arc<Completion>,
         thread: Thread,
     }
@@ -362,7 +393,7 @@ mod detected {
         pub fn join(self) -> std::thread::Result<T> {
             let r = self.inner.join();
             self.done.join();
-            r
+            r.map(ScopedResult::into_value)
         }
 
         /// The thread's handle.

@@ -319,6 +319,13 @@ impl ScopeSync {
         Arc::new(ScopeSync::default())
     }
 
+    /// The calling thread's accesses so far happen before the scope's end
+    /// (a scoped thread's, at its closure's end and after it drops its
+    /// unjoined result).
+    pub fn release(&self) {
+        crate::sync::release_merge(&mut self.clock.lock());
+    }
+
     /// Scope end: the owner sees everything every scoped thread did.
     pub fn join_all(&self) {
         crate::sync::acquire(&self.clock.lock());
@@ -435,7 +442,7 @@ impl Drop for Running {
             return;
         }
         if let Some(scope) = &self.done.scope {
-            crate::sync::release_merge(&mut scope.clock.lock());
+            scope.release();
         }
         let old = DONE.replace(Arc::into_raw(self.done.clone()));
         debug_assert!(old.is_null(), "one spawned closure per thread");

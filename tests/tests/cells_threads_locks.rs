@@ -461,6 +461,56 @@ fn a_scoped_thread_s_closure_is_ordered_before_the_scope_s_end_while_its_destruc
 }
 
 #[test]
+fn a_scoped_thread_s_unjoined_result_is_dropped_before_the_scope_ends() {
+    // The handle is dropped while the thread still runs, so std drops the
+    // thread's result on that thread, after its closure (and racedet's
+    // release into the scope) but before std's scope returns.
+    struct BumpOnDrop<'a>(&'a RaceCell<u64>);
+    impl Drop for BumpOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let first = line!();
+    let x = RaceCell::new(0u64);
+    let handle_dropped = Signal::default();
+    // The thread stays alive for the detector (its thread-local destructor
+    // waits) until the owner has written: only the scope orders the two.
+    let owner_wrote = Arc::new(Signal::default());
+    thread::scope(|s| {
+        let h = s.spawn(|| {
+            let owner_wrote = owner_wrote.clone();
+            at_exit(move || owner_wrote.wait());
+            handle_dropped.wait();
+            BumpOnDrop(&x)
+        });
+        drop(h);
+        handle_dropped.raise();
+    });
+    x.set(x.get() + 10);
+    owner_wrote.raise();
+    assert_eq!(x.get(), 11);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_scoped_thread_s_joined_result_is_the_joiner_s_to_drop() {
+    let first = line!();
+    let x = RaceCell::new(0u64);
+    let v = thread::scope(|s| {
+        let h = s.spawn(|| {
+            x.set(1);
+            vec![x.get()]
+        });
+        let v = h.join().unwrap();
+        x.set(2);
+        v
+    });
+    assert_eq!(v, [1]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn accesses_in_thread_local_destructors_are_checked_and_ordered_by_join() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
