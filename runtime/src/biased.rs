@@ -288,8 +288,13 @@ mod barrier {
         /// barrier before this returns.
         pub(crate) fn everywhere() {
             // Only reached for a lock that was biased, which `available`
-            // allowed after registering, so the kernel accepts it.
-            if membarrier(CMD_PRIVATE_EXPEDITED) != 0 {
+            // allowed after registering, so the kernel accepts it — unless
+            // this is a child of `fork` whose kernel did not carry the
+            // registration over: then register again.
+            if membarrier(CMD_PRIVATE_EXPEDITED) != 0
+                && (membarrier(CMD_REGISTER_PRIVATE_EXPEDITED) != 0
+                    || membarrier(CMD_PRIVATE_EXPEDITED) != 0)
+            {
                 crate::global::fatal(&format!(
                     "racedet: membarrier failed after registration ({}); \
                      run without seccomp filters that block it",
