@@ -15,6 +15,19 @@ use racedet_runtime::BiasedLock as CellLock;
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 use racedet_runtime::SpinLock as CellLock;
 
+// The biased locks' barrier registration, before `main`: while the process
+// has one thread it takes microseconds, later milliseconds (a test harness
+// has spawned its threads before any test touches a cell).
+#[cfg(all(target_os = "linux", any(feature = "detect", racedet_detect)))]
+#[used]
+#[link_section = ".init_array"]
+static PREPARE_BIASED_LOCKS: extern "C" fn() = {
+    extern "C" fn prepare() {
+        racedet_runtime::prepare_biased_locks();
+    }
+    prepare
+};
+
 /// A plain shared variable, like a Go variable shared between goroutines.
 ///
 /// `Send + Sync` when `T: Send`, and memory-safe (reads and writes are

@@ -1,6 +1,6 @@
-//! A lock biased to the first thread that takes it: that thread enters
-//! and leaves with plain stores, every other thread with a spin lock once
-//! the bias is revoked.
+//! A lock biased to a thread that uses it alone: that thread enters and
+//! leaves with plain stores, every other thread with a spin lock once the
+//! bias is revoked.
 //!
 //! A cell's lock (its value and shadow) is taken on every checked access,
 //! and most cells are used by one thread (locals, per-thread state): the
@@ -15,11 +15,15 @@
 //! asymmetric form of Dekker's handshake: the rare side pays for both).
 //! After that the lock is an ordinary spin lock for every thread.
 //!
-//! A revocation costs a system call (0.1 to a few microseconds), once per
-//! lock. So that code sharing many cells between threads does not pay it
-//! per cell, the first `MAX_REVOCATIONS` revocations of a process are all
-//! it makes: after them new locks start unbiased. Where the barrier is
-//! not available (not Linux, or refused), locks start unbiased too.
+//! A revocation costs a system call (0.1 to a few microseconds on the
+//! machines measured), so biasing must be rare where revoking is likely: a
+//! lock starts as a spin lock and is biased only once one thread has taken
+//! it `BIAS_AFTER` times in a row (a cell written by one thread and then
+//! read once by another never is), and after `MAX_REVOCATIONS`
+//! revocations a process biases no more locks (those biased already may
+//! still be revoked, once each). Where the barrier is not available (not
+//! Linux, or refused), no lock is biased. The process registers for the
+//! barrier once (see `prepare_biased_locks`).
 
 use crate::spin::{reentered, Backoff, SpinGuard, SpinLock};
 use std::cell::UnsafeCell;
@@ -27,7 +31,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
 
-/// No thread has taken the lock yet.
+/// Not biased yet: threads take the spin lock and count their streaks.
 const NOBODY: usize = 0;
 /// Unbiased: every thread takes the spin lock.
 const SHARED: usize = 2;
@@ -36,7 +40,10 @@ const SHARED: usize = 2;
 /// `lock_slow`).
 const REVOKING: usize = 1;
 
-/// Revocations a process makes before new locks start unbiased.
+/// Entries in a row by one thread after which the lock is biased to it.
+const BIAS_AFTER: u32 = 8;
+
+/// Revocations after which a process biases no more locks.
 const MAX_REVOCATIONS: usize = 1024;
 
 /// Revocations made so far.
@@ -61,14 +68,19 @@ pub struct BiasedLock<T> {
     bias: AtomicUsize,
     /// Whether the biased thread is inside; written by that thread only.
     inside: AtomicBool,
-    /// Taken by every thread once the lock is `SHARED`.
+    /// Taken by every thread while the lock is not biased.
     spin: SpinLock<()>,
+    /// While `NOBODY`: the last thread in and how many times in a row it
+    /// came. Under `spin` only.
+    streak: UnsafeCell<(usize, u32)>,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the biased thread reaches the value only while `inside` and
-// biased, other threads only under `spin` once the lock is `SHARED`, which
-// it becomes only after the biased thread has left (see `revoke`).
+// biased; other threads only under `spin`, while the lock is `NOBODY`
+// (a thread biases it only while holding `spin`, and a thread that gets
+// `spin` checks the bias again) or `SHARED`, which it becomes only after
+// the biased thread has left (see `revoke`). `streak` is under `spin`.
 unsafe impl<T: Send> Sync for BiasedLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Send for BiasedLock<T> {}
@@ -80,6 +92,9 @@ pub struct BiasedGuard<'a, T> {
     spin: Option<SpinGuard<'a, ()>>,
     // As `SpinGuard`: `&mut T` is handed out.
     _exclusive: PhantomData<&'a mut T>,
+    // Not `Send` (as std's `MutexGuard`): the biased thread's guard must
+    // clear `inside` on that thread, whose next entry reads it relaxed.
+    _here: PhantomData<*const ()>,
 }
 
 impl<T> BiasedLock<T> {
@@ -89,6 +104,7 @@ impl<T> BiasedLock<T> {
             bias: AtomicUsize::new(NOBODY),
             inside: AtomicBool::new(false),
             spin: SpinLock::new(()),
+            streak: UnsafeCell::new((0, 0)),
             value: UnsafeCell::new(value),
         }
     }
@@ -102,6 +118,7 @@ impl<T> BiasedLock<T> {
                 lock: self,
                 spin: None,
                 _exclusive: PhantomData,
+                _here: PhantomData,
             };
         }
         self.lock_slow(me)
@@ -132,28 +149,29 @@ impl<T> BiasedLock<T> {
         let mut backoff = Backoff::default();
         loop {
             match self.bias.load(Ordering::Acquire) {
-                SHARED => {
-                    return BiasedGuard {
-                        lock: self,
-                        spin: Some(self.spin.lock()),
-                        _exclusive: PhantomData,
-                    }
-                }
+                SHARED => return self.spin_guard(self.spin.lock()),
                 NOBODY => {
-                    let first = if may_bias() { me } else { SHARED };
-                    let claimed = self.bias.compare_exchange(
-                        NOBODY,
-                        first,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    );
-                    if claimed.is_ok() && first == me && self.enter_biased(me) {
-                        return BiasedGuard {
-                            lock: self,
-                            spin: None,
-                            _exclusive: PhantomData,
-                        };
+                    let spin = self.spin.lock();
+                    // Biased meanwhile by the spin lock's last holder,
+                    // which now enters without it: revoke first.
+                    if self.bias.load(Ordering::Acquire) != NOBODY {
+                        continue;
                     }
+                    // SAFETY: under `spin`.
+                    let streak = unsafe { &mut *self.streak.get() };
+                    if streak.0 == me {
+                        streak.1 += 1;
+                    } else {
+                        *streak = (me, 1);
+                    }
+                    if streak.1 >= BIAS_AFTER {
+                        // From its next entry on, this thread comes in
+                        // without the spin lock; without the barrier,
+                        // nobody will, and counting stops.
+                        let next = if may_bias() { me } else { SHARED };
+                        self.bias.store(next, Ordering::Release);
+                    }
+                    return self.spin_guard(spin);
                 }
                 revoking if revoking & REVOKING != 0 => {
                     // This thread's own bias, revoked while it is inside:
@@ -166,6 +184,15 @@ impl<T> BiasedLock<T> {
                 }
                 owner => self.revoke(owner),
             }
+        }
+    }
+
+    fn spin_guard<'a>(&'a self, spin: SpinGuard<'a, ()>) -> BiasedGuard<'a, T> {
+        BiasedGuard {
+            lock: self,
+            spin: Some(spin),
+            _exclusive: PhantomData,
+            _here: PhantomData,
         }
     }
 
@@ -211,7 +238,16 @@ impl<T> BiasedLock<T> {
     }
 }
 
-/// Whether a lock taken for the first time may be biased.
+/// Registers the process for the revocations' barrier now. Registering
+/// takes microseconds while the process has one thread, and milliseconds
+/// once it has several (the kernel then waits for a grace period), so
+/// `racedet` calls this before `main` (a start-up constructor) where it
+/// can; otherwise the first biasing registers.
+pub fn prepare_biased_locks() {
+    barrier::available();
+}
+
+/// Whether a lock may be biased now.
 fn may_bias() -> bool {
     REVOCATIONS.load(Ordering::Relaxed) < MAX_REVOCATIONS && barrier::available()
 }
@@ -331,27 +367,62 @@ mod tests {
             .unwrap()
     }
 
+    /// Takes `lock` enough times in a row to bias it to this thread (where
+    /// the barrier is available: tests of biased states return early
+    /// otherwise).
+    fn bias_here<T>(lock: &BiasedLock<T>) -> bool {
+        for _ in 0..BIAS_AFTER {
+            drop(lock.lock());
+        }
+        assert_eq!(lock.is_biased(), barrier::available());
+        lock.is_biased()
+    }
+
     #[test]
-    fn the_first_thread_holds_the_bias_until_another_takes_the_lock() {
+    fn a_thread_that_takes_it_alone_gets_the_bias_until_another_takes_it() {
         let lock = BiasedLock::new(0u64);
-        assert!(!lock.is_biased(), "nobody has taken it");
+        for _ in 1..BIAS_AFTER {
+            *lock.lock() += 1;
+        }
+        assert!(!lock.is_biased(), "not yet");
         *lock.lock() += 1;
         assert_eq!(lock.is_biased(), barrier::available());
-        *lock.lock() += 1;
         std::thread::scope(|s| {
             s.spawn(|| *lock.lock() += 1);
         });
         assert!(!lock.is_biased(), "revoked by the second thread");
+        assert_eq!(lock.bias.load(Ordering::Relaxed), SHARED);
         *lock.lock() += 1;
-        assert_eq!(*lock.lock(), 4);
+        assert_eq!(*lock.lock(), u64::from(BIAS_AFTER) + 2);
+    }
+
+    #[test]
+    fn threads_taking_turns_or_handing_over_never_bias_it() {
+        let lock = BiasedLock::new(0u64);
+        // Written by one thread, then read by another: no bias to revoke.
+        *lock.lock() += 1;
+        std::thread::scope(|s| {
+            s.spawn(|| *lock.lock() += 1);
+        });
+        // Turns, each shorter than a streak.
+        for _ in 0..4 {
+            for _ in 1..BIAS_AFTER {
+                *lock.lock() += 1;
+            }
+            std::thread::scope(|s| {
+                s.spawn(|| *lock.lock() += 1);
+            });
+        }
+        assert_eq!(lock.bias.load(Ordering::Relaxed), NOBODY);
+        assert_eq!(*lock.lock(), 2 + 4 * u64::from(BIAS_AFTER));
     }
 
     #[test]
     fn the_biased_thread_leaves_the_spin_lock_alone() {
-        if !barrier::available() {
+        let lock = BiasedLock::new(0);
+        if !bias_here(&lock) {
             return;
         }
-        let lock = BiasedLock::new(0);
         let held = lock.lock();
         assert!(!lock.spin.is_locked(), "entered by plain stores");
         assert!(lock.inside.load(Ordering::Relaxed));
@@ -371,10 +442,10 @@ mod tests {
 
     #[test]
     fn the_biased_thread_asking_again_while_revoked_panics_instead_of_waiting() {
-        if !barrier::available() {
+        let lock = BiasedLock::new(0);
+        if !bias_here(&lock) {
             return;
         }
-        let lock = BiasedLock::new(0);
         std::thread::scope(|s| {
             let held = lock.lock();
             let revoker = s.spawn(|| *lock.lock() += 1);
@@ -396,6 +467,7 @@ mod tests {
     #[test]
     fn a_revoker_waits_for_the_biased_thread_to_leave() {
         let lock = BiasedLock::new(Vec::new());
+        bias_here(&lock);
         lock.lock().push(0);
         let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
@@ -419,6 +491,7 @@ mod tests {
     #[test]
     fn taking_it_again_inside_panics_biased_or_not() {
         let lock = BiasedLock::new(0);
+        bias_here(&lock);
         for _ in 0..2 {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _held = lock.lock();

@@ -40,7 +40,7 @@ pub use access::{
 pub use annotations::{annotate_acquire, annotate_release};
 pub use atomic::{fence, AtomicShadow};
 pub use barrier::BarrierSync;
-pub use biased::{BiasedGuard, BiasedLock};
+pub use biased::{prepare_biased_locks, BiasedGuard, BiasedLock};
 pub use channel::{Bounded, Hangup, MessageClock};
 pub use global::{runtime, Runtime};
 pub use map::MapShadow;
