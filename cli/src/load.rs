@@ -30,6 +30,9 @@ pub struct Loaded {
     /// Races a process took with `racedet::reports::take` (a test that
     /// expects them), by report file: they do not fail the run.
     pub taken: Vec<(PathBuf, PairKey)>,
+    /// Of those, the races a process took on a thread unrelated to both of
+    /// the race's threads: in a test binary, another test's `take()`.
+    pub taken_elsewhere: Vec<PairKey>,
     /// Metadata of the run directories read.
     pub runs: Vec<RunInfo>,
     /// Things worth saying that are not errors: runtime notices found in
@@ -118,7 +121,12 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
                 report: *report,
                 file: path.to_path_buf(),
             }),
-            Line::Taken(report) => loaded.taken.push((path.to_path_buf(), report.pair_key())),
+            Line::Taken(report, unrelated) => {
+                if unrelated {
+                    loaded.taken_elsewhere.push(report.pair_key());
+                }
+                loaded.taken.push((path.to_path_buf(), report.pair_key()));
+            }
             Line::Notice(text) => loaded.notes.push(format!("{at}: {text}")),
             Line::Blank => {}
         }
@@ -131,9 +139,11 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
 #[derive(Debug)]
 enum Line {
     Report(Box<Report>),
-    /// `{"taken": REPORT}`: the process took this report with
-    /// `racedet::reports::take`, so, as for its exit status, it is handled.
-    Taken(Box<Report>),
+    /// `{"taken": REPORT, "by_unrelated_thread": BOOL}`: the process took
+    /// this report with `racedet::reports::take`, so, as for its exit
+    /// status, it is handled; the flag says the taking thread was unrelated
+    /// to the race's (absent in logs of earlier versions: false).
+    Taken(Box<Report>, bool),
     /// A line the runtime writes between reports, such as
     /// `racedet: max_reports=N reached; ...`.
     Notice(String),
@@ -162,8 +172,12 @@ fn parse_line(line: &str, at: &str) -> Result<Line> {
         ))
     };
     let mut value: Value = serde_json::from_str(trimmed).map_err(expected)?;
+    let unrelated = value
+        .get("by_unrelated_thread")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     match value.get_mut("taken").map(Value::take) {
-        Some(taken) => serde_json::from_value(taken).map(Line::Taken),
+        Some(taken) => serde_json::from_value(taken).map(|r| Line::Taken(r, unrelated)),
         None => serde_json::from_value(value).map(Line::Report),
     }
     .map_err(expected)

@@ -27,6 +27,10 @@ pub struct Races {
     /// tests that expect them. As for the runtime's exit status, they do
     /// not count; they are only mentioned.
     expected: BTreeMap<PairKey, Race>,
+    /// Expected races some process took on a thread unrelated to the race
+    /// (another test's `take()`): said apart, since the test that made one
+    /// may not have expected it.
+    taken_elsewhere: BTreeSet<PairKey>,
 }
 
 impl Races {
@@ -54,7 +58,28 @@ impl Races {
         }
         // Taken by one process but not by another: it counts.
         expected.retain(|k, _| !by_key.contains_key(k));
-        Races { by_key, expected }
+        Races {
+            by_key,
+            expected,
+            taken_elsewhere: BTreeSet::new(),
+        }
+    }
+
+    /// Notes the races a process took on a thread unrelated to them.
+    pub fn note_taken_elsewhere(&mut self, keys: &[PairKey]) {
+        self.taken_elsewhere.extend(
+            keys.iter()
+                .filter(|k| self.expected.contains_key(k))
+                .cloned(),
+        );
+    }
+
+    /// The expected races that were taken on an unrelated thread.
+    pub fn taken_elsewhere(&self) -> impl Iterator<Item = &Race> {
+        self.expected
+            .iter()
+            .filter(|(k, _)| self.taken_elsewhere.contains(k))
+            .map(|(_, race)| race)
     }
 
     /// How many distinct races only tests that expected them saw.

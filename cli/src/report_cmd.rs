@@ -7,7 +7,7 @@ use crate::error::{Result, RACES_FOUND};
 use crate::load;
 use crate::races::Races;
 use crate::sarif;
-use crate::summary::{plural, races_phrase};
+use crate::summary::{self, plural, races_phrase};
 use clap::ValueEnum;
 use racedet_runtime::report::ReportKind;
 use std::io::Write;
@@ -92,6 +92,7 @@ pub fn run(req: &Request) -> Result<i32> {
     let files = loaded.files.len();
     let runs = loaded.runs;
     let mut races = Races::merge(loaded.reports, &loaded.taken);
+    races.note_taken_elsewhere(&loaded.taken_elsewhere);
     let before = races.len();
     let kinds: Vec<ReportKind> = req.kinds.iter().map(|k| k.report_kind()).collect();
     races.retain(|r| {
@@ -103,6 +104,12 @@ pub fn run(req: &Request) -> Result<i32> {
                 }))
     });
 
+    let name = |program: &str| {
+        runs.iter()
+            .find_map(|run| run.binary_name(program))
+            .map(str::to_string)
+            .unwrap_or_else(|| program.to_string())
+    };
     let mut out = std::io::stdout().lock();
     match req.format {
         Format::Text => {
@@ -120,13 +127,7 @@ pub fn run(req: &Request) -> Result<i32> {
                 races_phrase(races.len()),
                 plural(files, "report file", "report files")
             );
-            if races.expected() > 0 {
-                let _ = writeln!(
-                    out,
-                    "racedet: not listed: {} taken by racedet::reports::take in the tests that made them (expected)",
-                    races_phrase(races.expected())
-                );
-            }
+            let _ = write!(out, "{}", summary::taken(&races, "not listed: ", &name));
         }
         Format::Json => {
             for race in races.iter() {
@@ -140,11 +141,8 @@ pub fn run(req: &Request) -> Result<i32> {
             let _ = writeln!(out, "{log}");
         }
     }
-    if req.format != Format::Text && races.expected() > 0 {
-        eprintln!(
-            "racedet: note: not listed: {} taken by racedet::reports::take in the tests that made them (expected)",
-            races_phrase(races.expected())
-        );
+    if req.format != Format::Text {
+        eprint!("{}", summary::taken(&races, "note: not listed: ", &name));
     }
     // Never let an unchecked binary pass for a clean one.
     for run in &runs {

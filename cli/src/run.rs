@@ -89,7 +89,8 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     for note in &loaded.notes {
         let _ = writeln!(err, "racedet: note: {note}");
     }
-    let races = Races::merge(loaded.reports, &loaded.taken);
+    let mut races = Races::merge(loaded.reports, &loaded.taken);
+    races.note_taken_elsewhere(&loaded.taken_elsewhere);
     // From another project or target directory than the current one's,
     // `report` alone would read another run: name this one.
     let report = if rargs.manifest_path.is_some() || rargs.target_dir.is_some() {
@@ -192,6 +193,11 @@ fn say_summary(
             let _ = writeln!(err, "racedet: {}: {said}", b.name);
         }
     }
+    let name = |program: &str| {
+        info.binary_name(program)
+            .map(str::to_string)
+            .unwrap_or_else(|| program.to_string())
+    };
     if instrumented.is_empty() {
         let _ = writeln!(
             err,
@@ -222,20 +228,9 @@ fn say_summary(
                 "instrumented test binaries"
             )
         );
-        let name = |program: &str| {
-            info.binary_name(program)
-                .map(str::to_string)
-                .unwrap_or_else(|| program.to_string())
-        };
         let _ = write!(err, "{}", summary::render(races, &name));
     }
-    if races.expected() > 0 {
-        let _ = writeln!(
-            err,
-            "racedet: {} taken by racedet::reports::take in the tests that made them (expected): not counted",
-            races_phrase(races.expected())
-        );
-    }
+    let _ = write!(err, "{}", summary::taken(races, "", &name));
     if !missing.is_empty() {
         const SHOWN: usize = 3;
         let mut names: Vec<&str> = missing

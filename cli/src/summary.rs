@@ -26,6 +26,38 @@ pub fn render(races: &Races, binary_name: &dyn Fn(&str) -> String) -> String {
     s
 }
 
+/// What is said of the races programs took with `racedet::reports::take`
+/// (not counted, as for the runtime's exit status; `lead` is put before
+/// the count), naming those taken on a thread unrelated to the race: in a
+/// test binary, another test's `take()` may have drained a race its own
+/// test did not expect.
+pub fn taken(races: &Races, lead: &str, binary_name: &dyn Fn(&str) -> String) -> String {
+    let mut s = String::new();
+    if races.expected() == 0 {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "racedet: {lead}{} taken by racedet::reports::take (expected by the program): not counted",
+        races_phrase(races.expected())
+    );
+    let elsewhere: Vec<&Race> = races.taken_elsewhere().collect();
+    if !elsewhere.is_empty() {
+        let _ = writeln!(
+            s,
+            "racedet: warning: {} of them on a thread unrelated to the race (another test's \
+             take()? it drains the reports of every test running at the time): check that the \
+             test that made it expected it, or run one test per process (`cargo racedet \
+             nextest`, or `-- --test-threads=1`):",
+            elsewhere.len()
+        );
+        for (i, race) in elsewhere.into_iter().enumerate() {
+            entry(&mut s, i + 1, race, binary_name);
+        }
+    }
+    s
+}
+
 fn entry(s: &mut String, n: usize, race: &Race, binary_name: &dyn Fn(&str) -> String) {
     let r = &race.report;
     let _ = writeln!(s, "  {n}. {}", r.kind);

@@ -598,9 +598,31 @@ fn a_race_the_test_took_is_expected_not_counted() {
     assert_eq!(
         stdout(&out),
         "racedet: 0 distinct data races in 1 report file\n\
-         racedet: not listed: 1 distinct data race taken by racedet::reports::take in the \
-         tests that made them (expected)\n"
+         racedet: not listed: 1 distinct data race taken by racedet::reports::take (expected \
+         by the program): not counted\n"
     );
+}
+
+#[test]
+fn a_race_taken_on_an_unrelated_thread_is_named_under_a_warning() {
+    // Another test's `take()` drained it: not counted (as for the exit
+    // status), but named, since its own test may not have expected it.
+    let dir = copy_run("taken-elsewhere", |l| {
+        format!("{l}\n{{\"taken\":{l},\"by_unrelated_thread\":true}}")
+    });
+    let out = run(racedet(&dir, &["report", dir.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "racedet: not listed: 1 distinct data race taken by racedet::reports::take (expected \
+             by the program): not counted\n\
+             racedet: warning: 1 of them on a thread unrelated to the race (another test's \
+             take()?"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  1. concurrent map writes\n"), "{text}");
 }
 
 #[test]

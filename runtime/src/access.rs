@@ -117,7 +117,9 @@ fn on_race(l: &Local, race: Race<Site>, object: &dyn Fn() -> ObjectInfo) {
         return;
     }
     let report = build(l, &race, &object());
-    rt.reporter.submit(report);
+    let previous_root = rt.threads.lookup(race.previous.site.thread).map(|i| i.root);
+    rt.reporter
+        .submit(report, [Some(l.info.root), previous_root]);
 }
 
 fn source(loc: &Location<'_>, shorten: &impl Fn(&str) -> String) -> SourceSite {
@@ -279,7 +281,14 @@ fn creation_note(id: u64, created: StackId) -> Option<String> {
 
 /// Reports made so far in this process, drained.
 pub fn take_reports() -> Vec<Report> {
-    runtime().reporter.take()
+    // The process's main thread is related to every race; another thread
+    // (a test's) to those its root's threads took part in.
+    let taker = local().map(|l| (l.info.id == 0, l.info.root));
+    runtime().reporter.take(|roots| match taker {
+        Some((true, _)) => true,
+        Some((false, root)) => roots.contains(&Some(root)),
+        None => false,
+    })
 }
 
 /// Distinct reports made so far in this process.

@@ -18,6 +18,10 @@ const RECENT: usize = 8;
 
 type LocPair = (usize, usize);
 
+/// The roots (see `ThreadInfo::root`) of a report's two threads, `None`
+/// where no longer known.
+pub(crate) type Roots = [Option<u64>; 2];
+
 thread_local! {
     static RECENT_PAIRS: Cell<([LocPair; RECENT], usize)> = const { Cell::new(([(0, 0); RECENT], 0)) };
 }
@@ -27,7 +31,7 @@ pub(crate) struct Reporter {
     quick: Mutex<HashSet<LocPair>>,
     /// Distinct reports by pair of sites.
     seen: Mutex<HashSet<PairKey>>,
-    pending: Mutex<Vec<Report>>,
+    pending: Mutex<Vec<(Report, Roots)>>,
     count: AtomicUsize,
     /// Distinct races that matched a suppression (not reported, not
     /// counted above): said at exit, so a suppressions file that hides
@@ -36,6 +40,11 @@ pub(crate) struct Reporter {
     /// Reports drained by `take()`: the program handled them (a test
     /// asserting an expected race), so they do not fail the process.
     taken: AtomicUsize,
+    /// Of those, the ones taken on a thread of neither racing thread's root
+    /// (see `ThreadInfo::root`): in a test binary, another test's `take()`
+    /// drained them, which may have hidden an unexpected race, so the exit
+    /// summary and the JSON log say so.
+    taken_elsewhere: AtomicUsize,
     sink: Mutex<Option<File>>,
     limit_said: AtomicBool,
     suppressions: Suppressions,
@@ -51,6 +60,7 @@ impl Reporter {
             count: AtomicUsize::new(0),
             suppressed: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
+            taken_elsewhere: AtomicUsize::new(0),
             sink: Mutex::new(None),
             limit_said: AtomicBool::new(false),
             suppressions,
@@ -81,7 +91,7 @@ impl Reporter {
     }
 
     /// Files a new report: suppressed, deduplicated, counted, printed.
-    pub(crate) fn submit(&self, report: Report) {
+    pub(crate) fn submit(&self, report: Report, roots: Roots) {
         if !self.seen.lock().insert(report.pair_key()) {
             return;
         }
@@ -106,7 +116,7 @@ impl Reporter {
                 "racedet: max_reports={max} reached; further races are counted but not printed\n"
             ));
         }
-        self.pending.lock().push(report);
+        self.pending.lock().push((report, roots));
         if self.options.halt_on_error {
             crate::exit::halt();
         }
@@ -148,20 +158,30 @@ impl Reporter {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// Drains the reports made so far.
-    pub(crate) fn take(&self) -> Vec<Report> {
-        let mut pending = self.pending.lock();
+    /// Drains the reports made so far. `related` says whether the taking
+    /// thread is related to a report's threads.
+    pub(crate) fn take(&self, related: impl Fn(&Roots) -> bool) -> Vec<Report> {
+        let pending = std::mem::take(&mut *self.pending.lock());
         self.taken.fetch_add(pending.len(), Ordering::SeqCst);
-        let taken = std::mem::take(&mut *pending);
-        drop(pending);
-        // JSON logs are read by `cargo racedet`: say which reports the
-        // program took, so a race a test expected is not counted as a bug.
-        if self.options.report_format == ReportFormat::Json && !taken.is_empty() {
-            let mut lines = String::new();
-            for r in &taken {
-                let json = serde_json::to_string(r).expect("reports serialize");
-                lines.push_str(&format!("{{\"taken\":{json}}}\n"));
+        let mut lines = String::new();
+        let mut taken = Vec::with_capacity(pending.len());
+        for (report, roots) in pending {
+            let elsewhere = !related(&roots);
+            if elsewhere {
+                self.taken_elsewhere.fetch_add(1, Ordering::SeqCst);
             }
+            // JSON logs are read by `cargo racedet`: say which reports the
+            // program took, so a race a test expected is not counted as a
+            // bug, and which were taken by an unrelated thread.
+            if self.options.report_format == ReportFormat::Json {
+                let json = serde_json::to_string(&report).expect("reports serialize");
+                lines.push_str(&format!(
+                    "{{\"taken\":{json},\"by_unrelated_thread\":{elsewhere}}}\n"
+                ));
+            }
+            taken.push(report);
+        }
+        if !lines.is_empty() {
             self.write(&lines);
         }
         taken
@@ -180,6 +200,13 @@ impl Reporter {
         let mut notes = Vec::new();
         if taken > 0 {
             notes.push(format!("{taken} taken by racedet::reports::take"));
+        }
+        let elsewhere = self.taken_elsewhere.load(Ordering::SeqCst);
+        if elsewhere > 0 {
+            notes.push(format!(
+                "{elsewhere} of them on a thread unrelated to the race: another test's? \
+                 take() drains every test's reports"
+            ));
         }
         if suppressed > 0 {
             notes.push(format!("{suppressed} suppressed"));

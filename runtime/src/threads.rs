@@ -26,6 +26,12 @@ pub struct ThreadInfo {
     pub created: StackId,
     /// Whether it has ended.
     pub finished: AtomicBool,
+    /// The report id of the thread racedet did not spawn that this one
+    /// descends from through racedet spawns: its own for the main thread
+    /// and adopted threads. A test harness runs each test on such a thread,
+    /// so a test's threads share its root (`reports::take` uses it to tell
+    /// a test's own races from others').
+    pub root: u64,
 }
 
 /// Report ids and infos of live and recently finished threads.
@@ -50,7 +56,15 @@ impl ThreadRegistry {
         }
     }
 
-    fn register(&self, main: bool, name: Option<String>, created: StackId) -> Arc<ThreadInfo> {
+    /// A new thread's info; `root` is the spawning thread's root, `None`
+    /// for a thread racedet did not spawn.
+    fn register(
+        &self,
+        main: bool,
+        name: Option<String>,
+        created: StackId,
+        root: Option<u64>,
+    ) -> Arc<ThreadInfo> {
         let id = if main && !self.main_taken.swap(true, Ordering::Relaxed) {
             0
         } else {
@@ -61,6 +75,7 @@ impl ThreadRegistry {
             name,
             created,
             finished: AtomicBool::new(false),
+            root: root.unwrap_or(id),
         });
         self.live.lock().insert(id, info.clone());
         info
@@ -208,7 +223,7 @@ fn adopt_current() -> Option<*mut Local> {
     // The detector lock is released before a fatal error is reported.
     let adopted = rt.detector.lock().adopt_thread();
     let state = adopted.unwrap_or_else(|e| too_many_threads(e));
-    let info = rt.threads.register(main, name, 0);
+    let info = rt.threads.register(main, name, 0, None);
     let p = Box::into_raw(Box::new(make_local(state, info)));
     CURRENT.set(p);
     Some(p)
@@ -404,7 +419,9 @@ pub fn fork(name: Option<String>) -> Option<Child> {
         // The detector lock is released before a fatal error is reported.
         let forked = rt.detector.lock().fork(&mut parent.state);
         let state = forked.unwrap_or_else(|e| too_many_threads(e));
-        let info = rt.threads.register(false, name, created);
+        let info = rt
+            .threads
+            .register(false, name, created, Some(parent.info.root));
         Child(Some((state, info)))
     })
 }

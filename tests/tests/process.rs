@@ -49,6 +49,44 @@ fn exit_status_is_0_without_races() {
 }
 
 #[test]
+fn a_race_taken_by_the_test_that_made_it_does_not_set_the_status() {
+    let o = racy("taken-here", "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with("racedet: found 1 data race(s) (1 taken by racedet::reports::take)\n"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_race_taken_by_another_test_is_said_at_exit() {
+    // One test's `take()` drains a race another test made (libtest runs
+    // them side by side in one process): handled, as SPEC's `take` says,
+    // but the exit line and the JSON log tell it from a test's own.
+    let o = racy("taken-elsewhere", "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with(
+            "racedet: found 1 data race(s) (1 taken by racedet::reports::take, 1 of them on a \
+             thread unrelated to the race: another test's? take() drains every test's reports)\n"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    for (mode, unrelated) in [("taken-elsewhere", true), ("taken-here", false)] {
+        let o = racy(mode, "report_format=json");
+        let taken: Vec<serde_json::Value> = stderr(&o)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("taken").is_some())
+            .collect();
+        assert_eq!(taken.len(), 1, "{}", stderr(&o));
+        assert_eq!(taken[0]["by_unrelated_thread"], unrelated, "{mode}");
+    }
+}
+
+#[test]
 fn exitcode_option_sets_the_status() {
     let o = racy("race", "exitcode=7");
     assert_eq!(o.status.code(), Some(7));

@@ -1,6 +1,6 @@
 //! A small program with known races, run as a subprocess by the report and
-//! exit-status tests: `racy MODE` where MODE is `race`, `clean`, `two` or
-//! `cell`.
+//! exit-status tests: `racy MODE` where MODE is `race`, `clean`, `two`,
+//! `cell`, `taken-here` or `taken-elsewhere`.
 
 use racedet::cell::RaceCell;
 use racedet::collections::RaceMap;
@@ -61,10 +61,35 @@ fn main() {
             cell_race();
         }
         "clean" => clean(),
+        "taken-here" => tests_taking(true),
+        "taken-elsewhere" => tests_taking(false),
         other => {
-            eprintln!("racy: unknown mode `{other}`; expected race, cell, two or clean");
+            eprintln!(
+                "racy: unknown mode `{other}`; expected race, cell, two, clean, taken-here \
+                 or taken-elsewhere"
+            );
             std::process::exit(2);
         }
     }
     println!("racy: {mode} done");
+}
+
+/// What a test harness does: each test on a thread of its own, not
+/// spawned by racedet. Test A makes a race (between threads it spawned);
+/// then test B, or A itself when `a_takes`, takes the reports.
+fn tests_taking(a_takes: bool) {
+    std::thread::spawn(move || {
+        two_writers();
+        if a_takes {
+            assert_eq!(racedet::reports::take().len(), 1);
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || {
+        // Returned either way (every report made so far).
+        assert_eq!(racedet::reports::take().len(), usize::from(!a_takes));
+    })
+    .join()
+    .unwrap();
 }
