@@ -39,6 +39,9 @@ pub struct Loaded {
     /// report files (`max_reports` reached), files in a run directory that
     /// are not reports. Callers print them.
     pub notes: Vec<String>,
+    /// Report files read, as canonical paths: one given twice (or with its
+    /// run directory) would count its races twice.
+    read: std::collections::HashSet<PathBuf>,
 }
 
 /// Reads one report file (used while a run is going on, to count each
@@ -93,6 +96,8 @@ fn load_run_dir(dir: &Path, loaded: &mut Loaded) -> Result<()> {
             dir.display()
         )));
     }
+    let first = loaded.reports.len();
+    let runs = loaded.runs.len();
     for name in names {
         let path = dir.join(&name);
         if name == RUN_INFO {
@@ -108,10 +113,27 @@ fn load_run_dir(dir: &Path, loaded: &mut Loaded) -> Result<()> {
             ));
         }
     }
+    // Doctest programs are all `rust_out`: the run says whose they were.
+    if let Some(run) = loaded.runs.get(runs) {
+        for found in &mut loaded.reports[first..] {
+            let file = found.file.file_name().map(|n| n.to_string_lossy());
+            if let Some(label) = file.and_then(|n| run.doctests.get(n.as_ref())) {
+                found.report.program = label.clone();
+            }
+        }
+    }
     Ok(())
 }
 
 fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if !loaded.read.insert(canonical) {
+        return Err(Failure::input(format!(
+            "{}: given twice (directly, or through its run directory); give each run or \
+             file once, or its reports count twice",
+            path.display()
+        )));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
     for (i, line) in text.lines().enumerate() {

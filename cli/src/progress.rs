@@ -9,7 +9,7 @@ use crate::load;
 use crate::races::Races;
 use crate::run_dir::{BinaryInfo, REPORT_PREFIX};
 use crate::summary::races_phrase;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -31,13 +31,21 @@ pub fn classify(line: &str) -> CargoLine {
     let line = strip_ansi(line);
     let t = line.trim();
     if let Some(rest) = t.strip_prefix("Running ") {
-        // `Running [unittests ]SRC (PATH)`: the path is in the last parens.
-        if let Some(path) = last_parens(rest) {
+        // `Running [unittests ]SRC (PATH)`: the path is in the last parens;
+        // verbose (`-v`): `Running `PATH ARGS...``, and rustdoc's run of
+        // the doctests, which the `Doc-tests` line has announced already.
+        let path = match rest.strip_prefix('`') {
+            Some(command) => command.split([' ', '`']).next(),
+            None => last_parens(rest),
+        };
+        if let Some(path) = path {
             let name = Path::new(path)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            return CargoLine::Running(name);
+            if name != "rustdoc" {
+                return CargoLine::Running(name);
+            }
         }
     }
     if let Some(krate) = t.strip_prefix("Doc-tests ") {
@@ -94,6 +102,8 @@ pub struct Progress<'a> {
     counted: HashSet<PathBuf>,
     started: usize,
     current: Option<Current>,
+    /// Report files that appeared while doctests ran, and whose.
+    doctests: BTreeMap<String, String>,
 }
 
 impl<'a> Progress<'a> {
@@ -106,6 +116,7 @@ impl<'a> Progress<'a> {
             counted: HashSet::new(),
             started: 0,
             current: None,
+            doctests: BTreeMap::new(),
         }
     }
 
@@ -169,6 +180,12 @@ impl<'a> Progress<'a> {
         let mut found = Vec::new();
         let mut taken = Vec::new();
         for file in self.new_report_files() {
+            if c.doctests {
+                if let Some(name) = file.file_name() {
+                    let name = name.to_string_lossy().into_owned();
+                    self.doctests.insert(name, c.label.clone());
+                }
+            }
             match load::load_one(&file) {
                 Ok(loaded) => {
                     found.extend(loaded.reports);
@@ -195,6 +212,12 @@ impl<'a> Progress<'a> {
             said.push_str(&format!(" ({status})"));
         }
         let _ = writeln!(out, "racedet: {}: {said}", c.label);
+    }
+
+    /// The report files doctests wrote, and whose doctests they were (see
+    /// `RunInfo::doctests`).
+    pub fn into_doctests(self) -> BTreeMap<String, String> {
+        self.doctests
     }
 
     fn new_report_files(&mut self) -> Vec<PathBuf> {
@@ -226,6 +249,19 @@ mod tests {
         assert_eq!(
             classify("\x1b[1m\x1b[92m     Running\x1b[0m tests/x.rs (/abs/deps/x-9f)"),
             CargoLine::Running("x-9f".into())
+        );
+        // `cargo test -v`: the command, quoted, with its arguments.
+        assert_eq!(
+            classify("     Running `/abs/target/debug/deps/integration-05aa --test-threads=1`"),
+            CargoLine::Running("integration-05aa".into())
+        );
+        assert_eq!(
+            classify("     Running `/abs/deps/x-9f`"),
+            CargoLine::Running("x-9f".into())
+        );
+        assert_eq!(
+            classify("     Running `rustdoc --edition=2021 --crate-type lib --test src/lib.rs`"),
+            CargoLine::Other
         );
     }
 

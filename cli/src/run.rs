@@ -12,6 +12,7 @@ use crate::races::Races;
 use crate::run_dir::{self, RunInfo, REPORT_PREFIX};
 use crate::runner::{Runner, RunnerArgs};
 use crate::summary::{self, plural, races_phrase};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -35,19 +36,38 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     let build_vars = detect_env::build_vars();
     let mut err = std::io::stderr();
 
-    let _ = writeln!(
-        err,
-        "racedet: building tests with detection in {}",
-        target.display()
-    );
-    let build = artifacts::command(
-        runner,
-        runner.build_only_flags(),
-        &rargs.build,
-        &target,
-        &build_vars,
-    );
-    let binaries = artifacts::build(build, runner, &ws)?;
+    let binaries = if rargs.doc {
+        // rustdoc builds each doctest as it runs it.
+        Vec::new()
+    } else {
+        let _ = writeln!(
+            err,
+            "racedet: building tests with detection in {}",
+            target.display()
+        );
+        let build = artifacts::command(
+            runner,
+            runner.build_only_flags(),
+            &rargs.build,
+            &target,
+            &build_vars,
+        );
+        artifacts::build(build, runner, &ws)?
+    };
+    let mut info = RunInfo {
+        racedet_version: env!("CARGO_PKG_VERSION").to_string(),
+        runner: runner.name().to_string(),
+        args: args.to_vec(),
+        started_unix: run_dir::unix_now(),
+        binaries,
+        runner_status: None,
+        doctests: BTreeMap::new(),
+    };
+    if rargs.no_run {
+        say_instrumentation(&info, &mut err);
+        let _ = writeln!(err, "racedet: --no-run: built, not run");
+        return Ok(0);
+    }
 
     // Only now, so a failed build leaves no empty run behind `latest`.
     let run_dir = run_dir::create(&cargo::runs_dir(&base))?;
@@ -59,22 +79,25 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
             "racedet: note: RACEDET_OPTIONS `{pair}` is replaced for this run (reports go to the run directory as JSON)"
         );
     }
-    let mut info = RunInfo {
-        racedet_version: env!("CARGO_PKG_VERSION").to_string(),
-        runner: runner.name().to_string(),
-        args: args.to_vec(),
-        started_unix: run_dir::unix_now(),
-        binaries,
-        runner_status: None,
-    };
     info.save(&run_dir)?;
-    say_instrumentation(&info, &mut err);
+    if rargs.doc {
+        let _ = writeln!(
+            err,
+            "racedet: --doc: only the doctests run (rustdoc builds them with detection as it runs them)"
+        );
+    } else {
+        say_instrumentation(&info, &mut err);
+    }
 
     let mut vars = build_vars;
     vars.push(options.var.clone());
     let mut cmd = artifacts::command(runner, &[], &rargs.run, &target, &vars);
     let status = match runner {
-        Runner::CargoTest => run_with_progress(cmd, &info, &run_dir)?,
+        Runner::CargoTest => {
+            let (status, doctests) = run_with_progress(cmd, &info, &run_dir)?;
+            info.doctests = doctests;
+            status
+        }
         // nextest shows its own per-test progress; its output is left alone.
         Runner::Nextest => cmd
             .stdin(Stdio::inherit())
@@ -114,7 +137,7 @@ fn run_with_progress(
     mut cmd: std::process::Command,
     info: &RunInfo,
     run_dir: &Path,
-) -> Result<ExitStatus> {
+) -> Result<(ExitStatus, BTreeMap<String, String>)> {
     // cargo colours its output only on a terminal; its stderr is a pipe
     // here, so pass the user's terminal on in words.
     if std::io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
@@ -140,7 +163,7 @@ fn run_with_progress(
         .wait()
         .map_err(|e| Failure::input(format!("waiting for cargo test: {e}")))?;
     progress.finish(&mut out);
-    Ok(status)
+    Ok((status, progress.into_doctests()))
 }
 
 /// Lists the binaries that are not instrumented: they are never clean, only
@@ -198,35 +221,50 @@ fn say_summary(
             .map(str::to_string)
             .unwrap_or_else(|| program.to_string())
     };
-    if instrumented.is_empty() {
+    // Under `--doc` only doctests run, built by rustdoc on the fly.
+    let doc = info.binaries.is_empty() && info.args.iter().any(|a| a == "--doc");
+    let binaries = plural(
+        instrumented.len(),
+        "instrumented test binary",
+        "instrumented test binaries",
+    );
+    if instrumented.is_empty() && !doc {
         let _ = writeln!(
             err,
             "racedet: nothing was checked: no test binary is instrumented"
         );
     } else if races.is_empty() {
-        let _ = writeln!(
-            err,
-            "racedet: no data races found in {}",
-            plural(
-                instrumented.len(),
-                "instrumented test binary",
-                "instrumented test binaries"
-            )
-        );
+        let checked = if doc {
+            "the doctests".to_string()
+        } else {
+            binaries
+        };
+        let _ = writeln!(err, "racedet: no data races found in {checked}");
     } else {
-        let with_races = instrumented
-            .iter()
-            .filter(|b| races.count_in(&b.program) > 0)
-            .count();
+        let mut places = Vec::new();
+        if !doc {
+            let with_races = instrumented
+                .iter()
+                .filter(|b| races.count_in(&b.program) > 0)
+                .count();
+            places.push(format!("{with_races} of {binaries}"));
+        }
+        let doctests: BTreeSet<&String> = info
+            .doctests
+            .values()
+            .filter(|label| races.count_in(label) > 0)
+            .collect();
+        if !doctests.is_empty() {
+            places.push(format!(
+                "the doctests of {}",
+                plural(doctests.len(), "crate", "crates")
+            ));
+        }
         let _ = writeln!(
             err,
-            "racedet: found {} in {with_races} of {}:",
+            "racedet: found {} in {}:",
             races_phrase(races.len()),
-            plural(
-                instrumented.len(),
-                "instrumented test binary",
-                "instrumented test binaries"
-            )
+            places.join(" and in ")
         );
         let _ = write!(err, "{}", summary::render(races, &name));
     }

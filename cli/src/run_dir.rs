@@ -5,6 +5,7 @@
 
 use crate::error::{Failure, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +42,12 @@ pub struct RunInfo {
     /// Exit status of the runner, once it has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_status: Option<i32>,
+    /// Report files written by doctests, with what to call their program
+    /// (`doctests of CRATE`): rustdoc names every doctest program
+    /// `rust_out`, and only the order of cargo's output tells whose they
+    /// are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub doctests: BTreeMap<String, String>,
 }
 
 /// One test binary of a run.

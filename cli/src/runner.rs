@@ -81,6 +81,13 @@ pub struct RunnerArgs {
     /// `--target-dir`, the base under which `racedet/` goes. Taken out of
     /// both lists: the runner gets `<it>/racedet` instead.
     pub target_dir: Option<PathBuf>,
+    /// `--no-run`: build with detection, say what is instrumented, stop.
+    /// Taken out of both lists (the build step has it already).
+    pub no_run: bool,
+    /// `--doc` (`cargo test` only): only the doctests, which rustdoc builds
+    /// as it runs them, so there is no build step (cargo refuses `--doc`
+    /// with `--no-run`). Kept for the run.
+    pub doc: bool,
 }
 
 impl RunnerArgs {
@@ -94,6 +101,8 @@ impl RunnerArgs {
         let mut manifest_path = None;
         let mut target_dir = None;
         let mut decided = false;
+        let mut no_run = false;
+        let mut doc = false;
         let mut it = ours.iter();
         while let Some(arg) = it.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -130,6 +139,18 @@ impl RunnerArgs {
                 continue;
             }
             match flag {
+                "--no-run" => no_run = true,
+                "--doc" if runner == Runner::Nextest => {
+                    return Err(Failure::input(
+                        "`--doc`: cargo nextest does not run doctests; run them with \
+                         `cargo racedet test --doc`"
+                            .to_string(),
+                    ))
+                }
+                "--doc" => {
+                    doc = true;
+                    run.push(arg.clone());
+                }
                 "--target-dir" => target_dir = Some(PathBuf::from(value("a directory")?)),
                 "--manifest-path" => {
                     let m = value("a path to Cargo.toml")?;
@@ -155,6 +176,8 @@ impl RunnerArgs {
             run,
             manifest_path,
             target_dir,
+            no_run,
+            doc,
         })
     }
 }
@@ -180,6 +203,20 @@ mod tests {
             strings(&["--no-fail-fast", "-p", "x", "--", "--test-threads=1"])
         );
         assert_eq!(a.build, strings(&["-p", "x", "--", "--test-threads=1"]));
+    }
+
+    #[test]
+    fn no_run_is_noted_not_passed_and_doc_is_for_the_run_only() {
+        let a = RunnerArgs::parse(Runner::CargoTest, &strings(&["--no-run", "-p", "x"]), false)
+            .unwrap();
+        assert!(a.no_run && !a.doc);
+        assert_eq!(a.build, strings(&["-p", "x"]));
+        let a = RunnerArgs::parse(Runner::CargoTest, &strings(&["--doc"]), false).unwrap();
+        assert!(a.doc);
+        assert_eq!(a.run, strings(&["--no-fail-fast", "--doc"]));
+        assert!(a.build.is_empty());
+        let e = RunnerArgs::parse(Runner::Nextest, &strings(&["--doc"]), false).unwrap_err();
+        assert!(e.message.contains("cargo racedet test --doc"), "{e}");
     }
 
     #[test]

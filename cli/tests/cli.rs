@@ -173,6 +173,60 @@ fn racy_suite_exits_66_and_the_summary_names_both_sites() {
 }
 
 #[test]
+fn doc_runs_only_the_doctests_and_names_their_races_by_crate() {
+    // rustdoc calls every doctest program `rust_out`; the summary and
+    // `report` say whose doctests they were. (cargo skips doctests once a
+    // test binary has failed, so the suite's own run never gets to them.)
+    let _lock = suite_lock();
+    let out = run(racedet(&fixture("racy"), &["racedet", "test", "--doc"]));
+    assert_eq!(out.status.code(), Some(66));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: --doc: only the doctests run"),
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: doctests of racy_fixture: 1 distinct data race"),
+        "{err}"
+    );
+    let summary = &err[err.find("---- summary ----").expect("a summary")..];
+    assert!(
+        summary.contains("found 1 distinct data race in the doctests of 1 crate:"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("in doctests of racy_fixture (1 process)"),
+        "{summary}"
+    );
+    let dir = run_dir_of(&out);
+    let report = run(racedet(
+        &fixture("racy"),
+        &["report", dir.to_str().unwrap()],
+    ));
+    assert!(
+        stdout(&report).contains("racedet: 1 distinct data race in 1 report file"),
+        "{}",
+        stdout(&report)
+    );
+}
+
+#[test]
+fn no_run_builds_with_detection_and_stops() {
+    let _lock = suite_lock();
+    let out = run(racedet(&fixture("racy"), &["racedet", "test", "--no-run"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("racedet: 2 test binaries built, 2 instrumented"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("racedet: --no-run: built, not run\n"),
+        "{err}"
+    );
+}
+
+#[test]
 fn racy_suite_shows_progress_and_race_counts_per_binary() {
     let err = stderr(&racy_run().test);
     assert!(
@@ -623,6 +677,21 @@ fn a_race_taken_on_an_unrelated_thread_is_named_under_a_warning() {
         "{text}"
     );
     assert!(text.contains("  1. concurrent map writes\n"), "{text}");
+}
+
+#[test]
+fn a_run_given_twice_is_refused_not_counted_twice() {
+    let dir = copy_run("twice", str::to_string);
+    let d = dir.to_str().unwrap();
+    let out = run(racedet(&dir, &["report", d, d]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(": given twice (directly, or through its run directory)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(stdout(&out).is_empty());
 }
 
 #[test]
