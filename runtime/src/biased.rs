@@ -90,6 +90,11 @@ pub struct BiasedGuard<'a, T> {
     lock: &'a BiasedLock<T>,
     /// `None` for the biased thread.
     spin: Option<SpinGuard<'a, ()>>,
+    /// The thread to bias the lock to when this spin-locked entry ends (the
+    /// end of its streak). Not before: a closure run under this entry that
+    /// took the lock again would come in biased, beside this entry, instead
+    /// of meeting the spin lock's re-entry panic.
+    bias_to: usize,
     // As `SpinGuard`: `&mut T` is handed out.
     _exclusive: PhantomData<&'a mut T>,
     // Not `Send` (as std's `MutexGuard`): the biased thread's guard must
@@ -117,6 +122,7 @@ impl<T> BiasedLock<T> {
             return BiasedGuard {
                 lock: self,
                 spin: None,
+                bias_to: NOBODY,
                 _exclusive: PhantomData,
                 _here: PhantomData,
             };
@@ -164,14 +170,14 @@ impl<T> BiasedLock<T> {
                     } else {
                         *streak = (me, 1);
                     }
+                    let mut guard = self.spin_guard(spin);
                     if streak.1 >= BIAS_AFTER {
                         // From its next entry on, this thread comes in
                         // without the spin lock; without the barrier,
                         // nobody will, and counting stops.
-                        let next = if may_bias() { me } else { SHARED };
-                        self.bias.store(next, Ordering::Release);
+                        guard.bias_to = if may_bias() { me } else { SHARED };
                     }
-                    return self.spin_guard(spin);
+                    return guard;
                 }
                 revoking if revoking & REVOKING != 0 => {
                     // This thread's own bias, revoked while it is inside:
@@ -191,6 +197,7 @@ impl<T> BiasedLock<T> {
         BiasedGuard {
             lock: self,
             spin: Some(spin),
+            bias_to: NOBODY,
             _exclusive: PhantomData,
             _here: PhantomData,
         }
@@ -274,6 +281,10 @@ impl<T> Drop for BiasedGuard<'_, T> {
     fn drop(&mut self) {
         if self.spin.is_none() {
             self.lock.inside.store(false, Ordering::Release);
+        } else if self.bias_to != NOBODY {
+            // Still under the spin lock (the field drops after this), so
+            // whoever takes it next sees the bias.
+            self.lock.bias.store(self.bias_to, Ordering::Release);
         }
     }
 }
@@ -394,6 +405,20 @@ mod tests {
         assert_eq!(lock.bias.load(Ordering::Relaxed), SHARED);
         *lock.lock() += 1;
         assert_eq!(*lock.lock(), u64::from(BIAS_AFTER) + 2);
+    }
+
+    #[test]
+    fn taking_it_again_inside_the_entry_that_ends_a_streak_panics() {
+        let lock = BiasedLock::new(0);
+        for _ in 1..BIAS_AFTER {
+            drop(lock.lock());
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _held = lock.lock();
+            drop(lock.lock());
+        }));
+        assert!(panic_message(r).contains("under its own lock"));
+        assert_eq!(lock.is_biased(), barrier::available(), "biased as it ended");
     }
 
     #[test]
