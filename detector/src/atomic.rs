@@ -75,6 +75,15 @@ impl AtomicSync {
         }
     }
 
+    /// A store by a thread the detector does not follow (one whose state
+    /// has ended, storing from a late thread-local destructor): it ends the
+    /// release sequence like any store, and what it publishes is unknown,
+    /// so a load that reads it acquires nothing — not the previous
+    /// writer's release, which would hide that writer's races.
+    pub fn store_unseen(&mut self) {
+        self.release = VectorClock::new();
+    }
+
     /// The write half of a read-modify-write (swap, fetch_*, successful
     /// compare-exchange); its read half is [`AtomicSync::load`], called
     /// first. The halves are separate because a caller checks the access

@@ -917,6 +917,21 @@ fn relaxed_store_without_fence_clears_what_the_location_publishes() {
 }
 
 #[test]
+fn a_store_by_a_thread_not_followed_publishes_nothing_and_ends_the_sequence() {
+    let mut d = Detector::new();
+    let mut main = d.root_thread().unwrap();
+    let mut t1 = d.fork(&mut main).unwrap();
+    let mut f = AtomicSync::new();
+    f.store(&mut t1, Ordering::Release);
+    assert!(!f.release_clock().is_zero());
+    f.store_unseen();
+    assert!(
+        f.release_clock().is_zero(),
+        "a load reading it must not synchronize with t1"
+    );
+}
+
+#[test]
 fn seqcst_fences_alone_do_not_order_each_other() {
     // C++11: SeqCst fences synchronize only through an atomic that one side
     // writes and the other reads; their total order alone adds no edge.

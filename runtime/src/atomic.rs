@@ -88,10 +88,13 @@ impl AtomicShadow {
         // Check before releasing: the release must cover this very access,
         // and the check must see the thread as it was when it stored.
         self.check(&mut st, AccessKind::AtomicWrite, Op::Store, at, addr);
-        with_local(|l| {
+        let seen = with_local(|l| {
             st.sync.store(&mut l.state, order);
             after_release(l);
         });
+        if seen.is_none() {
+            st.sync.store_unseen();
+        }
         value
     }
 

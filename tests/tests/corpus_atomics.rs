@@ -1188,3 +1188,77 @@ fn spin_lock_with_relaxed_orderings_races() {
     assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
     assert_silent(file!(), first, line!());
 }
+
+#[test]
+fn a_relaxed_load_by_debug_formatting_pairs_with_a_later_acquire_fence() {
+    // std's `{:?}` of an atomic is a Relaxed load; with `fence(Acquire)`
+    // after it, it synchronizes with the release store it read.
+    let first = line!();
+    let x = cell(0);
+    let flag = Arc::new(AtomicUsize::new(0));
+    let (xw, fw) = (x.clone(), flag.clone());
+    let w = thread::spawn(move || {
+        xw.set(1);
+        fw.store(1, Release);
+    });
+    while format!("{flag:?}") != "1" {
+        thread::yield_now();
+    }
+    fence(Acquire);
+    assert_eq!(x.get(), 1);
+    w.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_store_from_a_thread_racedet_no_longer_follows_ends_the_release_sequence() {
+    // A std thread touches a thread-local before its first racedet access,
+    // so that thread-local's destructor runs after racedet has ended the
+    // thread, and its release store is not seen. A load that reads it must
+    // not synchronize with the earlier release of another thread, whose
+    // write then races with the reader's (C++20: the store starts a new
+    // release sequence).
+    use std::sync::atomic::{AtomicUsize as StdUsize, Ordering::SeqCst};
+    static FLAG: AtomicUsize = AtomicUsize::new(0);
+    static STEP: StdUsize = StdUsize::new(0);
+    struct StoreOnExit;
+    impl Drop for StoreOnExit {
+        fn drop(&mut self) {
+            FLAG.store(2, Release);
+            STEP.store(2, SeqCst);
+        }
+    }
+    thread_local!(static ON_EXIT: StoreOnExit = const { StoreOnExit });
+    let wait_for = |n| {
+        while STEP.load(SeqCst) < n {
+            thread::yield_now();
+        }
+    };
+    let first = line!();
+    let x = cell(0);
+    let xp = x.clone();
+    let publisher = spawn_named("publisher", move || {
+        let l = site!(xp.set(1));
+        FLAG.store(1, Release);
+        STEP.store(1, SeqCst);
+        l
+    });
+    let unseen = std::thread::spawn(move || {
+        ON_EXIT.with(|_| {});
+        wait_for(1);
+        // Its first racedet access: racedet's end-of-thread destructor is
+        // registered after ON_EXIT's, so it runs before it.
+        FLAG.load(Relaxed);
+    });
+    let xr = x.clone();
+    let reader = spawn_named("reader", move || {
+        wait_for(2);
+        assert_eq!(FLAG.load(Acquire), 2);
+        site!(xr.get())
+    });
+    let (lr, lp) = (reader.join().unwrap(), publisher.join().unwrap());
+    unseen.join().unwrap();
+    let sides = [(lp, Some("publisher")), (lr, Some("reader"))];
+    assert_eq!(expect_race_by(file!(), sides).kind, ReportKind::DataRace);
+    assert_silent(file!(), first, line!());
+}

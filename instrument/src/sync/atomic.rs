@@ -296,10 +296,11 @@ mod detected {
             }
 
             impl fmt::Debug for $name {
+                // As std: a Relaxed load, checked as one (a later
+                // `fence(Acquire)` pairs with it, as with any relaxed load).
+                #[track_caller]
                 fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    // As std: the value, read without ordering (unchecked:
-                    // printing is not an access of the program).
-                    fmt::Debug::fmt(&self.inner, f)
+                    fmt::Debug::fmt(&self.load(Ordering::Relaxed), f)
                 }
             }
         };
@@ -406,8 +407,9 @@ mod detected {
     }
 
     impl fmt::Debug for AtomicBool {
+        #[track_caller]
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            fmt::Debug::fmt(&self.inner, f)
+            fmt::Debug::fmt(&self.load(Ordering::Relaxed), f)
         }
     }
 
@@ -475,14 +477,16 @@ mod detected {
     }
 
     impl<T> fmt::Debug for AtomicPtr<T> {
+        #[track_caller]
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            fmt::Debug::fmt(&self.inner, f)
+            fmt::Debug::fmt(&self.load(Ordering::Relaxed), f)
         }
     }
 
     impl<T> fmt::Pointer for AtomicPtr<T> {
+        #[track_caller]
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            fmt::Pointer::fmt(&self.inner, f)
+            fmt::Pointer::fmt(&self.load(Ordering::Relaxed), f)
         }
     }
 }
