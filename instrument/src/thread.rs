@@ -251,9 +251,17 @@ mod detected {
             let sync = scope.sync();
             let done = Completion::in_scope(sync.clone());
             let park = ParkClock::new();
-            let f = move || ScopedResult {
-                value: Some(f()),
-                scope: sync,
+            let f = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                Ok(value) => ScopedResult {
+                    value: Some(value),
+                    scope: sync,
+                },
+                // Unwinding on, with a payload that also releases when
+                // std drops it unjoined (the hook has printed the panic).
+                Err(payload) => std::panic::resume_unwind(Box::new(ScopedPanic {
+                    payload: Some(payload),
+                    scope: sync,
+                })),
             };
             let inner = self.inner.spawn_scoped(
                 &scope.inner,
@@ -375,6 +383,32 @@ mod detected {
         }
     }
 
+    /// A panicked scoped thread's payload, as [`ScopedResult`] its value:
+    /// std drops it on the thread when the handle was dropped unjoined.
+    struct ScopedPanic {
+        /// `None` once the handle took it.
+        payload: Option<Box<dyn std::any::Any + Send>>,
+        scope: Arc<ScopeSync>,
+    }
+
+    impl Drop for ScopedPanic {
+        fn drop(&mut self) {
+            if let Some(payload) = self.payload.take() {
+                drop(payload);
+                self.scope.release();
+            }
+        }
+    }
+
+    /// The user's payload again, out of the wrapper `spawn_scoped` put
+    /// it in.
+    fn unwrap_panic(payload: Box<dyn std::any::Any + Send>) -> Box<dyn std::any::Any + Send> {
+        match payload.downcast::<ScopedPanic>() {
+            Ok(mut ours) => ours.payload.take().expect("taken once, by join"),
+            Err(theirs) => theirs,
+        }
+    }
+
     /// std's `ScopedJoinHandle`.
     pub struct ScopedJoinHandle<'scope, T> {
         inner: std::thread::ScopedJoinHandle<'scope, ScopedResult<T>>,
@@ -393,7 +427,7 @@ mod detected {
         pub fn join(self) -> std::thread::Result<T> {
             let r = self.inner.join();
             self.done.join();
-            r.map(ScopedResult::into_value)
+            r.map(ScopedResult::into_value).map_err(unwrap_panic)
         }
 
         /// The thread's handle.

@@ -494,6 +494,45 @@ fn a_scoped_thread_s_unjoined_result_is_dropped_before_the_scope_ends() {
 }
 
 #[test]
+fn a_scoped_thread_s_unjoined_panic_payload_is_dropped_before_the_scope_ends() {
+    // As the result above, for a thread that panicked: std drops the
+    // payload on the thread, then the scope panics in its owner.
+    struct BumpOnDrop(Arc<RaceCell<u64>>);
+    impl Drop for BumpOnDrop {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u64));
+    let handle_dropped = Signal::default();
+    let owner_wrote = Arc::new(Signal::default());
+    let scope_panic = panic_of(|| {
+        thread::scope(|s| {
+            let h = s.spawn(|| {
+                let owner_wrote = owner_wrote.clone();
+                at_exit(move || owner_wrote.wait());
+                handle_dropped.wait();
+                std::panic::panic_any(BumpOnDrop(x.clone()));
+            });
+            drop(h);
+            handle_dropped.raise();
+        })
+    });
+    assert!(scope_panic.contains("panicked"), "{scope_panic}");
+    x.set(x.get() + 10);
+    owner_wrote.raise();
+    assert_eq!(x.get(), 11);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_joined_scoped_thread_s_panic_payload_is_the_user_s() {
+    let payload = thread::scope(|s| s.spawn(|| std::panic::panic_any(7u32)).join().unwrap_err());
+    assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+}
+
+#[test]
 fn a_scoped_thread_s_joined_result_is_the_joiner_s_to_drop() {
     let first = line!();
     let x = RaceCell::new(0u64);
