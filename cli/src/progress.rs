@@ -35,7 +35,7 @@ pub fn classify(line: &str) -> CargoLine {
         // verbose (`-v`): `Running `PATH ARGS...``, and rustdoc's run of
         // the doctests, which the `Doc-tests` line has announced already.
         let path = match rest.strip_prefix('`') {
-            Some(command) => command.split([' ', '`']).next(),
+            Some(command) => program_of(command),
             None => last_parens(rest),
         };
         if let Some(path) = path {
@@ -57,6 +57,42 @@ pub fn classify(line: &str) -> CargoLine {
         }
     }
     CargoLine::Other
+}
+
+/// The program of a verbose `Running` line's command (after the opening
+/// backquote): its first word that is not a `KEY=VALUE` setting (`-vv`
+/// puts the environment first, values single-quoted when they have
+/// spaces).
+fn program_of(command: &str) -> Option<&str> {
+    let mut rest = command;
+    loop {
+        rest = rest.trim_start();
+        let word_end = word_end(rest)?;
+        let word = &rest[..word_end];
+        let is_setting = word.split_once('=').is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !is_setting {
+            return Some(word.trim_end_matches('`'));
+        }
+        rest = &rest[word_end..];
+    }
+}
+
+/// Where the shell word at the start of `s` ends (quotes kept in it).
+fn word_end(s: &str) -> Option<usize> {
+    if s.is_empty() || s.starts_with('`') {
+        return None;
+    }
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' | '`' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    Some(s.len())
 }
 
 /// What `TEXT (THIS)` ends with in parentheses.
@@ -258,6 +294,17 @@ mod tests {
         assert_eq!(
             classify("     Running `/abs/deps/x-9f`"),
             CargoLine::Running("x-9f".into())
+        );
+        // `-vv`: the environment first, quoted where it has spaces.
+        assert_eq!(
+            classify(
+                "     Running `CARGO=/b/cargo CARGO_PKG_DESCRIPTION='a b' N=1 /abs/deps/x-9f --q`"
+            ),
+            CargoLine::Running("x-9f".into())
+        );
+        assert_eq!(
+            classify("     Running `CARGO=/b/cargo /x/bin/rustdoc --test src/lib.rs`"),
+            CargoLine::Other
         );
         assert_eq!(
             classify("     Running `rustdoc --edition=2021 --crate-type lib --test src/lib.rs`"),

@@ -115,7 +115,7 @@ impl Races {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use racedet_runtime::report::{Access, Object, ReportKind, SourceSite, ThreadRef};
 
@@ -151,7 +151,7 @@ mod tests {
         }
     }
 
-    fn found(line: u32, file: &str) -> Found {
+    pub(crate) fn found(line: u32, file: &str) -> Found {
         Found {
             report: report(line),
             file: file.into(),

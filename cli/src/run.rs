@@ -228,7 +228,7 @@ fn say_summary(
         "instrumented test binary",
         "instrumented test binaries",
     );
-    if instrumented.is_empty() && !doc {
+    if races.is_empty() && instrumented.is_empty() && !doc {
         let _ = writeln!(
             err,
             "racedet: nothing was checked: no test binary is instrumented"
@@ -242,7 +242,7 @@ fn say_summary(
         let _ = writeln!(err, "racedet: no data races found in {checked}");
     } else {
         let mut places = Vec::new();
-        if !doc {
+        if !instrumented.is_empty() {
             let with_races = instrumented
                 .iter()
                 .filter(|b| races.count_in(&b.program) > 0)
@@ -260,12 +260,14 @@ fn say_summary(
                 plural(doctests.len(), "crate", "crates")
             ));
         }
-        let _ = writeln!(
-            err,
-            "racedet: found {} in {}:",
-            races_phrase(races.len()),
-            places.join(" and in ")
-        );
+        // Races only from programs the run does not know (a test's own
+        // child programs) name no place here; the entries below do.
+        let places = if places.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", places.join(" and in "))
+        };
+        let _ = writeln!(err, "racedet: found {}{places}:", races_phrase(races.len()));
         let _ = write!(err, "{}", summary::render(races, &name));
     }
     let _ = write!(err, "{}", summary::taken(races, "", &name));
@@ -323,4 +325,78 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         }
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::races::tests::found;
+    use crate::run_dir::BinaryInfo;
+
+    fn summary_of(info: &RunInfo, races: &Races) -> String {
+        let mut out = Vec::new();
+        let dir = Path::new("/r");
+        say_summary(
+            info,
+            races,
+            66,
+            (dir, "cargo racedet report"),
+            Runner::CargoTest,
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    fn info(instrumented: bool, args: &[&str]) -> RunInfo {
+        RunInfo {
+            racedet_version: "0.1.0".into(),
+            runner: "cargo test".into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            started_unix: 0,
+            binaries: vec![BinaryInfo {
+                name: "beta: src/lib.rs".into(),
+                program: "beta-1".into(),
+                path: "/t/beta-1".into(),
+                instrumented,
+                marker: String::new(),
+            }],
+            runner_status: Some(101),
+            doctests: [("report.7".to_string(), "doctests of beta".to_string())].into(),
+        }
+    }
+
+    fn doctest_race() -> Races {
+        let mut f = found(3, "/r/report.7");
+        f.report.program = "doctests of beta".into();
+        Races::merge([f], &[])
+    }
+
+    #[test]
+    fn doctest_races_are_listed_when_no_test_binary_is_instrumented() {
+        let s = summary_of(&info(false, &[]), &doctest_race());
+        assert!(
+            s.contains("racedet: found 1 distinct data race in the doctests of 1 crate:\n"),
+            "{s}"
+        );
+        assert!(s.contains("in doctests of beta (1 process)"), "{s}");
+        assert!(!s.contains("nothing was checked"), "{s}");
+    }
+
+    #[test]
+    fn doctest_races_are_counted_beside_the_binaries() {
+        let s = summary_of(&info(true, &[]), &doctest_race());
+        assert!(
+            s.contains(
+                "found 1 distinct data race in 0 of 1 instrumented test binary and in the \
+                 doctests of 1 crate:"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn nothing_checked_is_said_only_when_nothing_was() {
+        let s = summary_of(&info(false, &[]), &Races::default());
+        assert!(s.contains("nothing was checked"), "{s}");
+    }
 }

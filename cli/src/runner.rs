@@ -171,6 +171,12 @@ impl RunnerArgs {
         }
         build.extend(theirs.iter().cloned());
         run.extend(theirs.iter().cloned());
+        if no_run && doc {
+            return Err(Failure::input(
+                "`--no-run` with `--doc`: doctests are built only as they run; give one of them"
+                    .to_string(),
+            ));
+        }
         Ok(RunnerArgs {
             build,
             run,
@@ -217,6 +223,9 @@ mod tests {
         assert!(a.build.is_empty());
         let e = RunnerArgs::parse(Runner::Nextest, &strings(&["--doc"]), false).unwrap_err();
         assert!(e.message.contains("cargo racedet test --doc"), "{e}");
+        let e = RunnerArgs::parse(Runner::CargoTest, &strings(&["--doc", "--no-run"]), false)
+            .unwrap_err();
+        assert!(e.message.starts_with("`--no-run` with `--doc`"), "{e}");
     }
 
     #[test]

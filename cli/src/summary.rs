@@ -46,8 +46,9 @@ pub fn taken(races: &Races, lead: &str, binary_name: &dyn Fn(&str) -> String) ->
         let _ = writeln!(
             s,
             "racedet: warning: {} of them on a thread unrelated to the race (another test's \
-             take()? it drains the reports of every test running at the time): check that the \
-             test that made it expected it, or run one test per process (`cargo racedet \
+             take()? it drains the reports of every test running at the time; threads racedet \
+             did not spawn, such as std::thread::scope's, count as unrelated too): check that \
+             the test that made it expected it, or run one test per process (`cargo racedet \
              nextest`, or `-- --test-threads=1`):",
             elsewhere.len()
         );
