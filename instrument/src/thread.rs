@@ -47,8 +47,8 @@ pub fn unpark(thread: &Thread) {
 mod detected {
     use super::ThreadId;
     use racedet_runtime::{
-        current_park_clock, enter, fork, install_park_clock, parked, Completion, OpenScope,
-        ParkClock, ScopeSync,
+        current_park_clock, enter, fork, install_park_clock, parked, Completion, MessageClock,
+        OpenScope, ParkClock, ScopeSync,
     };
     use std::cell::OnceCell;
     use std::fmt;
@@ -224,7 +224,7 @@ mod detected {
                     self.name,
                     done.clone(),
                     park.clone(),
-                    f,
+                    finishing(f, None),
                 ))?
             };
             let thread = Thread {
@@ -251,21 +251,14 @@ mod detected {
             let sync = scope.sync();
             let done = Completion::in_scope(sync.clone());
             let park = ParkClock::new();
-            let f = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                Ok(value) => ScopedResult {
-                    value: Some(value),
-                    scope: sync,
-                },
-                // Unwinding on, with a payload that also releases when
-                // std drops it unjoined (the hook has printed the panic).
-                Err(payload) => std::panic::resume_unwind(Box::new(ScopedPanic {
-                    payload: Some(payload),
-                    scope: sync,
-                })),
-            };
             let inner = self.inner.spawn_scoped(
                 &scope.inner,
-                instrumented(self.name, done.clone(), park.clone(), f),
+                instrumented(
+                    self.name,
+                    done.clone(),
+                    park.clone(),
+                    finishing(f, Some(sync)),
+                ),
             )?;
             let thread = Thread {
                 inner: inner.thread().clone(),
@@ -281,7 +274,7 @@ mod detected {
 
     /// std's `JoinHandle`; `join` acquires everything the thread did.
     pub struct JoinHandle<T> {
-        inner: std::thread::JoinHandle<T>,
+        inner: std::thread::JoinHandle<Finished<T>>,
         done: Arc<Completion>,
         thread: Thread,
     }
@@ -298,7 +291,7 @@ mod detected {
         pub fn join(self) -> std::thread::Result<T> {
             let r = self.inner.join();
             self.done.join();
-            r
+            joined(r)
         }
 
         /// The thread's handle.
@@ -357,61 +350,77 @@ mod detected {
         }
     }
 
-    /// A scoped thread's result on its way to its handle. When the handle
-    /// was dropped unjoined, std drops the result on the scoped thread after
-    /// the closure (after racedet's release into the scope) and before the
-    /// scope can end, so whatever the result's `Drop` does happens before
-    /// the scope's end: this releases into the scope again after it.
-    struct ScopedResult<T> {
-        /// `None` once the handle took it.
-        value: Option<T>,
-        scope: Arc<ScopeSync>,
+    /// Wraps a thread's closure so that its result, or its panic's
+    /// payload, reaches std in a [`Finished`].
+    fn finishing<F, T>(f: F, scope: Option<Arc<ScopeSync>>) -> impl FnOnce() -> Finished<T>
+    where
+        F: FnOnce() -> T,
+    {
+        move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(value) => Finished::new(value, scope),
+            // Unwinding on, the payload wrapped as a value is (the panic
+            // hook has printed the panic already).
+            Err(payload) => std::panic::resume_unwind(Box::new(Finished::new(payload, scope))),
+        }
     }
 
-    impl<T> ScopedResult<T> {
+    /// A thread's result (or panic payload) on its way to its handle.
+    /// Joined, the handle takes it out. Unjoined, std drops it: on the
+    /// thread after its closure, when the handle went first (for a scoped
+    /// thread, still before the scope ends), or on the thread that drops
+    /// the handle after the thread's end. Either way the program has no
+    /// race: so the drop first sees the thread's clock at its closure's end
+    /// (`end`), and then, in a scope, releases into the scope again.
+    struct Finished<T> {
+        /// `None` once the handle took it.
+        value: Option<T>,
+        end: Option<MessageClock>,
+        scope: Option<Arc<ScopeSync>>,
+    }
+
+    impl<T> Finished<T> {
+        /// At the closure's end.
+        fn new(value: T, scope: Option<Arc<ScopeSync>>) -> Finished<T> {
+            Finished {
+                value: Some(value),
+                end: Some(MessageClock::send()),
+                scope,
+            }
+        }
+
         fn into_value(mut self) -> T {
             self.value.take().expect("taken once, by join")
         }
     }
 
-    impl<T> Drop for ScopedResult<T> {
+    impl<T> Drop for Finished<T> {
         fn drop(&mut self) {
             if let Some(value) = self.value.take() {
+                // A message's clock acquires as it goes.
+                drop(self.end.take());
                 drop(value);
-                self.scope.release();
+                if let Some(scope) = &self.scope {
+                    scope.release();
+                }
             }
         }
     }
 
-    /// A panicked scoped thread's payload, as [`ScopedResult`] its value:
-    /// std drops it on the thread when the handle was dropped unjoined.
-    struct ScopedPanic {
-        /// `None` once the handle took it.
-        payload: Option<Box<dyn std::any::Any + Send>>,
-        scope: Arc<ScopeSync>,
+    /// The result `join` returns: the user's value or payload again.
+    fn joined<T>(r: std::thread::Result<Finished<T>>) -> std::thread::Result<T> {
+        r.map(Finished::into_value)
+            .map_err(|payload| match payload.downcast::<Finished<Panic>>() {
+                Ok(ours) => ours.into_value(),
+                Err(theirs) => theirs,
+            })
     }
 
-    impl Drop for ScopedPanic {
-        fn drop(&mut self) {
-            if let Some(payload) = self.payload.take() {
-                drop(payload);
-                self.scope.release();
-            }
-        }
-    }
-
-    /// The user's payload again, out of the wrapper `spawn_scoped` put
-    /// it in.
-    fn unwrap_panic(payload: Box<dyn std::any::Any + Send>) -> Box<dyn std::any::Any + Send> {
-        match payload.downcast::<ScopedPanic>() {
-            Ok(mut ours) => ours.payload.take().expect("taken once, by join"),
-            Err(theirs) => theirs,
-        }
-    }
+    /// A panic's payload.
+    type Panic = Box<dyn std::any::Any + Send>;
 
     /// std's `ScopedJoinHandle`.
     pub struct ScopedJoinHandle<'scope, T> {
-        inner: std::thread::ScopedJoinHandle<'scope, ScopedResult<T>>,
+        inner: std::thread::ScopedJoinHandle<'scope, Finished<T>>,
         done: Arc<Completion>,
         thread: Thread,
     }
@@ -427,7 +436,7 @@ mod detected {
         pub fn join(self) -> std::thread::Result<T> {
             let r = self.inner.join();
             self.done.join();
-            r.map(ScopedResult::into_value).map_err(unwrap_panic)
+            joined(r)
         }
 
         /// The thread's handle.

@@ -28,7 +28,12 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{RecvTimeoutError, SendError, TryRecvError, TrySendError};
 use std::time::Instant;
 
-/// A sender's clock, carried inside one message of an unbounded channel.
+/// A sender's clock, carried inside one message of an unbounded channel
+/// (or with a thread's result to its handle). Whoever ends up with the
+/// message sees everything the sender had: the receiver, or the thread
+/// that drops it unreceived (std drops a channel's buffered messages when
+/// its receiver goes; that drop is ordered after the send too). Put first
+/// in a message, it acquires before the value drops.
 pub struct MessageClock(SyncClock);
 
 impl MessageClock {
@@ -43,7 +48,14 @@ impl MessageClock {
 
     /// At the receive: the receiving thread sees everything the sender had.
     #[inline]
-    pub fn receive(&self) {
+    pub fn receive(self) {
+        drop(self);
+    }
+}
+
+impl Drop for MessageClock {
+    #[inline]
+    fn drop(&mut self) {
         acquire(&self.0);
     }
 }
@@ -207,6 +219,12 @@ impl<T> Bounded<T> {
             let mut st = self.state.lock();
             release_merge(&mut st.receiver_gone);
             st.receiver_alive = false;
+            // Dropping a message is having it: after its send, as a
+            // receive would be. A slot holds its message's send, or (once
+            // received) this receiver's own release.
+            for slot in &st.slots {
+                acquire(slot);
+            }
             dropped = std::mem::take(&mut st.queue);
             self.senders.notify_all();
         }

@@ -526,6 +526,54 @@ fn a_scoped_thread_s_unjoined_panic_payload_is_dropped_before_the_scope_ends() {
     assert_silent(file!(), first, line!());
 }
 
+/// Reads `x` when dropped.
+struct ReadOnDrop(Arc<RaceCell<u64>>);
+
+impl Drop for ReadOnDrop {
+    fn drop(&mut self) {
+        assert_eq!(self.0.get(), 1);
+    }
+}
+
+#[test]
+fn an_unjoined_result_or_payload_dropped_with_its_handle_after_the_thread_ended_is_silent() {
+    // The thread has ended (std's `is_finished`), so dropping its handle
+    // drops its result, or panic payload, on this thread: after the
+    // thread's writes, which std's reference count orders.
+    let first = line!();
+    for panics in [false, true] {
+        let body = move |x: Arc<RaceCell<u64>>| {
+            x.set(1);
+            let value = ReadOnDrop(x.clone());
+            if panics {
+                std::panic::panic_any(value);
+            }
+            value
+        };
+        let x = Arc::new(RaceCell::new(0u64));
+        let x2 = x.clone();
+        let h = thread::spawn(move || body(x2));
+        while !h.is_finished() {
+            thread::yield_now();
+        }
+        drop(h);
+        // A scoped thread; the scope passes its panic on.
+        let x = Arc::new(RaceCell::new(0u64));
+        let scoped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            thread::scope(|s| {
+                let x2 = x.clone();
+                let h = s.spawn(move || body(x2));
+                while !h.is_finished() {
+                    thread::yield_now();
+                }
+                drop(h);
+            })
+        }));
+        assert_eq!(scoped.is_err(), panics);
+    }
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn a_joined_scoped_thread_s_panic_payload_is_the_user_s() {
     let payload = thread::scope(|s| s.spawn(|| std::panic::panic_any(7u32)).join().unwrap_err());

@@ -660,6 +660,49 @@ fn unbounded_receive_does_not_order_the_sender() {
     assert_silent(file!(), first, line!());
 }
 
+/// Sends one message on some channel.
+type SendOne = Box<dyn FnOnce(ReadsOnDrop) + Send>;
+
+/// A message whose drop reads `x`: dropped unreceived with its channel's
+/// receiver, on the receiver's thread, after its send as a receive is.
+struct ReadsOnDrop(Arc<RaceCell<u8>>);
+
+impl Drop for ReadsOnDrop {
+    fn drop(&mut self) {
+        assert_eq!(self.0.get(), 1);
+    }
+}
+
+#[test]
+fn a_message_dropped_unreceived_with_the_receiver_is_after_its_send_silent() {
+    let first = line!();
+    for capacity in [None, Some(1), Some(4)] {
+        let x = Arc::new(RaceCell::new(0u8));
+        let sent = Arc::new(Signal::default());
+        let (x2, sent2) = (x.clone(), sent.clone());
+        let (send, receiver): (SendOne, Box<dyn Send>) = match capacity {
+            None => {
+                let (tx, rx) = channel();
+                (Box::new(move |m| tx.send(m).unwrap()), Box::new(rx))
+            }
+            Some(c) => {
+                let (tx, rx) = sync_channel(c);
+                (Box::new(move |m| tx.send(m).unwrap()), Box::new(rx))
+            }
+        };
+        let t = thread::spawn(move || {
+            x2.set(1);
+            send(ReadsOnDrop(x2.clone()));
+            sent2.raise();
+        });
+        sent.wait();
+        // std drops the buffered message here.
+        drop(receiver);
+        t.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn unbounded_disconnect_happens_before_the_receive_that_observes_it_is_silent() {
     let first = line!();
