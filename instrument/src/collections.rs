@@ -106,16 +106,18 @@ impl<K, V> Inner<K, V> {
     }
 
     #[inline]
-    fn resized(&mut self, _at: &'static Location<'static>, _addr: usize) {
+    fn resized(&mut self, _op: Op, _at: &'static Location<'static>, _addr: usize) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.resized(self.table.len(), _at, _addr);
+        self.shadow.resized(self.table.len(), _op, _at, _addr);
     }
 
     /// Inserts or replaces; the previous value if the key was there. Only a
     /// new key can grow the map, so only then are the buckets re-counted.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn upsert(
         &mut self,
+        op: Op,
         hash: u64,
         key: K,
         value: V,
@@ -135,7 +137,7 @@ impl<K, V> Inner<K, V> {
         }
         self.table
             .insert_unique(hash, (key, value), |(k, _)| rehash(k));
-        self.resized(at, addr);
+        self.resized(op, at, addr);
         None
     }
 }
@@ -242,7 +244,15 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let hash = self.hash(&key);
         let mut g = self.inner.lock();
         g.key(true, hash, Op::Insert, at, self.addr());
-        g.upsert(hash, key, value, |k| self.hash(k), at, self.addr())
+        g.upsert(
+            Op::Insert,
+            hash,
+            key,
+            value,
+            |k| self.hash(k),
+            at,
+            self.addr(),
+        )
     }
 
     /// `v, ok := m[k]`: a clone of the value. A read.
@@ -365,7 +375,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
             let hash = self.hash(&k);
             let mut g = self.inner.lock();
             g.key(true, hash, Op::Extend, at, self.addr());
-            g.upsert(hash, k, v, |x| self.hash(x), at, self.addr());
+            let replaced = g.upsert(Op::Extend, hash, k, v, |x| self.hash(x), at, self.addr());
+            // Dropped after the lock, as `insert`'s caller drops it.
+            drop(g);
+            drop(replaced);
         }
     }
 }
@@ -467,7 +480,7 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
         {
             let mut c = copy.inner.lock();
             c.table = g.table.clone();
-            c.resized(at, copy.addr());
+            c.resized(Op::Clone, at, copy.addr());
         }
         copy
     }
@@ -661,7 +674,7 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
         {
             let (addr, mut g) = (map.addr(), map.inner.lock());
             for (k, v) in iter {
-                g.upsert(map.hash(&k), k, v, |x| map.hash(x), at, addr);
+                g.upsert(Op::Insert, map.hash(&k), k, v, |x| map.hash(x), at, addr);
             }
         }
         map

@@ -15,10 +15,19 @@ use std::panic::Location;
 /// a bucket, and shadow memory stays bounded for huge maps.
 const MAX_LOG2: u8 = 16;
 
-/// Smallest `B` with `len <= 6.5 * 2^B`, as Go sizes a map.
+/// Entries of one Go bucket: a map grows only past them.
+const BUCKET_ENTRIES: usize = 8;
+
+/// Whether `len` entries overload `2^b` buckets: Go's `overLoadFactor`,
+/// more than a bucket's worth and more than 6.5 per bucket.
+fn over_load_factor(len: usize, b: u8) -> bool {
+    len > BUCKET_ENTRIES && len * 2 > 13usize << b
+}
+
+/// Smallest `B` that `len` entries do not overload, as Go sizes a map.
 fn log2_for(len: usize) -> u8 {
     let mut b = 0u8;
-    while b < MAX_LOG2 && len * 2 > 13usize << b {
+    while b < MAX_LOG2 && over_load_factor(len, b) {
         b += 1;
     }
     b
@@ -177,19 +186,31 @@ impl MapShadow {
         }
     }
 
-    /// After a mutation left `len` entries: grows the bucket array as Go
-    /// would. Growth rewrites every bucket, so it is a write of each.
+    /// After a mutation (`op`: insert or extend) left `len` entries: grows
+    /// the bucket array as Go would. Growth rewrites every bucket, so it is
+    /// a write of each, named `op (growth)`.
     #[inline]
-    pub fn resized(&mut self, len: usize, caller: &'static Location<'static>, address: usize) {
+    pub fn resized(
+        &mut self,
+        len: usize,
+        op: Op,
+        caller: &'static Location<'static>,
+        address: usize,
+    ) {
         // Every insert asks; only a length past the load factor grows.
-        if len * 2 <= 13usize << self.log2 || self.log2 == MAX_LOG2 {
+        if !over_load_factor(len, self.log2) || self.log2 == MAX_LOG2 {
             return;
         }
-        self.grow(len, caller, address);
+        let grow = if op == Op::Extend {
+            Op::ExtendGrow
+        } else {
+            Op::Grow
+        };
+        self.grow(len, grow, caller, address);
     }
 
     #[cold]
-    fn grow(&mut self, len: usize, caller: &'static Location<'static>, address: usize) {
+    fn grow(&mut self, len: usize, op: Op, caller: &'static Location<'static>, address: usize) {
         let want = log2_for(len);
         if want <= self.log2 {
             return;
@@ -208,7 +229,7 @@ impl MapShadow {
             .collect();
         self.buckets = grown;
         self.log2 = want;
-        self.whole(true, Op::Grow, caller, address);
+        self.whole(true, op, caller, address);
     }
 
     /// What reports say about this map, built only if a race is reported.
@@ -245,9 +266,11 @@ mod tests {
 
     #[test]
     fn bucket_count_follows_go_load_factor() {
+        // Go grows on the 9th entry (a bucket holds 8), then past 6.5 per
+        // bucket.
         assert_eq!(log2_for(0), 0);
-        assert_eq!(log2_for(6), 0);
-        assert_eq!(log2_for(7), 1);
+        assert_eq!(log2_for(8), 0);
+        assert_eq!(log2_for(9), 1);
         assert_eq!(log2_for(13), 1);
         assert_eq!(log2_for(14), 2);
         assert_eq!(log2_for(1024), 8);

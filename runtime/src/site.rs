@@ -25,6 +25,7 @@ pub enum Op {
     Clone,
     Debug,
     Grow,
+    ExtendGrow,
     Extend,
     Eq,
     // Cells.
@@ -45,7 +46,7 @@ pub enum Op {
     Access,
 }
 
-const OPS: [&str; 32] = [
+const OPS: [&str; 33] = [
     "insert",
     "get",
     "get_with",
@@ -63,6 +64,7 @@ const OPS: [&str; 32] = [
     "clone",
     "fmt",
     "insert (growth)",
+    "extend (growth)",
     "extend",
     "eq",
     "get",

@@ -645,25 +645,84 @@ fn bucket_policy_len_races_with_an_insert_in_any_bucket() {
     assert_silent(file!(), first, line!());
 }
 
-#[test]
-fn bucket_policy_growth_writes_every_bucket() {
+/// Grows a bucket map past 2 buckets with `grow` (the 14th entry, a key of
+/// bucket 0) while another thread reads bucket 1: growth writes every
+/// bucket, so they race, and the report names the operation that grew it.
+fn growth_races_with_a_read_of_another_bucket(grow: fn(&IdMap) -> u32, op: &str) {
     let first = line!();
-    // 1 bucket at capacity 0; the 7th insert grows to 2 buckets, a write of
-    // every bucket that races with the other thread's read of another key.
+    // Go: one bucket up to 8 entries, then 6.5 per bucket: 13 entries fill
+    // 2 buckets and the 14th grows to 4.
     let m = Arc::new(bucket_map(0));
-    for k in 0..6 {
+    for k in 0..13 {
         m.insert(k * 2, k);
     }
     let r = m.clone();
     let t = spawn_named("bucket-policy-growth", move || site!(r.get(&1)));
-    let lg = site!(m.insert(100, 100));
+    let lg = grow(&m);
     let lt = t.join().unwrap();
     let rep = expect_race(file!(), lg, lt);
     assert_eq!(rep.kind, ReportKind::MapReadWrite);
-    let ops = [rep.current.op.as_str(), rep.previous.op.as_str()];
-    assert!(ops.iter().any(|o| o.starts_with("insert")), "{ops:?}");
+    assert_ops(&rep, [(lg, op), (lt, "get")]);
+    assert_eq!(
+        side_at(&rep, lg).map_part,
+        Some(MapPart::All { of: 4 }),
+        "{}",
+        rep.to_text()
+    );
     assert_threads(&rep, [(lg, None), (lt, Some("bucket-policy-growth"))]);
     assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn bucket_policy_growth_writes_every_bucket() {
+    growth_races_with_a_read_of_another_bucket(|m| site!(m.insert(100, 100)), "insert (growth)");
+}
+
+#[test]
+fn growth_by_extend_is_named_extend() {
+    growth_races_with_a_read_of_another_bucket(
+        |m| site!(m.extend([(100, 100)])),
+        "extend (growth)",
+    );
+}
+
+#[test]
+fn up_to_eight_entries_a_map_has_one_bucket_like_go() {
+    let first = line!();
+    // Go grows on the 9th entry: keys 0 and 1 share the one bucket.
+    let m = Arc::new(bucket_map(8));
+    for k in 0..8 {
+        m.insert(k, k);
+    }
+    let w = m.clone();
+    let t = spawn_named("one-bucket", move || site!(w.insert(1, 10)));
+    let l = site!(m.insert(0, 10));
+    let lt = t.join().unwrap();
+    let r = expect_race_by(file!(), [(l, None), (lt, Some("one-bucket"))]);
+    assert_eq!(r.kind, ReportKind::MapWrites);
+    assert_eq!(
+        r.current.map_part,
+        Some(MapPart::Bucket { bucket: 0, of: 1 })
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn extend_drops_the_values_it_replaces_after_letting_the_map_go() {
+    // As `insert`: a replaced value's `Drop` may use the map.
+    struct UsesMap(Option<Arc<RaceMap<u64, UsesMap>>>);
+    impl Drop for UsesMap {
+        fn drop(&mut self) {
+            if let Some(m) = self.0.take() {
+                assert!(m.contains_key(&6));
+            }
+        }
+    }
+    let m = Arc::new(RaceMap::new());
+    m.insert(6, UsesMap(Some(m.clone())));
+    m.extend([(6, UsesMap(None))]);
+    m.insert(6, UsesMap(Some(m.clone())));
+    drop(m.insert(6, UsesMap(None)));
 }
 
 #[test]
