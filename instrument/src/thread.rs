@@ -453,6 +453,7 @@ mod detected {
     /// std's `thread::scope`: every thread spawned in the scope ends, and
     /// its accesses happen, before this returns — or, when the body or a
     /// scoped thread panicked, before the panic leaves it.
+    #[track_caller]
     pub fn scope<'env, F, T>(f: F) -> T
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,

@@ -71,7 +71,8 @@ fn new_token(t: &Cell<u32>) -> u32 {
 pub(crate) fn reentered() -> ! {
     panic!(
         "racedet: a map or cell was used from inside a closure that runs under its own lock \
-         (get_with, update, range, retain, or the key's or value's Hash/Eq/Clone/Debug); \
+         (get_with, update, range, retain, or the key's or value's Hash/Eq/Clone/Debug, or \
+         the Drop of a value clear or retain removes); \
          that would deadlock: use it after the closure returns"
     )
 }
