@@ -46,10 +46,10 @@ pub fn taken(races: &Races, lead: &str, binary_name: &dyn Fn(&str) -> String) ->
         let _ = writeln!(
             s,
             "racedet: warning: {} of them on a thread unrelated to the race (another test's \
-             take()? it drains the reports of every test running at the time; threads racedet \
+             take()? it drains every report still pending in the process; threads racedet \
              did not spawn, such as std::thread::scope's, count as unrelated too): check that \
              the test that made it expected it, or run one test per process (`cargo racedet \
-             nextest`, or `-- --test-threads=1`):",
+             nextest`):",
             elsewhere.len()
         );
         for (i, race) in elsewhere.into_iter().enumerate() {

@@ -175,8 +175,8 @@ fn racy_suite_exits_66_and_the_summary_names_both_sites() {
 #[test]
 fn doc_runs_only_the_doctests_and_names_their_races_by_crate() {
     // rustdoc calls every doctest program `rust_out`; the summary and
-    // `report` say whose doctests they were. (cargo skips doctests once a
-    // test binary has failed, so the suite's own run never gets to them.)
+    // `report` say whose doctests they were. (The fixture sets
+    // `doctest = false`, so only `--doc` runs its doctest.)
     let _lock = suite_lock();
     let out = run(racedet(&fixture("racy"), &["racedet", "test", "--doc"]));
     assert_eq!(out.status.code(), Some(66));

@@ -8,8 +8,9 @@ use racedet_runtime::Op;
 #[cfg(any(feature = "detect", racedet_detect))]
 use racedet_runtime::{check_object, plain_access, ShadowCell};
 // A cell is locked on every checked access, and mostly by one thread: with
-// detection its lock is biased to that thread (no locked instruction while
-// no other thread has used the cell); without, a spin lock is all it needs.
+// detection its lock is biased to a thread that takes it 8 times in a row
+// (no locked instruction from then on, until another thread uses the
+// cell); without, a spin lock is all it needs.
 #[cfg(any(feature = "detect", racedet_detect))]
 use racedet_runtime::BiasedLock as CellLock;
 #[cfg(not(any(feature = "detect", racedet_detect)))]

@@ -358,8 +358,8 @@ mod detected {
     {
         move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             Ok(value) => Finished::new(value, scope),
-            // Unwinding on, the payload wrapped as a value is (the panic
-            // hook has printed the panic already).
+            // Unwinding goes on, with the payload wrapped as a value is
+            // (the panic hook has printed the panic already).
             Err(payload) => std::panic::resume_unwind(Box::new(Finished::new(payload, scope))),
         }
     }

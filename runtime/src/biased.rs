@@ -103,7 +103,8 @@ pub struct BiasedGuard<'a, T> {
 }
 
 impl<T> BiasedLock<T> {
-    /// An unlocked lock, biased to the first thread that takes it.
+    /// An unlocked, unbiased lock (biased once a thread has taken it
+    /// `BIAS_AFTER` times in a row).
     pub const fn new(value: T) -> BiasedLock<T> {
         BiasedLock {
             bias: AtomicUsize::new(NOBODY),

@@ -2,7 +2,9 @@
 //!
 //! Edges (Go's memory model, which std's channels satisfy):
 //!
-//! - the send of a message happens before its receive;
+//! - the send of a message happens before its receive, or, for a message
+//!   never received, before its drop (std drops a channel's buffered
+//!   messages when the receiver goes);
 //! - for a bounded channel of capacity `C > 0`, the k-th receive happens
 //!   before the (k+C)-th send completes (a full buffer makes room only by
 //!   a receive); for `C = 0` (rendezvous) the k-th receive happens before
@@ -221,7 +223,7 @@ impl<T> Bounded<T> {
             st.receiver_alive = false;
             // Dropping a message is having it: after its send, as a
             // receive would be. A slot holds its message's send, or (once
-            // received) this receiver's own release.
+            // received) the release of the thread that received it.
             for slot in &st.slots {
                 acquire(slot);
             }

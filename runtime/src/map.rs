@@ -186,9 +186,10 @@ impl MapShadow {
         }
     }
 
-    /// After a mutation (`op`: insert or extend) left `len` entries: grows
-    /// the bucket array as Go would. Growth rewrites every bucket, so it is
-    /// a write of each, named `op (growth)`.
+    /// After `op` (an insert, extend, or a clone's copy) left `len`
+    /// entries: grows the bucket array as Go would. Growth rewrites every
+    /// bucket, so it is a write of each, named `extend (growth)` for an
+    /// extend and `insert (growth)` otherwise.
     #[inline]
     pub fn resized(
         &mut self,

@@ -581,7 +581,7 @@ fn a_joined_scoped_thread_s_panic_payload_is_the_user_s() {
 }
 
 #[test]
-fn a_scoped_thread_s_joined_result_is_the_joiner_s_to_drop() {
+fn join_returns_a_scoped_thread_s_result_ordered_after_the_thread() {
     let first = line!();
     let x = RaceCell::new(0u64);
     let v = thread::scope(|s| {
