@@ -379,12 +379,15 @@ mod detected {
     }
 
     impl<T> Finished<T> {
-        /// At the closure's end.
+        /// At the closure's end. A value whose drop does nothing (`()`,
+        /// numbers) needs no ordering, so it carries no clock: the thread
+        /// awaiting its join then holds no clock snapshot either.
         fn new(value: T, scope: Option<Arc<ScopeSync>>) -> Finished<T> {
+            let orders = std::mem::needs_drop::<T>();
             Finished {
                 value: Some(value),
-                end: Some(MessageClock::send()),
-                scope,
+                end: orders.then(MessageClock::send),
+                scope: scope.filter(|_| orders),
             }
         }
 
