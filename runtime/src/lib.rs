@@ -17,6 +17,7 @@ mod biased;
 mod channel;
 mod exit;
 mod global;
+mod json;
 mod map;
 mod map_lock;
 pub mod marker;

@@ -105,7 +105,7 @@ impl Reporter {
             let text = match self.options.report_format {
                 ReportFormat::Text => report.to_text(),
                 ReportFormat::Json => {
-                    let mut line = serde_json::to_string(&report).expect("reports serialize");
+                    let mut line = crate::json::to_string(&report);
                     line.push('\n');
                     line
                 }
@@ -174,7 +174,7 @@ impl Reporter {
             // program took, so a race a test expected is not counted as a
             // bug, and which were taken by an unrelated thread.
             if self.options.report_format == ReportFormat::Json {
-                let json = serde_json::to_string(&report).expect("reports serialize");
+                let json = crate::json::to_string(&report);
                 lines.push_str(&format!(
                     "{{\"taken\":{json},\"by_unrelated_thread\":{elsewhere}}}\n"
                 ));
