@@ -152,7 +152,8 @@ fn trim(frames: Vec<Frame>) -> Vec<Frame> {
 }
 
 /// The crate path of a function name: `<&dyn core::X as T>::f` is judged
-/// by `core::X`.
+/// by `core::X`, and `<usize as core::iter::Sum>::sum`, whose type has no
+/// path (a primitive), by its trait.
 fn path_of(function: &str) -> &str {
     let mut p = function;
     loop {
@@ -161,9 +162,13 @@ fn path_of(function: &str) -> &str {
             .trim_start_matches("dyn ")
             .trim_start_matches("mut ");
         if next == p {
-            return p;
+            break;
         }
         p = next;
+    }
+    match p.split_once(" as ") {
+        Some((ty, by_trait)) if !ty.contains("::") => by_trait,
+        _ => p,
     }
 }
 
@@ -222,6 +227,10 @@ mod tests {
             f("core::ops::function::FnOnce::call_once"),
             f("std::thread::Builder::spawn_unchecked_::{{closure}}"),
             f("<&dyn core::ops::function::Fn<()> as core::ops::function::FnOnce<()>>::call_once"),
+            // std's trait for a primitive, called from the user's code.
+            f("<usize as core::iter::traits::accum::Sum>::sum"),
+            // The user's trait for a primitive is the user's.
+            f("<u64 as my_crate::Weigh>::weigh"),
             f("main"),
             f("start_thread"),
             f("clone3"),
@@ -229,7 +238,11 @@ mod tests {
         let names: Vec<String> = trim(frames).into_iter().map(|f| f.function).collect();
         assert_eq!(
             names,
-            ["my_crate::apply_update", "my_crate::worker::{{closure}}"]
+            [
+                "my_crate::apply_update",
+                "my_crate::worker::{{closure}}",
+                "<u64 as my_crate::Weigh>::weigh"
+            ]
         );
     }
 
