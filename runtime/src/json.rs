@@ -51,6 +51,8 @@ impl Json {
                 '\n' => self.out.push_str("\\n"),
                 '\r' => self.out.push_str("\\r"),
                 '\t' => self.out.push_str("\\t"),
+                '\u{8}' => self.out.push_str("\\b"),
+                '\u{c}' => self.out.push_str("\\f"),
                 c if (c as u32) < 0x20 => {
                     let _ = write!(self.out, "\\u{:04x}", c as u32);
                 }
@@ -394,7 +396,8 @@ mod tests {
     #[test]
     fn what_it_writes_reads_back_with_serde_json() {
         let value = Everything {
-            text: "quote \" backslash \\ newline \n tab \t bell \u{7} é 漢".into(),
+            text: "quote \" backslash \\ newline \n tab \t bell \u{7} bs \u{8} ff \u{c} us \u{1f} del \u{7f} é 漢 🦀"
+                .into(),
             maybe: None,
             skipped: None,
             numbers: vec![0, u64::MAX],

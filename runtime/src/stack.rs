@@ -151,51 +151,70 @@ fn trim(frames: Vec<Frame>) -> Vec<Frame> {
         .collect()
 }
 
-/// The crate path of a function name: `<&dyn core::X as T>::f` is judged
-/// by `core::X`, and `<usize as core::iter::Sum>::sum`, whose type has no
-/// path (a primitive), by its trait.
+/// Crates whose frames are not the user's.
+const INFRA_CRATES: [&str; 8] = [
+    "racedet_runtime",
+    "racedet_detector",
+    "racedet",
+    "backtrace",
+    "std",
+    "core",
+    "alloc",
+    "test",
+];
+
+/// The path a function name is judged by: `<&dyn core::X as T>::f` by
+/// `core::X`, `<[core::mem::MaybeUninit<T>] as T>::f` by `core::mem::...`.
 fn path_of(function: &str) -> &str {
     let mut p = function;
     loop {
         let next = p
-            .trim_start_matches(['<', '&'])
+            .trim_start_matches(['<', '&', '[', '('])
             .trim_start_matches("dyn ")
             .trim_start_matches("mut ");
         if next == p {
-            break;
+            return p;
         }
         p = next;
     }
-    match p.split_once(" as ") {
-        Some((ty, by_trait)) if !ty.contains("::") => by_trait,
-        _ => p,
-    }
+}
+
+/// The crates named in `s`: each path's first segment.
+fn crates_in(s: &str) -> impl Iterator<Item = &str> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    s.match_indices("::").filter_map(move |(at, _)| {
+        let before = &s[..at];
+        let start = before.rfind(|c: char| !ident(c)).map_or(0, |i| i + 1);
+        let head = &before[start..];
+        // A path's later segments follow another `::`.
+        let first = !before[..start].ends_with("::") && !head.is_empty();
+        first.then_some(head)
+    })
 }
 
 /// Whether a frame is the user's: not racedet, std, the test harness or
 /// the C start-up code.
 fn is_user(function: &str) -> bool {
-    const INFRA: [&str; 13] = [
-        "racedet_runtime::",
-        "racedet_detector::",
-        "racedet::",
-        "backtrace::",
-        "std::",
-        "core::",
-        "alloc::",
-        "test::",
-        "__rust",
-        "__libc",
-        "_start",
-        "start_thread",
-        "??",
-    ];
+    const INFRA: [&str; 5] = ["__rust", "__libc", "_start", "start_thread", "??"];
     let p = path_of(function);
+    if let Some((ty, by_trait)) = p.split_once(" as ") {
+        // A type without a path (a primitive, or a tuple or array of
+        // them): the trait says whose the code is: the trait's crate, or
+        // a type of the user's among its parameters
+        // (`<u64 as core::ops::Mul<&my::V>>::mul` is the user's impl).
+        if !ty.contains("::") {
+            return crates_in(by_trait).any(|c| !INFRA_CRATES.contains(&c));
+        }
+    }
+    let infra_crate = crates_in(p)
+        .next()
+        .is_some_and(|c| p.starts_with(c) && INFRA_CRATES.contains(&c));
     // libc's thread start (`clone`, `clone3`) by exact name, so a user
     // crate called `clone_...` keeps its frames.
     let libc_start = p == "clone" || p == "clone3";
     // `<fn() -> T as FnOnce<()>>::call_once`: the harness calling a test.
-    !(INFRA.iter().any(|prefix| p.starts_with(prefix))
+    !(infra_crate
+        || INFRA.iter().any(|prefix| p.starts_with(prefix))
         || libc_start
         || p == "main"
         || p.starts_with("fn("))
@@ -229,8 +248,11 @@ mod tests {
             f("<&dyn core::ops::function::Fn<()> as core::ops::function::FnOnce<()>>::call_once"),
             // std's trait for a primitive, called from the user's code.
             f("<usize as core::iter::traits::accum::Sum>::sum"),
-            // The user's trait for a primitive is the user's.
+            f("<[core::mem::maybe_uninit::MaybeUninit<T>] as core::fmt::Debug>::fmt"),
+            // The user's trait for a primitive is the user's, and so is
+            // the user's impl of std's trait for a primitive (v0 names).
             f("<u64 as my_crate::Weigh>::weigh"),
+            f("<u64 as core::ops::arith::Mul<&my_crate::V>>::mul"),
             f("main"),
             f("start_thread"),
             f("clone3"),
@@ -241,7 +263,8 @@ mod tests {
             [
                 "my_crate::apply_update",
                 "my_crate::worker::{{closure}}",
-                "<u64 as my_crate::Weigh>::weigh"
+                "<u64 as my_crate::Weigh>::weigh",
+                "<u64 as core::ops::arith::Mul<&my_crate::V>>::mul"
             ]
         );
     }
