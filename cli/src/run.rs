@@ -121,7 +121,15 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     } else {
         "cargo racedet report".to_string()
     };
-    say_summary(&info, &races, code, (&run_dir, &report), runner, &mut err);
+    say_summary(
+        &info,
+        &races,
+        code,
+        (&run_dir, &report),
+        runner,
+        rargs.doc,
+        &mut err,
+    );
     // The user's `exitcode` (66 unless set) says races were found, as each
     // racy process did; `exitcode=0` asks for races not to fail the run.
     Ok(if !races.is_empty() && options.exitcode != 0 {
@@ -193,6 +201,7 @@ fn say_summary(
     code: i32,
     (run_dir, report): (&Path, &str),
     runner: Runner,
+    doc: bool,
     err: &mut dyn Write,
 ) {
     let instrumented: Vec<_> = info.binaries.iter().filter(|b| b.instrumented).collect();
@@ -221,8 +230,7 @@ fn say_summary(
             .map(str::to_string)
             .unwrap_or_else(|| program.to_string())
     };
-    // Under `--doc` only doctests run, built by rustdoc on the fly.
-    let doc = info.binaries.is_empty() && info.args.iter().any(|a| a == "--doc");
+    // `doc`: under `--doc` only doctests ran, built by rustdoc on the fly.
     let binaries = plural(
         instrumented.len(),
         "instrumented test binary",
@@ -342,16 +350,17 @@ mod tests {
             66,
             (dir, "cargo racedet report"),
             Runner::CargoTest,
+            false,
             &mut out,
         );
         String::from_utf8(out).unwrap()
     }
 
-    fn info(instrumented: bool, args: &[&str]) -> RunInfo {
+    fn info(instrumented: bool) -> RunInfo {
         RunInfo {
             racedet_version: "0.1.0".into(),
             runner: "cargo test".into(),
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args: Vec::new(),
             started_unix: 0,
             binaries: vec![BinaryInfo {
                 name: "beta: src/lib.rs".into(),
@@ -373,7 +382,7 @@ mod tests {
 
     #[test]
     fn doctest_races_are_listed_when_no_test_binary_is_instrumented() {
-        let s = summary_of(&info(false, &[]), &doctest_race());
+        let s = summary_of(&info(false), &doctest_race());
         assert!(
             s.contains("racedet: found 1 distinct data race in the doctests of 1 crate:\n"),
             "{s}"
@@ -384,7 +393,7 @@ mod tests {
 
     #[test]
     fn doctest_races_are_counted_beside_the_binaries() {
-        let s = summary_of(&info(true, &[]), &doctest_race());
+        let s = summary_of(&info(true), &doctest_race());
         assert!(
             s.contains(
                 "found 1 distinct data race in 0 of 1 instrumented test binary and in the \
@@ -396,7 +405,7 @@ mod tests {
 
     #[test]
     fn nothing_checked_is_said_only_when_nothing_was() {
-        let s = summary_of(&info(false, &[]), &Races::default());
+        let s = summary_of(&info(false), &Races::default());
         assert!(s.contains("nothing was checked"), "{s}");
     }
 }

@@ -239,8 +239,9 @@ impl<T> BiasedLock<T> {
         self.value.into_inner()
     }
 
-    /// Whether the lock is biased to a thread now (tests).
-    pub fn is_biased(&self) -> bool {
+    /// Whether the lock is biased to a thread now.
+    #[cfg(test)]
+    fn is_biased(&self) -> bool {
         let bias = self.bias.load(Ordering::Relaxed);
         bias != NOBODY && bias != SHARED && bias & REVOKING == 0
     }

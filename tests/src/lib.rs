@@ -204,6 +204,17 @@ pub fn expect_race_by(file: &str, sides: [(u32, Option<&str>); 2]) -> Report {
     r
 }
 
+/// Adds 1 to a shared cell when dropped: a value whose drop reads and
+/// writes, for scenarios where std drops it (a thread's result or panic
+/// payload, a message nobody received).
+pub struct BumpOnDrop(pub racedet::sync::Arc<racedet::cell::RaceCell<u64>>);
+
+impl Drop for BumpOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
 /// A shared plain variable (Go's `x`), the corpus's usual racing location.
 pub fn cell<T: Copy>(v: T) -> racedet::sync::Arc<racedet::cell::RaceCell<T>> {
     racedet::sync::Arc::new(racedet::cell::RaceCell::new(v))

@@ -6,7 +6,7 @@ use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, expect_race_by,
-    panic_of, site, spawn_named, Signal,
+    panic_of, site, spawn_named, BumpOnDrop, Signal,
 };
 
 #[test]
@@ -465,14 +465,8 @@ fn a_scoped_thread_s_unjoined_result_is_dropped_before_the_scope_ends() {
     // The handle is dropped while the thread still runs, so std drops the
     // thread's result on that thread, after its closure (and racedet's
     // release into the scope) but before std's scope returns.
-    struct BumpOnDrop<'a>(&'a RaceCell<u64>);
-    impl Drop for BumpOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
     let first = line!();
-    let x = RaceCell::new(0u64);
+    let x = Arc::new(RaceCell::new(0u64));
     let handle_dropped = Signal::default();
     // The thread stays alive for the detector (its thread-local destructor
     // waits) until the owner has written: only the scope orders the two.
@@ -482,7 +476,7 @@ fn a_scoped_thread_s_unjoined_result_is_dropped_before_the_scope_ends() {
             let owner_wrote = owner_wrote.clone();
             at_exit(move || owner_wrote.wait());
             handle_dropped.wait();
-            BumpOnDrop(&x)
+            BumpOnDrop(x.clone())
         });
         drop(h);
         handle_dropped.raise();
@@ -497,12 +491,6 @@ fn a_scoped_thread_s_unjoined_result_is_dropped_before_the_scope_ends() {
 fn a_scoped_thread_s_unjoined_panic_payload_is_dropped_before_the_scope_ends() {
     // As the result above, for a thread that panicked: std drops the
     // payload on the thread, then the scope panics in its owner.
-    struct BumpOnDrop(Arc<RaceCell<u64>>);
-    impl Drop for BumpOnDrop {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
     let first = line!();
     let x = Arc::new(RaceCell::new(0u64));
     let handle_dropped = Signal::default();
@@ -526,15 +514,6 @@ fn a_scoped_thread_s_unjoined_panic_payload_is_dropped_before_the_scope_ends() {
     assert_silent(file!(), first, line!());
 }
 
-/// Reads `x` when dropped.
-struct ReadOnDrop(Arc<RaceCell<u64>>);
-
-impl Drop for ReadOnDrop {
-    fn drop(&mut self) {
-        assert_eq!(self.0.get(), 1);
-    }
-}
-
 #[test]
 fn an_unjoined_result_or_payload_dropped_with_its_handle_after_the_thread_ended_is_silent() {
     // The thread has ended (std's `is_finished`), so dropping its handle
@@ -544,7 +523,7 @@ fn an_unjoined_result_or_payload_dropped_with_its_handle_after_the_thread_ended_
     for panics in [false, true] {
         let body = move |x: Arc<RaceCell<u64>>| {
             x.set(1);
-            let value = ReadOnDrop(x.clone());
+            let value = BumpOnDrop(x.clone());
             if panics {
                 std::panic::panic_any(value);
             }
@@ -557,6 +536,7 @@ fn an_unjoined_result_or_payload_dropped_with_its_handle_after_the_thread_ended_
             thread::yield_now();
         }
         drop(h);
+        assert_eq!(x.get(), 2, "dropped here, after the thread's write");
         // A scoped thread; the scope passes its panic on.
         let x = Arc::new(RaceCell::new(0u64));
         let scoped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -570,6 +550,7 @@ fn an_unjoined_result_or_payload_dropped_with_its_handle_after_the_thread_ended_
             })
         }));
         assert_eq!(scoped.is_err(), panics);
+        assert_eq!(x.get(), 2);
     }
     assert_silent(file!(), first, line!());
 }

@@ -18,7 +18,8 @@ use racedet::sync::mpsc::{
 use racedet::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_ops, assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, Signal,
+    assert_ops, assert_silent, assert_threads, expect_race, panic_of, site, spawn_named,
+    BumpOnDrop, Signal,
 };
 use std::time::Duration;
 
@@ -661,23 +662,16 @@ fn unbounded_receive_does_not_order_the_sender() {
 }
 
 /// Sends one message on some channel.
-type SendOne = Box<dyn FnOnce(ReadsOnDrop) + Send>;
-
-/// A message whose drop reads `x`: dropped unreceived with its channel's
-/// receiver, on the receiver's thread, after its send as a receive is.
-struct ReadsOnDrop(Arc<RaceCell<u8>>);
-
-impl Drop for ReadsOnDrop {
-    fn drop(&mut self) {
-        assert_eq!(self.0.get(), 1);
-    }
-}
+type SendOne = Box<dyn FnOnce(BumpOnDrop) + Send>;
 
 #[test]
 fn a_message_dropped_unreceived_with_the_receiver_is_after_its_send_silent() {
+    // The message's drop touches `x`: dropped unreceived with its
+    // channel's receiver, on the receiver's thread, after its send as a
+    // receive is.
     let first = line!();
     for capacity in [None, Some(1), Some(4)] {
-        let x = Arc::new(RaceCell::new(0u8));
+        let x = Arc::new(RaceCell::new(0u64));
         let sent = Arc::new(Signal::default());
         let (x2, sent2) = (x.clone(), sent.clone());
         let (send, receiver): (SendOne, Box<dyn Send>) = match capacity {
@@ -692,12 +686,13 @@ fn a_message_dropped_unreceived_with_the_receiver_is_after_its_send_silent() {
         };
         let t = thread::spawn(move || {
             x2.set(1);
-            send(ReadsOnDrop(x2.clone()));
+            send(BumpOnDrop(x2.clone()));
             sent2.raise();
         });
         sent.wait();
         // std drops the buffered message here.
         drop(receiver);
+        assert_eq!(x.get(), 2);
         t.join().unwrap();
     }
     assert_silent(file!(), first, line!());
