@@ -26,17 +26,32 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A scratch directory of this test, emptied first.
-fn scratch(name: &str) -> PathBuf {
+/// A scratch directory of a test, emptied first and removed when dropped
+/// (at the test's end, passed or failed: libtest has no end-of-run hook
+/// that could remove a directory shared by the tests).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     // Outside every Cargo project (the system temp dir, not the target dir,
     // which may sit inside this workspace): a test that expects "no
     // project here" must not find the workspace's manifest above it.
-    let dir = std::env::temp_dir()
-        .join(format!("racedet-cli-tests-{}", std::process::id()))
-        .join(name);
+    let dir = std::env::temp_dir().join(format!("racedet-cli-tests-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// `cargo-racedet ARGS` in `dir`, in a clean environment: settings of an
@@ -466,7 +481,7 @@ fn check_finds_no_marker_in_a_binary_that_uses_racedet_without_detection() {
 
 /// Copies the racy run's report files into a fresh run directory, passing
 /// each line through `edit` (to make a second, different race).
-fn copy_run(name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+fn copy_run(name: &str, edit: impl Fn(&str) -> String) -> Scratch {
     let dir = scratch(name);
     for entry in std::fs::read_dir(&racy_run().run_dir).unwrap() {
         let path = entry.unwrap().path();
@@ -544,7 +559,8 @@ fn json_output_reads_back_as_the_same_races() {
         &fixture("racy"),
         &["report", "--format", "json", &dir],
     ));
-    let file = scratch("round-trip").join("merged.jsonl");
+    let dir = scratch("round-trip");
+    let file = dir.join("merged.jsonl");
     std::fs::write(&file, &first.stdout).unwrap();
     let again = run(racedet(
         &fixture("racy"),
@@ -612,7 +628,7 @@ fn sarif_output_has_the_2_1_0_shape() {
 #[test]
 fn malformed_report_line_is_an_error_naming_file_and_line() {
     let dir = copy_run("malformed", str::to_string);
-    let file = std::fs::read_dir(&dir)
+    let file = std::fs::read_dir(&*dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
@@ -696,7 +712,8 @@ fn a_run_given_twice_is_refused_not_counted_twice() {
 
 #[test]
 fn text_report_given_as_json_says_what_was_expected() {
-    let file = scratch("text-report").join("report.1");
+    let dir = scratch("text-report");
+    let file = dir.join("report.1");
     std::fs::write(&file, "==================\nWARNING: DATA RACE: data race\n").unwrap();
     let out = run(racedet(
         &fixture("racy"),
@@ -807,7 +824,8 @@ fn bad_options_are_refused_before_anything_is_built() {
 
     // So is a target directory RACEDET_OPTIONS could not name the run
     // directories in, and no run is left behind.
-    let target = scratch("spaced target").join("t d");
+    let dir = scratch("spaced target");
+    let target = dir.join("t d");
     let out = run(racedet(
         &fixture("clean"),
         &["test", "--target-dir", target.to_str().unwrap()],
