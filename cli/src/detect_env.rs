@@ -169,6 +169,8 @@ fn merged_options(
             if let Some(copy) = suppressions {
                 kept.push(format!("suppressions={}", copy.display()));
             }
+        } else if let Some(("symbolizer", program)) = pair.split_once('=') {
+            kept.push(format!("symbolizer={}", symbolizer_from_here(program)?));
         } else {
             kept.push(pair.to_string());
         }
@@ -176,6 +178,25 @@ fn merged_options(
     kept.push("report_format=json".to_string());
     kept.push(format!("log_path={prefix}"));
     Ok((kept.join(" "), replaced))
+}
+
+/// A symbolizer named by a relative path, made absolute as `from_here`
+/// does: checked from here, it would name another file or none in the test
+/// processes' directories, which would all stop on it. Names without a `/`
+/// (looked up on `PATH`) and keywords are kept.
+fn symbolizer_from_here(program: &str) -> Result<String> {
+    if !program.contains('/') {
+        return Ok(program.to_string());
+    }
+    let path = from_here(Path::new(program))?;
+    match path.to_str() {
+        Some(p) if !p.contains([' ', '\t', '\n', ':']) => Ok(p.to_string()),
+        _ => Err(Failure::input(format!(
+            "symbolizer={program}: from here its path is {}, which RACEDET_OPTIONS cannot \
+             carry (a space, `:` or not UTF-8); give the program's path without them",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +243,32 @@ mod tests {
              log_path=/t/runs/1/report"
         );
         assert_eq!(replaced, ["log_path=/tmp/x", "report_format=text"]);
+    }
+
+    #[test]
+    fn a_relative_symbolizer_path_is_made_absolute_and_a_name_on_path_kept() {
+        let here = std::env::current_dir().unwrap();
+        let (o, _) = merged_options(
+            "symbolizer=tools/llvm-symbolizer",
+            Path::new("/t/runs/1/report"),
+            None,
+        )
+        .unwrap();
+        assert!(
+            o.starts_with(&format!(
+                "symbolizer={}/tools/llvm-symbolizer ",
+                here.display()
+            )),
+            "{o}"
+        );
+        for kept in [
+            "symbolizer=addr2line",
+            "symbolizer=/usr/bin/addr2line",
+            "symbolizer=auto",
+        ] {
+            let (o, _) = merged_options(kept, Path::new("/t/r"), None).unwrap();
+            assert!(o.starts_with(&format!("{kept} ")), "{o}");
+        }
     }
 
     #[test]

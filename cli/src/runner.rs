@@ -103,6 +103,9 @@ impl RunnerArgs {
         let mut decided = false;
         let mut no_run = false;
         let mut doc = false;
+        // Both asked for: which one cargo racedet obeyed would be a guess.
+        let mut fail_fast_given = fail_fast.then_some("--fail-fast");
+        let mut no_fail_fast_given = None;
         let mut it = ours.iter();
         while let Some(arg) = it.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -126,6 +129,11 @@ impl RunnerArgs {
             };
             // cargo test has no `--fail-fast`: it is cargo racedet's own
             // flag, which reaches here when it follows a runner argument.
+            match flag {
+                "--fail-fast" | "--ff" => fail_fast_given = Some(flag),
+                "--no-fail-fast" | "--nff" => no_fail_fast_given = Some(flag),
+                _ => {}
+            }
             if runner == Runner::CargoTest && flag == "--fail-fast" {
                 decided = true;
                 continue;
@@ -151,9 +159,14 @@ impl RunnerArgs {
                     doc = true;
                     run.push(arg.clone());
                 }
-                "--target-dir" => target_dir = Some(PathBuf::from(value("a directory")?)),
+                "--target-dir" => {
+                    let dir = value("a directory")?;
+                    once(flag, target_dir.is_some())?;
+                    target_dir = Some(PathBuf::from(dir));
+                }
                 "--manifest-path" => {
                     let m = value("a path to Cargo.toml")?;
+                    once(flag, manifest_path.is_some())?;
                     build.push(format!("--manifest-path={m}"));
                     run.push(format!("--manifest-path={m}"));
                     manifest_path = Some(m);
@@ -163,6 +176,11 @@ impl RunnerArgs {
                     run.push(arg.clone());
                 }
             }
+        }
+        if let (Some(yes), Some(no)) = (fail_fast_given, no_fail_fast_given) {
+            return Err(Failure::input(format!(
+                "`{yes}` and `{no}` ask for opposite things; give one of them"
+            )));
         }
         // A race fails its test process, and one race must not hide the
         // others: keep running after a failure (both runners spell it so).
@@ -186,6 +204,17 @@ impl RunnerArgs {
             doc,
         })
     }
+}
+
+/// Refuses a flag given a second time (`given`): cargo refuses it too, and
+/// which value won would be a guess.
+fn once(flag: &str, given: bool) -> Result<()> {
+    if given {
+        return Err(Failure::input(format!(
+            "`{flag}` given twice; give it once"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -287,5 +316,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("--message-format"), "{e}");
+    }
+
+    #[test]
+    fn a_directory_flag_given_twice_or_opposite_fail_fast_flags_are_refused() {
+        for args in [
+            &["--target-dir", "a", "--target-dir=b"][..],
+            &[
+                "--manifest-path=a/Cargo.toml",
+                "--manifest-path",
+                "b/Cargo.toml",
+            ],
+        ] {
+            let e = RunnerArgs::parse(Runner::CargoTest, &strings(args), false).unwrap_err();
+            assert!(e.message.ends_with("given twice; give it once"), "{e}");
+        }
+        for (runner, args, fail_fast) in [
+            (
+                Runner::CargoTest,
+                &["--fail-fast", "--no-fail-fast"][..],
+                false,
+            ),
+            (Runner::CargoTest, &["--no-fail-fast"], true),
+            (Runner::Nextest, &["--nff"], true),
+            (Runner::Nextest, &["--ff", "--no-fail-fast"], false),
+        ] {
+            let e = RunnerArgs::parse(runner, &strings(args), fail_fast).unwrap_err();
+            assert!(e.message.contains("ask for opposite things"), "{e}");
+        }
+        // After `--`, they are the test binaries' arguments.
+        let a = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["--target-dir", "a", "--", "--target-dir", "b"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.target_dir, Some(PathBuf::from("a")));
     }
 }
