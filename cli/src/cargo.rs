@@ -16,6 +16,8 @@ pub fn command() -> Command {
 /// The workspace being tested.
 #[derive(Debug, Clone)]
 pub struct Workspace {
+    /// Its root directory.
+    pub root: PathBuf,
     /// Its target directory (honours `CARGO_TARGET_DIR` and config).
     pub target_dir: PathBuf,
     /// Its packages: name and manifest directory.
@@ -24,6 +26,7 @@ pub struct Workspace {
 
 #[derive(Deserialize)]
 struct Metadata {
+    workspace_root: PathBuf,
     target_directory: PathBuf,
     packages: Vec<Package>,
 }
@@ -69,6 +72,7 @@ impl Workspace {
             Failure::input(format!("cannot read the output of cargo metadata: {e}"))
         })?;
         Ok(Workspace {
+            root: meta.workspace_root,
             target_dir: meta.target_directory,
             packages: meta
                 .packages

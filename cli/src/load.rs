@@ -39,6 +39,10 @@ pub struct Loaded {
     /// report files (`max_reports` reached), files in a run directory that
     /// are not reports. Callers print them.
     pub notes: Vec<String>,
+    /// Report files with nothing in them. The runtime creates its file only
+    /// to write a report into it, so its process found a race and the
+    /// report was lost (a full disk, a kill while writing).
+    pub empty: Vec<PathBuf>,
     /// Report files read, as canonical paths: one given twice (or with its
     /// run directory) would count its races twice.
     read: std::collections::HashSet<PathBuf>,
@@ -136,6 +140,14 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+    if text.trim().is_empty() {
+        loaded.notes.push(format!(
+            "{} is empty: its process had a race to report, but the report was lost (a full \
+             disk? killed while writing?); run the tests again",
+            path.display()
+        ));
+        loaded.empty.push(path.to_path_buf());
+    }
     for (i, line) in text.lines().enumerate() {
         let at = format!("{}:{}", path.display(), i + 1);
         match parse_line(line, &at)? {
@@ -226,6 +238,20 @@ mod tests {
                 .starts_with("dir/report.1:7: expected a racedet JSON report"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_empty_report_file_is_a_lost_report() {
+        let file = std::env::temp_dir().join(format!("racedet-load-empty-{}", std::process::id()));
+        std::fs::write(&file, "").unwrap();
+        let loaded = load_one(&file);
+        std::fs::remove_file(&file).unwrap();
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.empty, [file]);
+        assert!(loaded.notes[0].ends_with(
+            "is empty: its process had a race to report, but the \
+             report was lost (a full disk? killed while writing?); run the tests again"
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::load;
 use crate::races::Races;
-use crate::run_dir::{BinaryInfo, REPORT_PREFIX};
+use crate::run_dir::{BinaryInfo, Unchecked, REPORT_PREFIX};
 use crate::summary::races_phrase;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -22,6 +22,9 @@ pub enum CargoLine {
     DocTests(String),
     /// The process just run failed: `exit status: 101`, `signal: 11, ...`.
     Failed(String),
+    /// A line the racedet runtime of the process being run wrote to its
+    /// stderr (`racedet: ...`): a fatal error is one.
+    Runtime(String),
     /// Anything else.
     Other,
 }
@@ -55,6 +58,9 @@ pub fn classify(line: &str) -> CargoLine {
         if let Some(status) = last_parens(rest) {
             return CargoLine::Failed(status.to_string());
         }
+    }
+    if t.starts_with("racedet: ") {
+        return CargoLine::Runtime(t.to_string());
     }
     CargoLine::Other
 }
@@ -124,11 +130,17 @@ fn strip_ansi(s: &str) -> String {
 
 /// The binary being run.
 struct Current {
+    /// `[i/N] name`, as progress lines say it.
     label: String,
+    /// `name`: `pkg: tests/foo.rs`, `doctests of CRATE`.
+    name: String,
     /// Doctests are built on the fly by rustdoc, so no marker was read.
     doctests: bool,
     instrumented: bool,
     failed: Option<String>,
+    /// The last line its runtime wrote but the closing count
+    /// (`racedet: found N data race(s)`).
+    runtime_said: Option<String>,
 }
 
 /// Follows a `cargo test` run and prints `racedet: [i/N] ...` lines.
@@ -140,12 +152,17 @@ pub struct Progress<'a> {
     current: Option<Current>,
     /// Report files that appeared while doctests ran, and whose.
     doctests: BTreeMap<String, String>,
+    /// The exit status racedet's processes end with after races
+    /// (`exitcode`; 0: races do not fail them).
+    race_status: Option<String>,
+    unchecked: Vec<Unchecked>,
 }
 
 impl<'a> Progress<'a> {
     /// Progress over the binaries found by the build, writing its report
-    /// files into `run_dir`.
-    pub fn new(binaries: &'a [BinaryInfo], run_dir: &'a Path) -> Progress<'a> {
+    /// files into `run_dir`, their runtimes exiting with `exitcode` after
+    /// races.
+    pub fn new(binaries: &'a [BinaryInfo], run_dir: &'a Path, exitcode: i32) -> Progress<'a> {
         Progress {
             binaries,
             run_dir,
@@ -153,6 +170,8 @@ impl<'a> Progress<'a> {
             started: 0,
             current: None,
             doctests: BTreeMap::new(),
+            race_status: (exitcode != 0).then(|| format!("exit status: {exitcode}")),
+            unchecked: Vec::new(),
         }
     }
 
@@ -170,12 +189,8 @@ impl<'a> Progress<'a> {
             CargoLine::Running(program) => {
                 self.started += 1;
                 let known = self.binaries.iter().find(|b| b.program == program);
-                let label = format!(
-                    "[{}/{}] {}",
-                    self.started,
-                    self.binaries.len(),
-                    known.map_or(program.as_str(), |b| b.name.as_str())
-                );
+                let name = known.map_or(program.as_str(), |b| b.name.as_str());
+                let label = format!("[{}/{}] {name}", self.started, self.binaries.len());
                 let instrumented = known.is_some_and(|b| b.instrumented);
                 let note = if instrumented {
                     ""
@@ -185,24 +200,35 @@ impl<'a> Progress<'a> {
                 let _ = writeln!(out, "racedet: {label}: running{note}");
                 self.current = Some(Current {
                     label,
+                    name: name.to_string(),
                     doctests: false,
                     instrumented,
                     failed: None,
+                    runtime_said: None,
                 });
             }
             CargoLine::DocTests(krate) => {
                 let label = format!("doctests of {krate}");
                 let _ = writeln!(out, "racedet: {label}: running");
                 self.current = Some(Current {
+                    name: label.clone(),
                     label,
                     doctests: true,
                     instrumented: false,
                     failed: None,
+                    runtime_said: None,
                 });
             }
             CargoLine::Failed(status) => {
                 if let Some(c) = self.current.as_mut() {
                     c.failed.get_or_insert(status);
+                }
+            }
+            CargoLine::Runtime(text) => {
+                if let Some(c) = self.current.as_mut() {
+                    if !text.starts_with("racedet: found ") {
+                        c.runtime_said = Some(text);
+                    }
                 }
             }
             CargoLine::Other => {}
@@ -235,6 +261,15 @@ impl<'a> Progress<'a> {
         }
         // The run's own dedup, so each binary's count adds up to the summary's.
         let races = Races::merge(found, &taken).len();
+        if let Some((why, stopped)) = self.unchecked_why(&c, races > 0 || !taken.is_empty()) {
+            let _ = writeln!(out, "racedet: {}: {why}", c.label);
+            self.unchecked.push(Unchecked {
+                label: c.name,
+                why,
+                reports_lost: !stopped,
+            });
+            return;
+        }
         let mut said = if races > 0 {
             races_phrase(races)
         } else if c.doctests {
@@ -250,10 +285,36 @@ impl<'a> Progress<'a> {
         let _ = writeln!(out, "racedet: {}: {said}", c.label);
     }
 
+    /// Why binary `c` was not checked through, if it was not: its
+    /// runtime stopped it (a fatal error exits with status 2 after one
+    /// `racedet: ` line), or it exited with the races' status yet no
+    /// report of it (`reported`) reached the run directory. True with the
+    /// words when it was stopped.
+    fn unchecked_why(&self, c: &Current, reported: bool) -> Option<(String, bool)> {
+        if c.doctests || !c.instrumented {
+            return None;
+        }
+        let failed = c.failed.as_deref()?;
+        match &c.runtime_said {
+            Some(said) if failed == "exit status: 2" => Some((
+                format!("stopped by racedet ({failed}), so not checked to the end: {said}"),
+                true,
+            )),
+            _ if !reported && Some(failed) == self.race_status.as_deref() => Some((
+                format!(
+                    "{failed}, racedet's status for races found, but no report of it is in the \
+                     run directory: its reports were lost (the run's output says why)"
+                ),
+                false,
+            )),
+            _ => None,
+        }
+    }
+
     /// The report files doctests wrote, and whose doctests they were (see
-    /// `RunInfo::doctests`).
-    pub fn into_doctests(self) -> BTreeMap<String, String> {
-        self.doctests
+    /// `RunInfo::doctests`), and the binaries not checked through.
+    pub fn into_parts(self) -> (BTreeMap<String, String>, Vec<Unchecked>) {
+        (self.doctests, self.unchecked)
     }
 
     fn new_report_files(&mut self) -> Vec<PathBuf> {
@@ -323,5 +384,81 @@ mod tests {
             CargoLine::Failed("exit status: 66".into())
         );
         assert_eq!(classify("test result: ok."), CargoLine::Other);
+        assert_eq!(
+            classify("racedet: cannot open log file /x/r.7: denied"),
+            CargoLine::Runtime("racedet: cannot open log file /x/r.7: denied".into())
+        );
+    }
+
+    fn binary(program: &str) -> BinaryInfo {
+        BinaryInfo {
+            name: format!("pkg: tests/{program}.rs"),
+            program: program.to_string(),
+            path: PathBuf::from(program),
+            instrumented: true,
+            marker: String::new(),
+        }
+    }
+
+    /// Feeds `lines` of cargo's stderr for binaries `a` and `b` run with no
+    /// report file; returns what was said and the unchecked binaries.
+    fn follow(lines: &[&str]) -> (String, Vec<Unchecked>) {
+        let binaries = [binary("a-1"), binary("b-2")];
+        let empty = std::env::temp_dir().join(format!("racedet-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let mut progress = Progress::new(&binaries, &empty, 66);
+        let mut out = Vec::new();
+        for line in lines {
+            progress.line(format!("{line}\n").as_bytes(), &mut out);
+        }
+        progress.finish(&mut out);
+        let _ = std::fs::remove_dir(&empty);
+        (String::from_utf8(out).unwrap(), progress.into_parts().1)
+    }
+
+    #[test]
+    fn a_binary_stopped_by_racedet_or_without_its_reports_is_not_called_clean() {
+        let (said, unchecked) = follow(&[
+            "     Running tests/a.rs (/t/deps/a-1)",
+            "racedet: found 1 data race(s)",
+            "error: test failed, to rerun pass `--test a`",
+            "  process didn't exit successfully: `/t/deps/a-1` (exit status: 66)",
+            "     Running tests/b.rs (/t/deps/b-2)",
+            "racedet: too many threads alive at once",
+            "  process didn't exit successfully: `/t/deps/b-2` (exit status: 2)",
+        ]);
+        assert_eq!(unchecked.len(), 2, "{said}");
+        assert_eq!(unchecked[1].label, "pkg: tests/b-2.rs");
+        assert!(
+            unchecked[0]
+                .why
+                .starts_with("exit status: 66, racedet's status for races found"),
+            "{said}"
+        );
+        assert_eq!(
+            unchecked[1].why,
+            "stopped by racedet (exit status: 2), so not checked to the end: racedet: too many \
+             threads alive at once"
+        );
+        assert!(!said.contains("no races"), "{said}");
+        assert!(
+            said.contains("racedet: [2/2] pkg: tests/b-2.rs: stopped by racedet"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_test_s_own_failure_is_not_blamed_on_racedet() {
+        let (said, unchecked) = follow(&[
+            "     Running tests/a.rs (/t/deps/a-1)",
+            "  process didn't exit successfully: `/t/deps/a-1` (exit status: 101)",
+            "     Running tests/b.rs (/t/deps/b-2)",
+            "  process didn't exit successfully: `/t/deps/b-2` (exit status: 2)",
+        ]);
+        assert!(unchecked.is_empty(), "{said}");
+        assert!(
+            said.contains("pkg: tests/b-2.rs: no races (exit status: 2)"),
+            "{said}"
+        );
     }
 }

@@ -3,9 +3,10 @@
 //! SARIF.
 
 use crate::cargo::{self, Workspace};
-use crate::error::{Result, RACES_FOUND};
+use crate::error::{Failure, Result, NOT_INSTRUMENTED, RACES_FOUND};
 use crate::load;
 use crate::races::Races;
+use crate::run_dir::RunInfo;
 use crate::sarif;
 use crate::summary::{self, plural, races_phrase};
 use clap::ValueEnum;
@@ -81,7 +82,10 @@ pub fn run(req: &Request) -> Result<i32> {
             None => "pass --manifest-path, or a run directory such as target/racedet/runs/latest",
         };
         let ws = Workspace::find(req.manifest_path, fix)?;
-        vec![crate::run_dir::latest(&cargo::runs_dir(&ws.target_dir))?]
+        vec![crate::run_dir::latest_of(
+            &cargo::runs_dir(&ws.target_dir),
+            &ws.root,
+        )?]
     } else {
         req.paths.to_vec()
     };
@@ -90,6 +94,7 @@ pub fn run(req: &Request) -> Result<i32> {
         eprintln!("racedet: note: {note}");
     }
     let files = loaded.files.len();
+    let empty = !loaded.empty.is_empty();
     let runs = loaded.runs;
     let mut races = Races::merge(loaded.reports, &loaded.taken);
     races.note_taken_elsewhere(&loaded.taken_elsewhere);
@@ -111,57 +116,102 @@ pub fn run(req: &Request) -> Result<i32> {
             .unwrap_or_else(|| program.to_string())
     };
     let mut out = std::io::stdout().lock();
-    match req.format {
+    let written =
+        write_races(&mut out, req.format, &races, before, files, &name).and_then(|()| out.flush());
+    // A report cut short (a full disk, a closed pipe) must not pass for one
+    // that lists every race, or for a clean one.
+    written.map_err(|e| Failure::input(format!("cannot write the report to stdout: {e}")))?;
+    if req.format != Format::Text {
+        eprint!("{}", summary::taken(&races, "note: not listed: ", &name));
+    }
+    let mut incomplete = false;
+    for run in &runs {
+        incomplete |= say_what_was_not_checked(run);
+    }
+    let lost = empty
+        || runs
+            .iter()
+            .any(|run| run.unchecked.iter().any(|u| u.reports_lost));
+    Ok(if !races.is_empty() || lost {
+        RACES_FOUND
+    } else if incomplete {
+        NOT_INSTRUMENTED
+    } else {
+        0
+    })
+}
+
+/// Says what of `run` was not checked (never let an unchecked binary pass
+/// for a clean one): binaries that are not instrumented, those whose run
+/// did not check through, a run that did not finish. True when the run
+/// checked less than it was asked to: then no race found is no verdict.
+fn say_what_was_not_checked(run: &RunInfo) -> bool {
+    let missing: Vec<_> = run.binaries.iter().filter(|b| !b.instrumented).collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "racedet: note: this run had {} that nothing was checked in: {}",
+            plural(
+                missing.len(),
+                "test binary not instrumented",
+                "test binaries not instrumented"
+            ),
+            missing
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    crate::run::say_unchecked(&run.unchecked, &mut std::io::stderr());
+    let unfinished = run.runner_status.is_none();
+    if unfinished {
+        eprintln!(
+            "racedet: warning: run {} did not finish (interrupted, or still running): its \
+             reports cover only the tests that ran",
+            run.dir.display()
+        );
+    }
+    let nothing = !run.binaries.is_empty() && missing.len() == run.binaries.len();
+    unfinished || nothing || !run.unchecked.is_empty()
+}
+
+fn write_races(
+    out: &mut dyn Write,
+    format: Format,
+    races: &Races,
+    before: usize,
+    files: usize,
+    name: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    match format {
         Format::Text => {
             for race in races.iter() {
-                let _ = write!(out, "{}", race.report.to_text());
+                write!(out, "{}", race.report.to_text())?;
             }
             let filtered = if before != races.len() {
                 format!(" ({before} before filtering)")
             } else {
                 String::new()
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "racedet: {}{filtered} in {}",
                 races_phrase(races.len()),
                 plural(files, "report file", "report files")
-            );
-            let _ = write!(out, "{}", summary::taken(&races, "not listed: ", &name));
+            )?;
+            write!(out, "{}", summary::taken(races, "not listed: ", name))?;
         }
         Format::Json => {
             for race in races.iter() {
                 let line = serde_json::to_string(&race.report).expect("reports serialize");
-                let _ = writeln!(out, "{line}");
+                writeln!(out, "{line}")?;
             }
         }
         Format::Sarif => {
             let log =
-                serde_json::to_string_pretty(&sarif::render(&races)).expect("SARIF serializes");
-            let _ = writeln!(out, "{log}");
+                serde_json::to_string_pretty(&sarif::render(races)).expect("SARIF serializes");
+            writeln!(out, "{log}")?;
         }
     }
-    if req.format != Format::Text {
-        eprint!("{}", summary::taken(&races, "note: not listed: ", &name));
-    }
-    // Never let an unchecked binary pass for a clean one.
-    for run in &runs {
-        let missing: Vec<_> = run.binaries.iter().filter(|b| !b.instrumented).collect();
-        if !missing.is_empty() {
-            eprintln!(
-                "racedet: note: this run had {} that nothing was checked in: {}",
-                plural(
-                    missing.len(),
-                    "test binary not instrumented",
-                    "test binaries not instrumented"
-                ),
-                missing
-                    .iter()
-                    .map(|b| b.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    Ok(if races.is_empty() { 0 } else { RACES_FOUND })
+    Ok(())
 }

@@ -5,16 +5,16 @@
 use crate::artifacts;
 use crate::cargo::{self, Workspace};
 use crate::detect_env;
-use crate::error::{Failure, Result};
+use crate::error::{Failure, Result, NOT_INSTRUMENTED};
 use crate::load;
 use crate::progress::Progress;
 use crate::races::Races;
-use crate::run_dir::{self, RunInfo, REPORT_PREFIX};
+use crate::run_dir::{self, RunInfo, Unchecked, REPORT_PREFIX};
 use crate::runner::{Runner, RunnerArgs};
 use crate::summary::{self, plural, races_phrase};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 
 /// Runs the suite; returns the exit status: the races' `exitcode` (66) when
@@ -59,9 +59,12 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         runner: runner.name().to_string(),
         args: args.to_vec(),
         started_unix: run_dir::unix_now(),
+        workspace: Some(ws.root.clone()),
         binaries,
         runner_status: None,
         doctests: BTreeMap::new(),
+        dir: PathBuf::new(),
+        unchecked: Vec::new(),
     };
     if rargs.no_run {
         say_instrumentation(&info, &mut err);
@@ -94,8 +97,10 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     let mut cmd = artifacts::command(runner, &[], &rargs.run, &target, &vars);
     let status = match runner {
         Runner::CargoTest => {
-            let (status, doctests) = run_with_progress(cmd, &info, &run_dir)?;
+            let (status, doctests, unchecked) =
+                run_with_progress(cmd, &info, &run_dir, options.exitcode)?;
             info.doctests = doctests;
+            info.unchecked = unchecked;
             status
         }
         // nextest shows its own per-test progress; its output is left alone.
@@ -123,20 +128,52 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     };
     say_summary(
         &info,
-        &races,
+        (&races, loaded.empty.len()),
         code,
         (&run_dir, &report),
         runner,
         rargs.doc,
         &mut err,
     );
-    // The user's `exitcode` (66 unless set) says races were found, as each
-    // racy process did; `exitcode=0` asks for races not to fail the run.
-    Ok(if !races.is_empty() && options.exitcode != 0 {
-        options.exitcode
+    let lost = !loaded.empty.is_empty();
+    Ok(run_status(
+        &info,
+        &races,
+        lost,
+        code,
+        options.exitcode,
+        rargs.doc,
+    ))
+}
+
+/// The exit status of `cargo racedet test`: the user's `exitcode` (66
+/// unless set) when races were found, as each racy process did (also when
+/// a process exited so but its reports were lost; `exitcode=0` asks for
+/// races not to fail the run); else the runner's, but never 0 when no
+/// instrumented binary ran, as nothing was checked.
+fn run_status(
+    info: &RunInfo,
+    races: &Races,
+    empty_files: bool,
+    code: i32,
+    exitcode: i32,
+    doc: bool,
+) -> i32 {
+    let lost = empty_files || info.unchecked.iter().any(|u| u.reports_lost);
+    if (!races.is_empty() || lost) && exitcode != 0 {
+        exitcode
+    } else if code == 0 && nothing_checked(info, races, doc) {
+        NOT_INSTRUMENTED
     } else {
         code
-    })
+    }
+}
+
+/// No race, and no instrumented binary that could have found one (doctests,
+/// built by rustdoc as they run, are not read for the marker: under
+/// `--doc` racedet cannot tell).
+fn nothing_checked(info: &RunInfo, races: &Races, doc: bool) -> bool {
+    races.is_empty() && !doc && !info.binaries.iter().any(|b| b.instrumented)
 }
 
 /// Runs `cargo test`, passing its stderr through line by line and adding
@@ -145,7 +182,8 @@ fn run_with_progress(
     mut cmd: std::process::Command,
     info: &RunInfo,
     run_dir: &Path,
-) -> Result<(ExitStatus, BTreeMap<String, String>)> {
+    exitcode: i32,
+) -> Result<(ExitStatus, BTreeMap<String, String>, Vec<Unchecked>)> {
     // cargo colours its output only on a terminal; its stderr is a pipe
     // here, so pass the user's terminal on in words.
     if std::io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
@@ -158,7 +196,7 @@ fn run_with_progress(
         .spawn()
         .map_err(|e| Failure::input(format!("cannot run cargo test: {e}")))?;
     let stderr = child.stderr.take().expect("stderr is piped");
-    let mut progress = Progress::new(&info.binaries, run_dir);
+    let mut progress = Progress::new(&info.binaries, run_dir, exitcode);
     let mut out = std::io::stderr();
     let mut reader = BufReader::new(stderr);
     let mut buf = Vec::new();
@@ -171,7 +209,8 @@ fn run_with_progress(
         .wait()
         .map_err(|e| Failure::input(format!("waiting for cargo test: {e}")))?;
     progress.finish(&mut out);
-    Ok((status, progress.into_doctests()))
+    let (doctests, unchecked) = progress.into_parts();
+    Ok((status, doctests, unchecked))
 }
 
 /// Lists the binaries that are not instrumented: they are never clean, only
@@ -195,9 +234,11 @@ fn say_instrumentation(info: &RunInfo, err: &mut dyn Write) {
     }
 }
 
+/// Sums the run up; `empty_files` is the number of report files whose
+/// reports were lost.
 fn say_summary(
     info: &RunInfo,
-    races: &Races,
+    (races, empty_files): (&Races, usize),
     code: i32,
     (run_dir, report): (&Path, &str),
     runner: Runner,
@@ -236,18 +277,40 @@ fn say_summary(
         "instrumented test binary",
         "instrumented test binaries",
     );
-    if races.is_empty() && instrumented.is_empty() && !doc {
+    if nothing_checked(info, races, doc) {
         let _ = writeln!(
             err,
-            "racedet: nothing was checked: no test binary is instrumented"
+            "racedet: error: nothing was checked: no test binary is instrumented (none \
+             starts the racedet runtime: make the tests use racedet's types, see `Using it` \
+             in racedet's README)"
+        );
+    } else if races.is_empty() && !info.unchecked.is_empty() {
+        let _ = writeln!(
+            err,
+            "racedet: no data race report reached the run directory, but {} not checked \
+             through (listed below)",
+            plural(
+                info.unchecked.len(),
+                "instrumented test binary was",
+                "instrumented test binaries were"
+            )
+        );
+    } else if races.is_empty() && empty_files > 0 {
+        let _ = writeln!(
+            err,
+            "racedet: no data race report reached the run directory, but {} empty: their \
+             processes' reports were lost (see the notes above)",
+            plural(empty_files, "report file is", "report files are")
+        );
+    } else if races.is_empty() && doc {
+        // rustdoc builds the doctests as it runs them: no marker is read.
+        let _ = writeln!(
+            err,
+            "racedet: no data race reported by the doctests (racedet cannot tell whether \
+             they use its types)"
         );
     } else if races.is_empty() {
-        let checked = if doc {
-            "the doctests".to_string()
-        } else {
-            binaries
-        };
-        let _ = writeln!(err, "racedet: no data races found in {checked}");
+        let _ = writeln!(err, "racedet: no data races found in {binaries}");
     } else {
         let mut places = Vec::new();
         if !instrumented.is_empty() {
@@ -279,6 +342,7 @@ fn say_summary(
         let _ = write!(err, "{}", summary::render(races, &name));
     }
     let _ = write!(err, "{}", summary::taken(races, "", &name));
+    say_unchecked(&info.unchecked, err);
     if !missing.is_empty() {
         const SHOWN: usize = 3;
         let mut names: Vec<&str> = missing
@@ -301,7 +365,8 @@ fn say_summary(
         );
     }
     if code != 0 {
-        let why = if races.is_empty() {
+        let lost = empty_files > 0 || info.unchecked.iter().any(|u| u.reports_lost);
+        let why = if races.is_empty() && !lost {
             "tests failed".to_string()
         } else {
             "a test process that finds races fails".to_string()
@@ -317,6 +382,22 @@ fn say_summary(
         "racedet: reports in {} (`{report}` prints them in full)",
         run_dir.display()
     );
+}
+
+/// The instrumented binaries whose run did not check through, each with
+/// why (their progress lines said so as they ended).
+pub fn say_unchecked(unchecked: &[Unchecked], err: &mut dyn Write) {
+    if unchecked.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        err,
+        "racedet: NOT checked through ({}):",
+        plural(unchecked.len(), "test binary", "test binaries")
+    );
+    for u in unchecked {
+        let _ = writeln!(err, "racedet:     {}: {}", u.label, u.why);
+    }
 }
 
 /// A child's exit status as a process exit code; 128 + signal when it was
@@ -346,7 +427,7 @@ mod tests {
         let dir = Path::new("/r");
         say_summary(
             info,
-            races,
+            (races, 0),
             66,
             (dir, "cargo racedet report"),
             Runner::CargoTest,
@@ -369,8 +450,11 @@ mod tests {
                 instrumented,
                 marker: String::new(),
             }],
+            workspace: None,
             runner_status: Some(101),
             doctests: [("report.7".to_string(), "doctests of beta".to_string())].into(),
+            dir: PathBuf::new(),
+            unchecked: Vec::new(),
         }
     }
 
@@ -404,8 +488,47 @@ mod tests {
     }
 
     #[test]
-    fn nothing_checked_is_said_only_when_nothing_was() {
-        let s = summary_of(&info(false), &Races::default());
-        assert!(s.contains("nothing was checked"), "{s}");
+    fn nothing_checked_is_said_only_when_nothing_was_and_fails_the_run() {
+        let none = Races::default();
+        let s = summary_of(&info(false), &none);
+        assert!(s.contains("racedet: error: nothing was checked"), "{s}");
+        assert_eq!(run_status(&info(false), &none, false, 0, 66, false), 1);
+        assert_eq!(run_status(&info(false), &none, false, 101, 66, false), 101);
+        // Under --doc racedet cannot tell: the doctests' silence is said as such.
+        assert_eq!(run_status(&info(false), &none, false, 0, 66, true), 0);
+        assert_eq!(run_status(&info(true), &none, false, 0, 66, false), 0);
+        assert_eq!(
+            run_status(&info(false), &doctest_race(), false, 0, 66, false),
+            66
+        );
+    }
+
+    #[test]
+    fn a_binary_not_checked_through_is_never_summed_up_as_clean() {
+        let mut run = info(true);
+        run.unchecked = vec![Unchecked {
+            label: "beta: src/lib.rs".into(),
+            why: "exit status: 66, racedet's status for races found, but ...".into(),
+            reports_lost: true,
+        }];
+        let none = Races::default();
+        let s = summary_of(&run, &none);
+        assert!(!s.contains("no data races found"), "{s}");
+        assert!(
+            s.contains("but 1 instrumented test binary was not checked through"),
+            "{s}"
+        );
+        assert!(
+            s.contains("racedet:     beta: src/lib.rs: exit status: 66, racedet's status"),
+            "{s}"
+        );
+        // Its reports were lost, not its races: the run fails as for races.
+        assert_eq!(run_status(&run, &none, false, 101, 66, false), 66);
+        assert_eq!(run_status(&run, &none, false, 101, 0, false), 101);
+        run.unchecked[0].reports_lost = false;
+        assert_eq!(run_status(&run, &none, false, 101, 66, false), 101);
+        // An empty report file: a report begun and lost.
+        assert_eq!(run_status(&info(true), &none, true, 66, 66, false), 66);
+        assert_eq!(run_status(&info(true), &none, true, 0, 66, false), 66);
     }
 }

@@ -39,6 +39,10 @@ pub struct RunInfo {
     /// The test binaries that were built.
     #[serde(default)]
     pub binaries: Vec<BinaryInfo>,
+    /// Root of the workspace the run tested (absent in runs of earlier
+    /// versions): runs of several workspaces can share a target directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<PathBuf>,
     /// Exit status of the runner, once it has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_status: Option<i32>,
@@ -48,6 +52,27 @@ pub struct RunInfo {
     /// are.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub doctests: BTreeMap<String, String>,
+    /// The run directory, when read from one (not saved: a run directory
+    /// can be copied elsewhere).
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// Instrumented binaries whose run did not check through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// An instrumented test binary whose run did not check what it should
+/// have: racedet stopped it, or its reports did not reach the run
+/// directory. Never counted as clean.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unchecked {
+    /// `pkg: tests/foo.rs`.
+    pub label: String,
+    /// Why, in words.
+    pub why: String,
+    /// It exited with the races' status, so it found races, whose reports
+    /// were lost.
+    pub reports_lost: bool,
 }
 
 /// One test binary of a run.
@@ -87,12 +112,14 @@ impl RunInfo {
     pub fn load(path: &Path) -> Result<RunInfo> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let mut info: RunInfo = serde_json::from_str(&text).map_err(|e| {
             Failure::input(format!(
                 "{}: expected racedet run metadata (JSON written by cargo racedet test): {e}",
                 path.display()
             ))
-        })
+        })?;
+        info.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(info)
     }
 }
 
@@ -153,6 +180,65 @@ pub fn latest(runs: &Path) -> Result<PathBuf> {
         )));
     }
     Ok(dir)
+}
+
+/// The newest run under `runs` of the workspace at `root`: the latest, unless
+/// it is of another workspace sharing the target directory (a shared
+/// `CARGO_TARGET_DIR`); then this workspace's newest, said in a note.
+pub fn latest_of(runs: &Path, root: &Path) -> Result<PathBuf> {
+    let latest = latest(runs)?;
+    let other = match workspace_of(&latest) {
+        Some(w) if w != root => w,
+        _ => return Ok(latest),
+    };
+    let mut names: Vec<String> = std::fs::read_dir(runs)
+        .map_err(|e| Failure::input(format!("{}: cannot list: {e}", runs.display())))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != LATEST && !n.starts_with('.'))
+        .collect();
+    // Stamps sort by time; `-2` suffixes after their stamp.
+    names.sort_by(|a, b| stamp_order(b).cmp(&stamp_order(a)));
+    let mine = names
+        .iter()
+        .map(|n| runs.join(n))
+        .find(|dir| workspace_of(dir).as_deref() == Some(root));
+    match mine {
+        Some(dir) => {
+            eprintln!(
+                "racedet: note: the latest run in {} tested {}; reading this workspace's \
+                 latest, {}",
+                runs.display(),
+                other.display(),
+                dir.display()
+            );
+            Ok(dir)
+        }
+        None => Err(Failure::input(format!(
+            "the latest run in {} tested another workspace ({}) and none tested this one ({}): \
+             run `cargo racedet test` here first, or pass a run directory",
+            runs.display(),
+            other.display(),
+            root.display()
+        ))),
+    }
+}
+
+/// A run directory's name as (stamp, suffix number) for ordering.
+fn stamp_order(name: &str) -> (&str, u32) {
+    match name
+        .split_once('-')
+        .and_then(|(_, rest)| rest.split_once('-'))
+    {
+        Some((_, n)) => (&name[..name.len() - n.len() - 1], n.parse().unwrap_or(0)),
+        None => (name, 1),
+    }
+}
+
+/// The workspace a run directory's `run.json` names, if it is readable and
+/// names one.
+fn workspace_of(dir: &Path) -> Option<PathBuf> {
+    RunInfo::load(&dir.join(RUN_INFO)).ok()?.workspace
 }
 
 /// Replaces `runs/latest` atomically (a new link renamed over the old one),

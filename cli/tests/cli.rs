@@ -376,12 +376,34 @@ fn clean_suite_exits_0() {
 
 #[test]
 fn binary_without_the_runtime_is_listed_as_not_instrumented() {
-    let out = {
+    // The racy fixture's run first: the plain one's becomes the latest of
+    // the target directory the fixtures share.
+    racy_run();
+    let (out, racy_report) = {
         let _lock = suite_lock();
-        run(racedet(&fixture("plain"), &["test"]))
+        let out = run(racedet(&fixture("plain"), &["test"]));
+        (out, run(racedet(&fixture("racy"), &["report"])))
     };
-    // Its tests pass; it is not clean, only unchecked, and said so.
-    assert_eq!(out.status.code(), Some(0));
+    // `report` in the racy fixture reads that workspace's latest run, not
+    // the plain one's, and says so.
+    let note = stderr(&racy_report);
+    let read = note
+        .lines()
+        .find_map(|l| l.split_once("; reading this workspace's latest, "))
+        .map(|(_, dir)| PathBuf::from(dir))
+        .unwrap_or_else(|| panic!("{note}"));
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(read.join("run.json")).unwrap()).unwrap();
+    assert!(
+        info["workspace"]
+            .as_str()
+            .unwrap()
+            .ends_with("fixtures/racy"),
+        "{info}"
+    );
+    assert!(note.contains("fixtures/plain; reading"), "{note}");
+    // Its tests pass; it is not clean, only unchecked: the run fails.
+    assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
         err.contains("racedet: 1 test binary built, 0 instrumented"),
@@ -398,8 +420,16 @@ fn binary_without_the_runtime_is_listed_as_not_instrumented() {
         "{err}"
     );
     assert!(
-        err.contains("racedet: nothing was checked: no test binary is instrumented"),
+        err.contains("racedet: error: nothing was checked: no test binary is instrumented"),
         "{err}"
+    );
+    // So does `report` on it.
+    let report = run(racedet(&fixture("plain"), &["report"]));
+    assert_eq!(report.status.code(), Some(1), "{}", stderr(&report));
+    assert!(
+        stderr(&report).contains("that nothing was checked in: plain-fixture: src/lib.rs"),
+        "{}",
+        stderr(&report)
     );
 
     // `check` agrees, on the binary the run recorded.
@@ -708,6 +738,56 @@ fn a_run_given_twice_is_refused_not_counted_twice() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn a_run_that_did_not_finish_is_no_clean_verdict() {
+    // An interrupted run: its run.json never got the runner's status, and
+    // no test process reported yet.
+    let dir = scratch("unfinished");
+    let info = std::fs::read_to_string(racy_run().run_dir.join("run.json")).unwrap();
+    let mut info: Value = serde_json::from_str(&info).unwrap();
+    info.as_object_mut().unwrap().remove("runner_status");
+    std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
+    let out = run(racedet(
+        &fixture("racy"),
+        &["report", dir.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "racedet: 0 distinct data races in 0 report files\n"
+    );
+    assert!(
+        stderr(&out).contains(&format!(
+            "racedet: warning: run {} did not finish (interrupted, or still running)",
+            dir.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error() {
+    // A full disk: the SARIF file uploaded after must not be taken for an
+    // empty, clean one.
+    let dir = racy_run().run_dir.to_str().unwrap().to_string();
+    for format in ["text", "sarif"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut cmd = racedet(&fixture("racy"), &["report", "--format", format, &dir]);
+        cmd.stdout(full);
+        let out = run(cmd);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        assert!(
+            stderr(&out).contains("racedet: error: cannot write the report to stdout: No space"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
