@@ -94,9 +94,18 @@ fn load_run_dir(dir: &Path, loaded: &mut Loaded) -> Result<()> {
     let report_prefix = format!("{REPORT_PREFIX}.");
     let is_report = |n: &str| n.starts_with(&report_prefix);
     if !names.iter().any(|n| is_report(n) || n == RUN_INFO) {
+        // The directory of the runs themselves, given for one of them.
+        let hint = if names.iter().any(|n| n == crate::run_dir::LATEST) {
+            format!(
+                "; it holds runs: give one, such as {}",
+                dir.join("latest").display()
+            )
+        } else {
+            String::new()
+        };
         return Err(Failure::input(format!(
             "{}: not a racedet run directory (expected {REPORT_PREFIX}.PID files or {RUN_INFO} \
-             in it, as cargo racedet test writes under target/racedet/runs/)",
+             in it, as cargo racedet test writes under target/racedet/runs/){hint}",
             dir.display()
         )));
     }
@@ -200,9 +209,15 @@ fn parse_line(line: &str, at: &str) -> Result<Line> {
         )));
     }
     let expected = |e: serde_json::Error| {
+        // A line that ends inside its object was cut short, not misformed.
+        let cut = if e.is_eof() {
+            " (the line is cut short: was its process killed while writing it?)"
+        } else {
+            ""
+        };
         Failure::input(format!(
             "{at}: expected a racedet JSON report (one object per line, as written with \
-             report_format=json): {e}"
+             report_format=json): {e}{cut}"
         ))
     };
     let mut value: Value = serde_json::from_str(trimmed).map_err(expected)?;
@@ -252,6 +267,33 @@ mod tests {
             "is empty: its process had a race to report, but the \
              report was lost (a full disk? killed while writing?); run the tests again"
         ));
+    }
+
+    #[test]
+    fn a_line_cut_short_says_so() {
+        let e = parse_line("{\"kind\": \"data race\", \"cur", "r.1:3").unwrap_err();
+        assert!(
+            e.message
+                .ends_with("(the line is cut short: was its process killed while writing it?)"),
+            "{e}"
+        );
+        let e = parse_line("{\"kind\": 3}", "r.1:4").unwrap_err();
+        assert!(!e.message.contains("cut short"), "{e}");
+    }
+
+    #[test]
+    fn the_directory_of_runs_is_not_a_run_and_the_error_names_one() {
+        let runs = std::env::temp_dir().join(format!("racedet-load-runs-{}", std::process::id()));
+        std::fs::create_dir_all(runs.join("latest")).unwrap();
+        let e = load(std::slice::from_ref(&runs)).unwrap_err();
+        std::fs::remove_dir_all(&runs).unwrap();
+        assert!(
+            e.message.ends_with(&format!(
+                "; it holds runs: give one, such as {}",
+                runs.join("latest").display()
+            )),
+            "{e}"
+        );
     }
 
     #[test]

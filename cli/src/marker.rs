@@ -41,7 +41,8 @@ impl Instrumentation {
             Instrumentation::NotLinked => {
                 "not instrumented (no racedet runtime marker: the binary \
                  does not link the racedet runtime, or detection is off; build it \
-                 with `cargo racedet test` or racedet's `detect` feature)"
+                 with `cargo racedet test` or racedet's `detect` feature, and make \
+                 its code use racedet's types: one that uses none links no runtime)"
                     .to_string()
             }
             Instrumentation::Linked(markers) => markers
