@@ -107,18 +107,32 @@ impl Options {
     pub fn parse(text: &str) -> Result<Options, OptionsError> {
         let mut o = Options::default();
         for pair in text.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
+            // A `.env` file saved with CRLF endings leaves a `\r` on its
+            // last value, which prints invisibly in the quote below.
+            if pair.contains('\r') {
+                return Err(OptionsError(format!(
+                    "`{}` contains a carriage return (shown as \\r; a file with Windows (CRLF) line \
+                     endings leaves one): remove it",
+                    pair.replace('\r', "\\r")
+                )));
+            }
             let Some((key, value)) = pair.split_once('=') else {
                 return Err(OptionsError(format!(
-                    "`{pair}` is not key=value (accepted keys: {KEYS})"
+                    "`{pair}` is not key=value ({SEPARATORS}; accepted keys: {KEYS})"
                 )));
             };
             let bad = |accepted: String| {
+                let found = match value {
+                    "" => format!("no value for `{key}`"),
+                    _ => format!("bad value `{value}` for `{key}`"),
+                };
                 OptionsError(format!(
-                    "bad value `{value}` for `{key}`; expected {accepted}"
+                    "{found}; expected {accepted}{}",
+                    separators_hint(value)
                 ))
             };
             match key {
-                "log_path" => o.log_path = Some(non_empty(key, value)?.into()),
+                "log_path" => o.log_path = Some(path_value(key, value)?.into()),
                 "exitcode" => {
                     o.exitcode = value
                         .parse::<i32>()
@@ -137,8 +151,10 @@ impl Options {
                     o.history = pick(value, &[("sites", History::Sites), ("full", History::Full)])
                         .map_err(bad)?
                 }
-                "strip_path_prefix" => o.strip_path_prefix = Some(value.to_string()),
-                "suppressions" => o.suppressions = Some(non_empty(key, value)?.into()),
+                "strip_path_prefix" => {
+                    o.strip_path_prefix = Some(no_comma_pair(key, value)?.to_string())
+                }
+                "suppressions" => o.suppressions = Some(path_value(key, value)?.into()),
                 "map_policy" => {
                     o.map_policy = pick(value, &[("go", MapPolicy::Go), ("bucket", MapPolicy::Bucket)])
                         .map_err(bad)?
@@ -192,11 +208,46 @@ fn pick<T: Copy>(value: &str, choices: &[(&str, T)]) -> Result<T, String> {
         })
 }
 
-fn non_empty<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
-    if value.is_empty() {
-        Err(OptionsError(format!("`{key}` needs a path, found nothing")))
+/// How pairs are written, for messages about a value that a misplaced
+/// separator emptied or that holds the next pair.
+const SEPARATORS: &str =
+    "pairs are separated by spaces or colons, not commas; a value cannot contain a space or colon";
+
+/// `SEPARATORS` for a value that is empty (`exitcode= 5`: the blank ended
+/// the pair) or holds `=` or `,` (`exitcode=5,halt_on_error=1`: the next
+/// pair, comma-separated), where a separator is the likely mistake.
+fn separators_hint(value: &str) -> String {
+    if value.is_empty() || value.contains(['=', ',']) {
+        format!(" ({SEPARATORS})")
     } else {
-        Ok(value)
+        String::new()
+    }
+}
+
+/// A path value: not empty, and not holding a comma-separated pair.
+fn path_value<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
+    if value.is_empty() {
+        return Err(OptionsError(format!(
+            "`{key}` needs a path, found nothing ({SEPARATORS})"
+        )));
+    }
+    no_comma_pair(key, value)
+}
+
+/// `value`, unless it holds `,KEY=` for a known key: a path may hold
+/// commas, but `log_path=/tmp/r,exitcode=3` is two pairs written with a
+/// comma, and taking it as one path would silently drop the second.
+fn no_comma_pair<'a>(key: &str, value: &'a str) -> Result<&'a str, OptionsError> {
+    let known = |word: &str| KEYS.split(", ").any(|k| k == word);
+    match value
+        .split(',')
+        .skip(1)
+        .find(|part| part.split_once('=').is_some_and(|(k, _)| known(k)))
+    {
+        Some(pair) => Err(OptionsError(format!(
+            "`{key}={value}` holds `{pair}` after a comma ({SEPARATORS})"
+        ))),
+        None => Ok(value),
     }
 }
 
@@ -325,5 +376,63 @@ mod tests {
         assert!(Options::parse("max_reports=-1").is_err());
         assert!(Options::parse("log_path=").is_err());
         assert!(Options::parse("justaword").is_err());
+    }
+
+    #[test]
+    fn a_carriage_return_is_named_not_quoted_invisibly() {
+        // The last line of a `.env` file saved with CRLF endings.
+        let e = Options::parse("exitcode=3 history=full\r")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`history=full\\r` contains a carriage return"),
+            "{e}"
+        );
+        assert!(!e.contains('\r'), "{e:?}");
+    }
+
+    #[test]
+    fn a_value_emptied_by_a_blank_or_holding_the_next_pair_says_how_pairs_are_separated() {
+        for (options, found) in [
+            (
+                "exitcode= 5",
+                "no value for `exitcode`; expected an integer",
+            ),
+            (
+                "exitcode=5,halt_on_error=1",
+                "bad value `5,halt_on_error=1` for `exitcode`",
+            ),
+            ("history=full,exitcode=3", "bad value `full,exitcode=3`"),
+            ("max_reports=", "no value for `max_reports`"),
+            (
+                "suppressions= s.txt",
+                "`suppressions` needs a path, found nothing",
+            ),
+            // A path may hold a comma: only a known key after one is refused.
+            (
+                "log_path=/tmp/r,exitcode=3",
+                "`log_path=/tmp/r,exitcode=3` holds `exitcode=3` after a comma",
+            ),
+            (
+                "strip_path_prefix=/src/,history=full",
+                "holds `history=full` after a comma",
+            ),
+        ] {
+            let e = Options::parse(options).unwrap_err().to_string();
+            assert!(e.contains(found), "{options}: {e}");
+            assert!(
+                e.contains("pairs are separated by spaces or colons, not commas"),
+                "{options}: {e}"
+            );
+        }
+        let o = Options::parse("log_path=/tmp/a,b=c/r strip_path_prefix=/x,y/").unwrap();
+        assert_eq!(
+            o.log_path.as_deref(),
+            Some(std::path::Path::new("/tmp/a,b=c/r"))
+        );
+        assert_eq!(o.strip_path_prefix.as_deref(), Some("/x,y/"));
+        // A plainly wrong value is not blamed on separators.
+        let e = Options::parse("history=some").unwrap_err().to_string();
+        assert!(!e.contains("separated"), "{e}");
     }
 }
