@@ -24,10 +24,22 @@ impl std::error::Error for SuppressionError {}
 impl Suppressions {
     /// Reads and parses a suppressions file.
     pub fn load(path: &std::path::Path) -> Result<Suppressions, SuppressionError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             SuppressionError(format!(
                 "racedet: cannot read suppressions file {}: {e} (fix the `suppressions=` path in RACEDET_OPTIONS)",
                 path.display()
+            ))
+        })?;
+        // Read, then decoded: the path is right, so say where the content
+        // is wrong (a Latin-1 or UTF-16 file) rather than blame the path.
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            SuppressionError(format!(
+                "racedet: suppressions file {} is not UTF-8 text (line {line} has byte {:#04x}); save it as UTF-8",
+                path.display(),
+                bytes[at]
             ))
         })?;
         Suppressions::parse(&text).map_err(|e| {
@@ -39,19 +51,44 @@ impl Suppressions {
         })
     }
 
-    /// Parses `race:PATTERN` lines; `#` starts a comment, blank lines are
-    /// skipped. `*` matches any run of characters; a pattern matches
-    /// anywhere in a name unless anchored with `^` or `$`.
+    /// Parses `race:PATTERN` lines; a line whose first non-blank
+    /// character is `#` is a comment, blank lines are skipped. `*` matches
+    /// any run of characters; a pattern matches anywhere in a name unless
+    /// anchored with `^` or `$`.
     pub fn parse(text: &str) -> Result<Suppressions, SuppressionError> {
+        // A UTF-8 byte-order mark (Windows editors write one) says only
+        // how the file is encoded, and it is invisible in an editor and
+        // in an error's quote. TSan rejects it merely because it parses
+        // bytes ("failed to parse suppressions", BOM not named); Go's
+        // tools and rustc skip one at the start of a source file, which
+        // is what users of both expect of a text file: skip it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut patterns = Vec::new();
         for (n, raw) in text.lines().enumerate() {
-            let line = raw.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
+            let line = raw.trim();
+            // As TSan: only a whole line is a comment; a `#` elsewhere is
+            // part of the pattern (`race:foo#bar`), so a pattern is never
+            // silently cut to a broader one.
+            if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             match line.split_once(':') {
                 Some(("race", pattern)) if !pattern.trim().is_empty() => {
-                    patterns.push(pattern.trim().to_string())
+                    let pattern = pattern.trim();
+                    // `race:foo # why` was a trailing comment before `#`
+                    // was kept in patterns; kept, it would match nothing.
+                    if pattern
+                        .split_whitespace()
+                        .skip(1)
+                        .any(|w| w.starts_with('#'))
+                    {
+                        return Err(SuppressionError(format!(
+                            "line {}: `{line}` has `#` after a blank: a comment must be a line of \
+                             its own (a `#` inside a line is part of the pattern, as in TSan)",
+                            n + 1
+                        )));
+                    }
+                    patterns.push(pattern.to_string())
                 }
                 Some(("race", _)) => {
                     return Err(SuppressionError(format!(
@@ -157,8 +194,42 @@ mod tests {
 
     #[test]
     fn comments_and_blank_lines_are_skipped() {
-        let s = Suppressions::parse("# header\n\nrace:foo # trailing\n  race:bar*\n").unwrap();
+        let s = Suppressions::parse("# header\n\nrace:foo\n  # indented\n  race:bar*\n").unwrap();
         assert_eq!(s.patterns, ["foo", "bar*"]);
+    }
+
+    #[test]
+    fn a_hash_inside_a_pattern_is_part_of_it() {
+        let s = Suppressions::parse("race:foo#bar\nrace:src/c#/*.rs\n").unwrap();
+        assert_eq!(s.patterns, ["foo#bar", "src/c#/*.rs"]);
+        let e = Suppressions::parse("race:ok\nrace:foo # known race\n").unwrap_err();
+        assert!(
+            e.0.starts_with("line 2: `race:foo # known race` has `#` after a blank")
+                && e.0.contains("line of its own"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let s = Suppressions::parse("\u{feff}race:foo\r\n# c\r\nrace:bar\r\n").unwrap();
+        assert_eq!(s.patterns, ["foo", "bar"]);
+        let s = Suppressions::parse("\u{feff}# header\nrace:foo\n").unwrap();
+        assert_eq!(s.patterns, ["foo"]);
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_as_such_not_as_a_bad_path() {
+        let dir = std::env::temp_dir().join(format!("racedet-supp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("latin1.txt");
+        std::fs::write(&file, b"race:ok\nrace:caf\xe9\n").unwrap();
+        let e = Suppressions::load(&file).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            e.0.ends_with("latin1.txt is not UTF-8 text (line 2 has byte 0xe9); save it as UTF-8"),
+            "{e}"
+        );
     }
 
     #[test]
