@@ -71,7 +71,7 @@ pub(crate) fn fatal(message: &str) -> ! {
 
 /// Writes `bytes` to file descriptor 2 with no lock taken.
 #[cfg(unix)]
-fn write_stderr(mut bytes: &[u8]) {
+pub(crate) fn write_stderr(mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: writing initialized bytes to a file descriptor.
         let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
@@ -87,7 +87,7 @@ fn write_stderr(mut bytes: &[u8]) {
 
 /// Elsewhere through std's stream (its lock, but past libtest's capture).
 #[cfg(not(unix))]
-fn write_stderr(bytes: &[u8]) {
+pub(crate) fn write_stderr(bytes: &[u8]) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(bytes);
 }

@@ -156,8 +156,11 @@ impl Options {
                 }
                 "suppressions" => o.suppressions = Some(path_value(key, value)?.into()),
                 "map_policy" => {
-                    o.map_policy = pick(value, &[("go", MapPolicy::Go), ("bucket", MapPolicy::Bucket)])
-                        .map_err(bad)?
+                    o.map_policy = pick(
+                        value,
+                        &[("go", MapPolicy::Go), ("bucket", MapPolicy::Bucket)],
+                    )
+                    .map_err(bad)?
                 }
                 "report_format" => {
                     o.report_format = pick(
@@ -175,13 +178,23 @@ impl Options {
                     o.symbolizer = match value {
                         "auto" => Symbolizer::Auto,
                         "inprocess" => Symbolizer::InProcess,
-                        program => Symbolizer::Program(
-                            find_program(program)
+                        program => {
+                            let path = find_program(program)
                                 .filter(|path| names_a_symbolizer(path))
                                 .ok_or_else(|| {
                                     bad("`auto`, `inprocess`, or an existing llvm-symbolizer or addr2line program (a path, or a name on PATH, whose file name contains `symbolizer` or `addr2line`: it says which protocol to speak)".into())
-                                })?,
-                        ),
+                                })?;
+                            // Running it would fail at every report, each
+                            // falling back to in-process resolution.
+                            if !is_executable(&path) {
+                                return Err(OptionsError(format!(
+                                    "`symbolizer={program}`: {} is not executable; make it \
+                                     executable (chmod +x) or use `symbolizer=auto` or `inprocess`",
+                                    path.display()
+                                )));
+                            }
+                            Symbolizer::Program(path)
+                        }
                     }
                 }
                 _ => {
@@ -263,7 +276,8 @@ fn names_a_symbolizer(path: &std::path::Path) -> bool {
 }
 
 /// The file `program` names: a path (with a `/`) as it is, a bare name
-/// looked up on `PATH` as a shell would.
+/// looked up on `PATH` as a shell would (skipping files that are not
+/// executable).
 pub fn find_program(program: &str) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
@@ -274,7 +288,20 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
+        .find(|path| path.is_file() && is_executable(path))
+}
+
+/// Whether `path` has an execute bit set.
+#[cfg(unix)]
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+/// Elsewhere there are no execute bits: running it tells.
+#[cfg(not(unix))]
+fn is_executable(_path: &std::path::Path) -> bool {
+    true
 }
 
 #[cfg(test)]
@@ -312,8 +339,7 @@ mod tests {
             Options::parse("symbolizer=auto").unwrap().symbolizer,
             Symbolizer::Auto
         );
-        let dir = std::env::temp_dir().join(format!("racedet-options-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("options");
         for (name, accepted) in [
             ("llvm-symbolizer-17", true),
             ("wrapped-symbolizer", true),
@@ -324,6 +350,7 @@ mod tests {
         ] {
             let path = dir.join(name);
             std::fs::write(&path, "").unwrap();
+            set_mode(&path, 0o755);
             let parsed = Options::parse(&format!("symbolizer={}", path.display()));
             match parsed {
                 Ok(o) => {
@@ -338,7 +365,21 @@ mod tests {
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        // Named right but not executable: every report would fall back.
+        let plain = dir.join("plain-llvm-symbolizer");
+        std::fs::write(&plain, "").unwrap();
+        set_mode(&plain, 0o644);
+        let e = Options::parse(&format!("symbolizer={}", plain.display()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(&format!(
+                "{} is not executable; make it executable (chmod +x) or use \
+                 `symbolizer=auto` or `inprocess`",
+                plain.display()
+            )),
+            "{e}"
+        );
         let e = Options::parse("symbolizer=/nonexistent/llvm-symbolizer")
             .unwrap_err()
             .to_string();
@@ -348,6 +389,35 @@ mod tests {
         );
         assert!(Options::parse("symbolizer=no-such-symbolizer-on-path").is_err());
         assert!(Options::parse("symbolizer=").is_err());
+    }
+
+    /// A scratch directory of one test, removed when dropped (also when
+    /// the test fails).
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = std::path::Path;
+        fn deref(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("racedet-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn set_mode(path: &std::path::Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -52,9 +53,34 @@ pub(crate) fn symbolize(addresses: &[usize], choice: &Symbolizer) -> Option<Vec<
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let maps: Vec<Mapping> = maps.lines().filter_map(Mapping::parse).collect();
     let located = Located::new(addresses, &maps)?;
-    tools
+    let frames = tools
         .into_iter()
-        .find_map(|(program, flavor)| located.symbolize(program, flavor))
+        .find_map(|(program, flavor)| located.symbolize(program, flavor));
+    if let (None, Symbolizer::Program(program)) = (&frames, choice) {
+        note_fallback(program);
+    }
+    frames
+}
+
+/// Whether `note_fallback` has spoken in this process.
+static FALLBACK_NOTED: AtomicBool = AtomicBool::new(false);
+
+/// Says, once per process, that the symbolizer the user named failed: it
+/// was chosen to keep debug info out of the program's memory (or to get
+/// its output), and `auto` falls back quietly by design, but a named one
+/// that never works would otherwise go unnoticed.
+fn note_fallback(program: &std::path::Path) {
+    if !FALLBACK_NOTED.swap(true, Ordering::Relaxed) {
+        crate::global::write_stderr(
+            format!(
+                "racedet: note: symbolizer {} failed (did not start, exited with an error, \
+                 answered in a form it should not, or timed out); report stacks are resolved in \
+                 process instead (said once)\n",
+                program.display()
+            )
+            .as_bytes(),
+        );
+    }
 }
 
 /// One line of `/proc/self/maps`:
@@ -780,6 +806,9 @@ __libc_start_call_main
     fn a_missing_or_failing_symbolizer_gives_none() {
         let _serial = SERIAL.lock();
         let here = a_missing_or_failing_symbolizer_gives_none as *const () as usize;
+        // The note these failures make is pinned by a process test
+        // (tests/process.rs); here it would be a stray line in the output.
+        FALLBACK_NOTED.store(true, Ordering::Relaxed);
         // Not there; exits with an error; prints something else.
         for program in ["/nonexistent/llvm-symbolizer", "/bin/false", "/bin/echo"] {
             let choice = Symbolizer::Program(program.into());

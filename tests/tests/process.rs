@@ -365,6 +365,29 @@ fn malformed_suppressions_file_is_a_one_line_error_naming_the_line() {
 }
 
 #[test]
+fn a_symbolizer_that_fails_is_said_once_and_reports_keep_their_stacks() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("badsym");
+    let program = dir.join("failing-symbolizer");
+    std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = racy("two", &format!("symbolizer={}", program.display()));
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let err = stderr(&o);
+    let note = format!("racedet: note: symbolizer {} failed", program.display());
+    assert_eq!(err.matches(&note).count(), 1, "{err}");
+    assert!(
+        err.contains("report stacks are resolved in process instead"),
+        "{err}"
+    );
+    assert_eq!(blocks(&err), 2, "{err}");
+    assert!(
+        err.contains("racy::apply_update"),
+        "resolved in process: {err}"
+    );
+}
+
+#[test]
 fn history_full_keeps_the_previous_stack() {
     let o = racy("race", "history=full");
     let err = stderr(&o);
