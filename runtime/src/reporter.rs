@@ -45,10 +45,56 @@ pub(crate) struct Reporter {
     /// drained them, which may have hidden an unexpected race, so the exit
     /// summary and the JSON log say so.
     taken_elsewhere: AtomicUsize,
-    sink: Mutex<Option<File>>,
+    sink: Mutex<Sink>,
     limit_said: AtomicBool,
     suppressions: Suppressions,
     options: Options,
+}
+
+/// Where output goes.
+enum Sink {
+    /// stderr: no `log_path`, or the log file failed (said once).
+    Stderr,
+    /// A `log_path` that nothing was written to yet: the file is made by
+    /// the first write, so a process without races leaves none (as TSan).
+    Unopened,
+    /// The log file, and how many reports it holds whole (said if it
+    /// fails, so the reader knows which reports to find on stderr).
+    Log {
+        file: File,
+        path: String,
+        reports: usize,
+    },
+}
+
+/// Where a write went.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Written {
+    Log,
+    Stderr,
+}
+
+/// What a write carries, for the line that says the log failed.
+#[derive(Copy, Clone)]
+enum Entry {
+    Report,
+    /// The `max_reports` note.
+    LimitNote,
+    /// The JSON lines of this many taken reports.
+    Taken(usize),
+    Summary,
+}
+
+impl Entry {
+    fn describe(self) -> String {
+        match self {
+            Entry::Report => "this report".into(),
+            Entry::LimitNote => "the max_reports note".into(),
+            Entry::Taken(1) => "the record of 1 taken report".into(),
+            Entry::Taken(n) => format!("the records of {n} taken reports"),
+            Entry::Summary => "the exit summary".into(),
+        }
+    }
 }
 
 impl Reporter {
@@ -61,7 +107,10 @@ impl Reporter {
             suppressed: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
             taken_elsewhere: AtomicUsize::new(0),
-            sink: Mutex::new(None),
+            sink: Mutex::new(match options.log_path {
+                Some(_) => Sink::Unopened,
+                None => Sink::Stderr,
+            }),
             limit_said: AtomicBool::new(false),
             suppressions,
             options: options.clone(),
@@ -110,11 +159,14 @@ impl Reporter {
                     line
                 }
             };
-            self.write(&text);
+            self.write(&text, Entry::Report);
         } else if !self.limit_said.swap(true, Ordering::SeqCst) {
-            self.write(&format!(
-                "racedet: max_reports={max} reached; further races are counted but not printed\n"
-            ));
+            self.write(
+                &format!(
+                    "racedet: max_reports={max} reached; further races are counted but not printed\n"
+                ),
+                Entry::LimitNote,
+            );
         }
         self.pending.lock().push((report, roots));
         if self.options.halt_on_error {
@@ -122,30 +174,62 @@ impl Reporter {
         }
     }
 
-    fn write(&self, text: &str) {
+    /// Writes `text` to the log file, or to stderr when there is none or
+    /// it failed: a report is never lost, and the first failure is said
+    /// in one line (the runtime goes on; the exit status stays the
+    /// races').
+    fn write(&self, text: &str, entry: Entry) -> Written {
         let mut sink = self.sink.lock();
-        if let Some(prefix) = &self.options.log_path {
-            if sink.is_none() {
-                let path = format!("{}.{}", prefix.display(), std::process::id());
-                match OpenOptions::new().create(true).append(true).open(&path) {
-                    Ok(f) => *sink = Some(f),
-                    Err(e) => crate::global::fatal(&format!(
-                        "racedet: cannot open log file {path}: {e} (fix `log_path=` in RACEDET_OPTIONS)"
-                    )),
+        // The failure, and what the file keeps.
+        let mut failure: Option<(String, String)> = None;
+        if let (Sink::Unopened, Some(prefix)) = (&*sink, &self.options.log_path) {
+            let path = format!("{}.{}", prefix.display(), std::process::id());
+            *sink = match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => Sink::Log {
+                    file,
+                    path,
+                    reports: 0,
+                },
+                Err(e) => {
+                    failure = Some((format!("cannot open log file {path}: {e}"), String::new()));
+                    Sink::Stderr
+                }
+            };
+        }
+        if let Sink::Log {
+            file,
+            path,
+            reports,
+        } = &mut *sink
+        {
+            match file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
+                Ok(()) => {
+                    *reports += usize::from(matches!(entry, Entry::Report));
+                    return Written::Log;
+                }
+                Err(e) => {
+                    let kept = match reports {
+                        1 => ", the file keeping the 1 whole report written before".to_string(),
+                        n => format!(", the file keeping the {n} whole reports written before"),
+                    };
+                    failure = Some((format!("cannot write log file {path}: {e}"), kept));
+                    *sink = Sink::Stderr;
                 }
             }
         }
-        match sink.as_mut() {
-            Some(f) => {
-                let _ = f.write_all(text.as_bytes());
-                let _ = f.flush();
-            }
-            // Straight to the stream, not `eprint!`: libtest captures the
-            // macros' output, and a race must be seen even in a passing test.
-            None => {
-                let _ = std::io::stderr().lock().write_all(text.as_bytes());
-            }
+        // Straight to the stream, not `eprint!`: libtest captures the
+        // macros' output, and a race must be seen even in a passing test.
+        let mut stderr = std::io::stderr().lock();
+        if let Some((failure, kept)) = failure {
+            let _ = writeln!(
+                stderr,
+                "racedet: {failure}; {} and all later output go to stderr instead{kept} (fix \
+                 `log_path=` in RACEDET_OPTIONS)",
+                entry.describe()
+            );
         }
+        let _ = stderr.write_all(text.as_bytes());
+        Written::Stderr
     }
 
     /// Distinct races hidden by suppressions so far.
@@ -182,7 +266,7 @@ impl Reporter {
             taken.push(report);
         }
         if !lines.is_empty() {
-            self.write(&lines);
+            self.write(&lines, Entry::Taken(taken.len()));
         }
         taken
     }
@@ -216,9 +300,12 @@ impl Reporter {
         } else {
             format!("racedet: found {n} data race(s) ({})\n", notes.join(", "))
         };
-        if self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text {
-            self.write(&line);
+        // On stderr always, and in a text log too (once only when the log
+        // failed and `write` put it on stderr).
+        let text_log =
+            self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text;
+        if !text_log || self.write(&line, Entry::Summary) == Written::Log {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }

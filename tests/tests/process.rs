@@ -163,6 +163,125 @@ fn log_path_writes_prefix_dot_pid() {
     );
 }
 
+/// `racy MODE` started by `sh -c 'SETUP; exec racy MODE'`: SETUP can
+/// prepare `PREFIX.$$`, the log file the process will open (`exec` keeps
+/// the shell's pid, `$$`).
+fn racy_after(setup: &str, mode: &str, options: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{setup}; exec \"$0\" \"$1\""))
+        .arg(env!("CARGO_BIN_EXE_racy"))
+        .arg(mode)
+        .env("RACEDET_OPTIONS", options)
+        .output()
+        .expect("sh runs racy")
+}
+
+#[test]
+fn a_log_file_that_cannot_be_written_sends_the_reports_to_stderr_saying_so_once() {
+    let dir = temp_dir("fulllog");
+    let prefix = dir.join("races");
+    let o = racy_after(
+        &format!("ln -s /dev/full '{}.'$$", prefix.display()),
+        "two",
+        &format!("log_path={}", prefix.display()),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let err = stderr(&o);
+    let failure: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("racedet: cannot write log file"))
+        .collect();
+    assert_eq!(failure.len(), 1, "{err}");
+    assert!(
+        failure[0].starts_with(&format!(
+            "racedet: cannot write log file {}.",
+            prefix.display()
+        )) && failure[0].contains("No space left on device")
+            && failure[0].contains(
+                "this report and all later output go to stderr instead, the file keeping the 0 \
+                 whole reports written before"
+            ),
+        "{err}"
+    );
+    assert_eq!(blocks(&err), 2, "both reports on stderr: {err}");
+    assert_eq!(err.matches("racedet: found").count(), 1, "{err}");
+    assert!(err.ends_with("racedet: found 2 data race(s)\n"), "{err}");
+
+    // A file size limit (in 512-byte blocks) lets the first report in and
+    // cuts the second: the line says how many the file keeps whole. The
+    // reports' sizes are measured first, unlimited.
+    let child = Command::new(env!("CARGO_BIN_EXE_racy"))
+        .arg("two")
+        .env(
+            "RACEDET_OPTIONS",
+            format!("log_path={}", dir.join("sizes").display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = format!("{}.{}", dir.join("sizes").display(), child.id());
+    child.wait_with_output().unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    // Each report opens and closes with this rule.
+    let rule = "==================\n";
+    let ends: Vec<usize> = log
+        .match_indices(rule)
+        .map(|(at, _)| at + rule.len())
+        .collect();
+    assert_eq!(ends.len(), 4, "two reports: {log}");
+    let blocks_for_first = ends[1].div_ceil(512);
+    assert!(
+        ends[3] > blocks_for_first * 512,
+        "the second must not fit: {log}"
+    );
+    let o = racy_after(
+        &format!("trap '' XFSZ; ulimit -f {blocks_for_first}"),
+        "two",
+        &format!("log_path={}", dir.join("limited").display()),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("File too large")
+            && err.contains(
+                "this report and all later output go to stderr instead, the file keeping the 1 \
+                 whole report written before"
+            ),
+        "{err}"
+    );
+    assert_eq!(blocks(&err), 1, "{err}");
+    assert!(err.contains("WARNING: DATA RACE: data race"), "{err}");
+}
+
+#[test]
+fn a_log_file_that_cannot_be_opened_sends_the_reports_to_stderr_saying_so() {
+    let dir = temp_dir("dirlog");
+    let prefix = dir.join("races");
+    let o = racy_after(
+        &format!("mkdir '{}.'$$", prefix.display()),
+        "race",
+        &format!("log_path={}", prefix.display()),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let err = stderr(&o);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!(
+            "racedet: cannot open log file {}.",
+            prefix.display()
+        )) && first.contains("Is a directory")
+            && first.ends_with(
+                "this report and all later output go to stderr instead (fix `log_path=` in \
+                 RACEDET_OPTIONS)"
+            ),
+        "{err}"
+    );
+    assert_eq!(blocks(&err), 1, "{err}");
+    assert!(err.ends_with("racedet: found 1 data race(s)\n"), "{err}");
+}
+
 #[test]
 fn bad_option_key_is_a_one_line_error_naming_it() {
     let o = racy("clean", "exticode=1");
