@@ -23,8 +23,9 @@ pub struct Runtime {
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
-/// The runtime, started on first call. A bad `RACEDET_OPTIONS` or
-/// suppressions file stops the process here with a one-line error.
+/// The runtime, started on first call. A bad `RACEDET_OPTIONS` (among
+/// them a `log_path` that is not a file prefix in an existing directory)
+/// or suppressions file stops the process here with a one-line error.
 #[inline]
 pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(start)
@@ -40,7 +41,9 @@ fn start() -> Runtime {
             "racedet: RACEDET_OPTIONS is not valid UTF-8; set it to key=value pairs in plain text",
         ),
     };
-    let options = Options::parse(&text).unwrap_or_else(|e| fatal(&e.to_string()));
+    let options = Options::parse(&text)
+        .and_then(|o| o.check_log_path().map(|()| o))
+        .unwrap_or_else(|e| fatal(&e.to_string()));
     let suppressions = match &options.suppressions {
         Some(path) => Suppressions::load(path).unwrap_or_else(|e| fatal(&e.to_string())),
         None => Suppressions::default(),

@@ -206,6 +206,42 @@ impl Options {
         }
         Ok(o)
     }
+
+    /// Checks at runtime start that `log_path` can name the log files: a
+    /// file prefix (`DIR/report` gives `DIR/report.PID`) in a directory
+    /// that exists. Found only at the first race, a bad one would cost
+    /// that report, and a clean run would never say. No file is made: a
+    /// process without races leaves none, as TSan's. Not part of `parse`:
+    /// `cargo racedet` parses the user's options too, and replaces
+    /// `log_path` with its own.
+    pub fn check_log_path(&self) -> Result<(), OptionsError> {
+        let Some(prefix) = &self.log_path else {
+            return Ok(());
+        };
+        let text = prefix.to_string_lossy();
+        let (dir, name) = match text.rsplit_once('/') {
+            Some(("", name)) => ("/", name),
+            Some((dir, name)) => (dir, name),
+            None => (".", &*text),
+        };
+        // `DIR/` would write `DIR/.PID`, a hidden file.
+        if matches!(name, "" | "." | "..") || prefix.is_dir() {
+            let example = format!("{}/report", text.trim_end_matches('/'));
+            return Err(OptionsError(format!(
+                "`log_path={text}` names a directory; log_path is a file prefix \
+                 (log_path={example} writes {example}.PID)"
+            )));
+        }
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(OptionsError(format!(
+                "`log_path={text}`: {dir} is not a directory; point log_path into a directory"
+            ))),
+            Err(e) => Err(OptionsError(format!(
+                "`log_path={text}`: directory {dir}: {e}; create it, or point log_path elsewhere"
+            ))),
+        }
+    }
 }
 
 /// The value named `value` among `choices`, or the list of accepted names
@@ -418,6 +454,44 @@ mod tests {
     fn set_mode(path: &std::path::Path, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn log_path_must_be_a_file_prefix_in_an_existing_directory() {
+        let dir = scratch("logpath");
+        std::fs::create_dir_all(dir.join("lp")).unwrap();
+        std::fs::write(dir.join("file"), "").unwrap();
+        let d = dir.display();
+        let check = |value: &str| {
+            Options::parse(&format!("log_path={value}"))
+                .unwrap()
+                .check_log_path()
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&format!("{d}/lp/report")), Ok(()));
+        assert_eq!(check("relative-prefix"), Ok(()));
+        assert_eq!(Options::default().check_log_path(), Ok(()));
+        for value in [format!("{d}/lp/"), format!("{d}/lp"), format!("{d}/lp/.")] {
+            let e = check(&value).unwrap_err();
+            assert!(
+                e.ends_with(&format!(
+                    "`log_path={value}` names a directory; log_path is a file prefix \
+                     (log_path={0}/report writes {0}/report.PID)",
+                    value.trim_end_matches('/')
+                )),
+                "{e}"
+            );
+        }
+        let e = check(&format!("{d}/missing/r")).unwrap_err();
+        assert!(
+            e.contains(&format!("directory {d}/missing: No such file or directory"))
+                && e.ends_with("create it, or point log_path elsewhere"),
+            "{e}"
+        );
+        let e = check(&format!("{d}/file/r")).unwrap_err();
+        assert!(e.contains(&format!("{d}/file is not a directory")), "{e}");
+        let made: Vec<_> = std::fs::read_dir(dir.join("lp")).unwrap().collect();
+        assert!(made.is_empty(), "no file is made: {made:?}");
     }
 
     #[test]

@@ -283,6 +283,55 @@ fn a_log_file_that_cannot_be_opened_sends_the_reports_to_stderr_saying_so() {
 }
 
 #[test]
+fn a_log_path_outside_an_existing_directory_is_a_one_line_error_at_start() {
+    // Said at start, racy or clean: not at the first race, which it
+    // would cost, nor never.
+    for mode in ["race", "clean"] {
+        let o = racy(mode, "log_path=/nonexistent/dir/r");
+        assert_eq!(o.status.code(), Some(2), "{mode}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(
+                "racedet: bad RACEDET_OPTIONS: `log_path=/nonexistent/dir/r`: directory \
+                 /nonexistent/dir: No such file or directory"
+            ),
+            "{err}"
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).is_empty(), "{mode}");
+    }
+}
+
+#[test]
+fn a_log_path_naming_a_directory_is_refused_not_written_as_a_hidden_file() {
+    let dir = temp_dir("dirprefix");
+    let value = format!("{}/", dir.display());
+    let o = racy("race", &format!("log_path={value}"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "`log_path={value}` names a directory; log_path is a file prefix (log_path={0}/report \
+             writes {0}/report.PID)",
+            dir.display()
+        )),
+        "{err}"
+    );
+    let made: Vec<_> = std::fs::read_dir(&*dir).unwrap().collect();
+    assert!(made.is_empty(), "no `.PID` file: {made:?}");
+}
+
+#[test]
+fn a_clean_process_with_a_log_path_leaves_no_file() {
+    let dir = temp_dir("cleanlog");
+    let o = racy("clean", &format!("log_path={}/r", dir.display()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let made: Vec<_> = std::fs::read_dir(&*dir).unwrap().collect();
+    assert!(made.is_empty(), "{made:?}");
+}
+
+#[test]
 fn bad_option_key_is_a_one_line_error_naming_it() {
     let o = racy("clean", "exticode=1");
     assert_eq!(o.status.code(), Some(2));
