@@ -127,6 +127,15 @@ impl<T: Copy> RaceCell<T> {
 impl<T: Copy + UnwindSafe> UnwindSafe for RaceCell<T> {}
 impl<T: Copy + RefUnwindSafe> RefUnwindSafe for RaceCell<T> {}
 
+/// A new cell holding this one's value, as std's `Cell`: a read of this
+/// one (checked, at the caller).
+impl<T: Copy> Clone for RaceCell<T> {
+    #[track_caller]
+    fn clone(&self) -> Self {
+        RaceCell::new(self.get())
+    }
+}
+
 impl<T: Copy + Default> Default for RaceCell<T> {
     #[track_caller]
     fn default() -> Self {

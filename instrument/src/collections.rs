@@ -665,8 +665,10 @@ impl<K: Hash + Eq, V, const N: usize> From<[(K, V); N]> for RaceMap<K, V, Random
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap<K, V, S> {
-    /// A new map holding the pairs. Built before anyone else can see it, so
-    /// only its bucket count follows (growth is a write by this thread).
+    /// A new map holding the pairs, each an insert by this thread at the
+    /// caller, as Go's map literal: a map built here and published to
+    /// another thread without synchronization (a Relaxed pointer) races
+    /// with that thread's reads.
     #[track_caller]
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let at = Location::caller();
@@ -674,7 +676,9 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
         {
             let (addr, mut g) = (map.addr(), map.inner.lock());
             for (k, v) in iter {
-                g.upsert(Op::Insert, map.hash(&k), k, v, |x| map.hash(x), at, addr);
+                let hash = map.hash(&k);
+                g.key(true, hash, Op::Insert, at, addr);
+                g.upsert(Op::Insert, hash, k, v, |x| map.hash(x), at, addr);
             }
         }
         map

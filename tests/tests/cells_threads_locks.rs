@@ -969,3 +969,35 @@ fn a_cell_used_inside_its_own_update_panics_instead_of_deadlocking() {
     // The lock was let go and the value kept.
     assert_eq!(c.update(|v| v + 1), 2);
 }
+
+#[test]
+fn a_cell_s_clone_is_a_read_of_it_and_a_new_cell_made_at_the_caller() {
+    let first = line!();
+    let x = RaceCell::new(1u32);
+    // This thread's first access registers it now: registered after the
+    // scoped thread ended, it could take that thread's slot (and so be
+    // ordered after it: see `threads::adopt_current`).
+    assert_eq!(x.get(), 1);
+    let cloned = Signal::default();
+    std::thread::scope(|s| {
+        // std's scope: racedet sees neither its spawn nor its join, so the
+        // clone stays unordered with the set (the signal only pins which
+        // comes first, without an edge).
+        let t = s.spawn(|| {
+            let (lc, copy) = racedet_tests::at!(x.clone());
+            cloned.raise();
+            (lc, copy)
+        });
+        cloned.wait();
+        let lw = site!(x.set(2));
+        let (lc, copy) = t.join().unwrap();
+        assert_eq!(copy.get(), 1);
+        let r = expect_race(file!(), lc, lw);
+        assert_eq!(r.kind, ReportKind::DataRace, "{}", r.to_text());
+        assert_ops(&r, [(lc, "get"), (lw, "set")]);
+    });
+    // `vec![cell; n]` clones too, as with std's `Cell`.
+    let cells = vec![RaceCell::new(7u8); 3];
+    assert_eq!(cells.iter().map(RaceCell::get).sum::<u8>(), 21);
+    assert_silent(file!(), first, line!());
+}

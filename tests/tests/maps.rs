@@ -893,3 +893,45 @@ fn replacing_a_key_of_a_full_map_does_not_grow_it() {
     assert_eq!(m.get(&Counted(3)), Some(30));
     assert_eq!(m.len(), 7);
 }
+
+#[test]
+fn a_map_built_by_collect_or_from_then_read_by_an_unordered_thread_races_with_its_build() {
+    let first = line!();
+    // `from_iter` as `collect` calls it (`collect` is not `#[track_caller]`,
+    // so through it the site is std's: the report's creation stack names
+    // the caller).
+    let (lc, collected) = at!(RaceMap::<u8, u8>::from_iter((0..4u8).map(|i| (i, i))));
+    let (lf, from) = at!(RaceMap::from([(1u8, 1u8)]));
+    // A std thread: racedet sees neither its spawn nor its join, so nothing
+    // orders the maps' build before its reads (as a map published through
+    // a Relaxed pointer).
+    let (rc, rf) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let rc = site!(collected.get(&1));
+            let rf = site!(from.contains_key(&1));
+            (rc, rf)
+        })
+        .join()
+        .unwrap()
+    });
+    for (read, op, built) in [(rc, "get", lc), (rf, "contains_key", lf)] {
+        let r = expect_race(file!(), read, built);
+        assert_eq!(r.kind, ReportKind::MapReadWrite, "{}", r.to_text());
+        assert!(side_at(&r, built).write, "{}", r.to_text());
+        assert_ops(&r, [(built, "insert"), (read, op)]);
+        assert_made_at(&r, built);
+    }
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_map_built_by_collect_and_handed_over_by_spawn_is_silent() {
+    let first = line!();
+    let m: RaceMap<u8, u8> = (0..20u8).map(|i| (i, i)).collect();
+    let m = Arc::new(m);
+    let m2 = m.clone();
+    let read = thread::spawn(move || m2.get(&19)).join().unwrap();
+    assert_eq!(read, Some(19));
+    m.insert(20, 20);
+    assert_silent(file!(), first, line!());
+}
