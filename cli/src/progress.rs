@@ -226,7 +226,9 @@ impl<'a> Progress<'a> {
             }
             CargoLine::Runtime(text) => {
                 if let Some(c) = self.current.as_mut() {
-                    if !text.starts_with("racedet: found ") {
+                    // The exit count and notes are not why a process stopped.
+                    if !text.starts_with("racedet: found ") && !text.starts_with("racedet: note: ")
+                    {
                         c.runtime_said = Some(text);
                     }
                 }
@@ -453,6 +455,7 @@ mod tests {
             "     Running tests/a.rs (/t/deps/a-1)",
             "  process didn't exit successfully: `/t/deps/a-1` (exit status: 101)",
             "     Running tests/b.rs (/t/deps/b-2)",
+            "racedet: note: symbolizer /x/llvm-symbolizer failed (...)",
             "  process didn't exit successfully: `/t/deps/b-2` (exit status: 2)",
         ]);
         assert!(unchecked.is_empty(), "{said}");

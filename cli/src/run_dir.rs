@@ -112,6 +112,13 @@ impl RunInfo {
     pub fn load(path: &Path) -> Result<RunInfo> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+        if text.trim().is_empty() {
+            return Err(Failure::input(format!(
+                "{}: empty: the run could not write it (a full disk?), so it says nothing of \
+                 what ran; run the tests again, or give the run's report files instead",
+                path.display()
+            )));
+        }
         let mut info: RunInfo = serde_json::from_str(&text).map_err(|e| {
             Failure::input(format!(
                 "{}: expected racedet run metadata (JSON written by cargo racedet test): {e}",
@@ -320,5 +327,19 @@ mod tests {
     fn no_latest_is_an_error_saying_what_to_do() {
         let e = latest(Path::new("/nonexistent/racedet/runs")).unwrap_err();
         assert!(e.message.contains("cargo racedet test"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_run_json_says_what_it_means() {
+        let dir = std::env::temp_dir().join(format!("racedet-empty-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(RUN_INFO), "").unwrap();
+        let e = RunInfo::load(&dir.join(RUN_INFO)).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            e.message
+                .contains("run.json: empty: the run could not write it"),
+            "{e}"
+        );
     }
 }
