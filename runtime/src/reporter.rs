@@ -64,6 +64,10 @@ enum Sink {
         file: File,
         path: String,
         reports: usize,
+        /// Its length after the last whole write: a failed write is cut
+        /// back to it, so the file never ends in half a report (which a
+        /// reader such as `cargo racedet report` would refuse).
+        whole: u64,
     },
 }
 
@@ -186,6 +190,7 @@ impl Reporter {
             let path = format!("{}.{}", prefix.display(), std::process::id());
             *sink = match OpenOptions::new().create(true).append(true).open(&path) {
                 Ok(file) => Sink::Log {
+                    whole: file.metadata().map_or(0, |m| m.len()),
                     file,
                     path,
                     reports: 0,
@@ -200,14 +205,19 @@ impl Reporter {
             file,
             path,
             reports,
+            whole,
         } = &mut *sink
         {
             match file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
                 Ok(()) => {
                     *reports += usize::from(matches!(entry, Entry::Report));
+                    *whole += text.len() as u64;
                     return Written::Log;
                 }
                 Err(e) => {
+                    // Whatever part of `text` got in goes: it is all on
+                    // stderr below.
+                    let _ = file.set_len(*whole);
                     let kept = match reports {
                         1 => ", the file keeping the 1 whole report written before".to_string(),
                         n => format!(", the file keeping the {n} whole reports written before"),
@@ -217,18 +227,21 @@ impl Reporter {
                 }
             }
         }
-        // Straight to the stream, not `eprint!`: libtest captures the
-        // macros' output, and a race must be seen even in a passing test.
-        let mut stderr = std::io::stderr().lock();
         if let Some((failure, kept)) = failure {
-            let _ = writeln!(
-                stderr,
-                "racedet: {failure}; {} and all later output go to stderr instead{kept} (fix \
-                 `log_path=` in RACEDET_OPTIONS)",
-                entry.describe()
+            crate::global::write_stderr(
+                format!(
+                    "racedet: {failure}; {} and all later output go to stderr instead{kept} \
+                     (fix `log_path=` in RACEDET_OPTIONS)\n",
+                    entry.describe()
+                )
+                .as_bytes(),
             );
         }
-        let _ = stderr.write_all(text.as_bytes());
+        // Straight to file descriptor 2: not `eprint!`, which libtest
+        // captures (a race must be seen even in a passing test), nor std's
+        // stderr lock, which a thread may hold while it formats a value
+        // that reads the very cell whose lock this thread holds.
+        crate::global::write_stderr(text.as_bytes());
         Written::Stderr
     }
 
@@ -305,7 +318,7 @@ impl Reporter {
         let text_log =
             self.options.log_path.is_some() && self.options.report_format == ReportFormat::Text;
         if !text_log || self.write(&line, Entry::Summary) == Written::Log {
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            crate::global::write_stderr(line.as_bytes());
         }
     }
 }

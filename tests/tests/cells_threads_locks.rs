@@ -1001,3 +1001,46 @@ fn a_cell_s_clone_is_a_read_of_it_and_a_new_cell_made_at_the_caller() {
     assert_eq!(cells.iter().map(RaceCell::get).sum::<u8>(), 21);
     assert_silent(file!(), first, line!());
 }
+
+#[test]
+fn a_race_is_reported_while_another_thread_holds_std_s_stderr_lock() {
+    // A thread formatting a value for `eprint!` holds std's stderr lock, and
+    // the value may read a cell whose lock the reporting thread holds: a
+    // report written through that lock could deadlock. Here a thread holds
+    // the stderr lock until the race has been reported (or a minute).
+    let first = line!();
+    let (locked, (release, held)) = (Arc::new(Signal::default()), std::sync::mpsc::channel());
+    let l2 = locked.clone();
+    let holder = std::thread::spawn(move || {
+        let _stderr = std::io::stderr().lock();
+        l2.raise();
+        // True when the report never came: it waited for this lock.
+        held.recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+    });
+    locked.wait();
+    let x = Arc::new(RaceCell::new(0u32));
+    let wrote = Arc::new(Signal::default());
+    let (y, w) = (x.clone(), wrote.clone());
+    let a = spawn_named("first-writer", move || {
+        let l = site!(y.set(1));
+        w.raise();
+        l
+    });
+    let b = spawn_named("reporting-writer", move || {
+        wrote.wait();
+        site!(x.set(2))
+    });
+    let lb = b.join().unwrap();
+    let _ = release.send(());
+    assert!(
+        !holder.join().unwrap(),
+        "the report waited for std's stderr lock"
+    );
+    let la = a.join().unwrap();
+    expect_race_by(
+        file!(),
+        [(lb, Some("reporting-writer")), (la, Some("first-writer"))],
+    );
+    assert_silent(file!(), first, line!());
+}

@@ -253,6 +253,22 @@ fn a_log_file_that_cannot_be_written_sends_the_reports_to_stderr_saying_so_once(
     );
     assert_eq!(blocks(&err), 1, "{err}");
     assert!(err.contains("WARNING: DATA RACE: data race"), "{err}");
+    // The part of the second report that got in was cut back off: the file
+    // ends with the first one, whole.
+    let limited = std::fs::read_dir(&*dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("limited.")
+        })
+        .expect("the limited run's log");
+    let kept = std::fs::read_to_string(limited).unwrap();
+    assert_eq!(blocks(&kept), 1, "{kept}");
+    assert!(kept.ends_with(rule), "{kept}");
 }
 
 #[test]
