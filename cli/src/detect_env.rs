@@ -76,6 +76,13 @@ fn user_options() -> Result<(String, Options)> {
     if let Some(path) = &parsed.suppressions {
         Suppressions::load(&from_here(path)?).map_err(|e| Failure::input(e.to_string()))?;
     }
+    // Checked with the rest, before anything is built: `merged_options`
+    // makes the same paths for the run.
+    for pair in user.split([' ', '\t', '\n', ':']) {
+        if let Some(("symbolizer", program)) = pair.split_once('=') {
+            symbolizer_from_here(program)?;
+        }
+    }
     Ok((user, parsed))
 }
 
@@ -188,7 +195,11 @@ fn symbolizer_from_here(program: &str) -> Result<String> {
     if !program.contains('/') {
         return Ok(program.to_string());
     }
-    let path = from_here(Path::new(program))?;
+    // `./x` names `x` here: said without the `.`.
+    let path: PathBuf = from_here(Path::new(program))?
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     match path.to_str() {
         Some(p) if !p.contains([' ', '\t', '\n', ':']) => Ok(p.to_string()),
         _ => Err(Failure::input(format!(

@@ -20,8 +20,10 @@ pub enum CargoLine {
     Running(String),
     /// Doctests of a crate start.
     DocTests(String),
-    /// The process just run failed: `exit status: 101`, `signal: 11, ...`.
-    Failed(String),
+    /// The process just run failed: `exit status: 101`, `signal: 11, ...`,
+    /// and the file name of its program when the line names it (it is
+    /// the only line naming the binary under `cargo test -q`).
+    Failed(String, Option<String>),
     /// A line the racedet runtime of the process being run wrote to its
     /// stderr (`racedet: ...`): a fatal error is one.
     Runtime(String),
@@ -56,7 +58,12 @@ pub fn classify(line: &str) -> CargoLine {
     }
     if let Some(rest) = t.strip_prefix("process didn't exit successfully: ") {
         if let Some(status) = last_parens(rest) {
-            return CargoLine::Failed(status.to_string());
+            let program = rest
+                .strip_prefix('`')
+                .and_then(program_of)
+                .and_then(|p| Path::new(p).file_name())
+                .map(|n| n.to_string_lossy().into_owned());
+            return CargoLine::Failed(status.to_string(), program);
         }
     }
     if t.starts_with("racedet: ") {
@@ -138,9 +145,31 @@ struct Current {
     doctests: bool,
     instrumented: bool,
     failed: Option<String>,
-    /// The last line its runtime wrote but the closing count
-    /// (`racedet: found N data race(s)`).
-    runtime_said: Option<String>,
+    /// The file name of its program (empty for doctests).
+    program: String,
+    said: RuntimeSaid,
+}
+
+/// What a process's runtime said on stderr, as far as it tells why the
+/// process ended.
+#[derive(Default)]
+struct RuntimeSaid {
+    /// Its last line but the exit count and notes: a fatal error's, if the
+    /// runtime stopped it.
+    last: Option<String>,
+    /// It printed its exit count (`racedet: found N data race(s)`): it ran
+    /// to its end and found races.
+    found: bool,
+}
+
+impl RuntimeSaid {
+    fn take(&mut self, text: String) {
+        if text.starts_with("racedet: found ") {
+            self.found = true;
+        } else if !text.starts_with("racedet: note: ") {
+            self.last = Some(text);
+        }
+    }
 }
 
 /// Follows a `cargo test` run and prints `racedet: [i/N] ...` lines.
@@ -156,6 +185,9 @@ pub struct Progress<'a> {
     /// (`exitcode`; 0: races do not fail them).
     race_status: Option<String>,
     unchecked: Vec<Unchecked>,
+    /// Runtime lines seen while no binary is known to run (`cargo test
+    /// -q` hides the `Running` lines): the failure line names it.
+    unattributed: RuntimeSaid,
 }
 
 impl<'a> Progress<'a> {
@@ -172,6 +204,7 @@ impl<'a> Progress<'a> {
             doctests: BTreeMap::new(),
             race_status: (exitcode != 0).then(|| format!("exit status: {exitcode}")),
             unchecked: Vec::new(),
+            unattributed: RuntimeSaid::default(),
         }
     }
 
@@ -204,7 +237,8 @@ impl<'a> Progress<'a> {
                     doctests: false,
                     instrumented,
                     failed: None,
-                    runtime_said: None,
+                    program,
+                    said: RuntimeSaid::default(),
                 });
             }
             CargoLine::DocTests(krate) => {
@@ -216,23 +250,36 @@ impl<'a> Progress<'a> {
                     doctests: true,
                     instrumented: false,
                     failed: None,
-                    runtime_said: None,
+                    program: String::new(),
+                    said: RuntimeSaid::default(),
                 });
             }
-            CargoLine::Failed(status) => {
-                if let Some(c) = self.current.as_mut() {
+            CargoLine::Failed(status, program) => match (self.current.as_mut(), program) {
+                (Some(c), _) => {
                     c.failed.get_or_insert(status);
                 }
-            }
-            CargoLine::Runtime(text) => {
-                if let Some(c) = self.current.as_mut() {
-                    // The exit count and notes are not why a process stopped.
-                    if !text.starts_with("racedet: found ") && !text.starts_with("racedet: note: ")
-                    {
-                        c.runtime_said = Some(text);
-                    }
+                // Under `-q` the failure line is the first to name the
+                // binary: it is summed up now.
+                (None, Some(program)) => {
+                    let known = self.binaries.iter().find(|b| b.program == program);
+                    let name = known.map_or(program.as_str(), |b| b.name.as_str());
+                    self.current = Some(Current {
+                        label: name.to_string(),
+                        name: name.to_string(),
+                        doctests: false,
+                        instrumented: known.is_some_and(|b| b.instrumented),
+                        failed: Some(status),
+                        program,
+                        said: std::mem::take(&mut self.unattributed),
+                    });
+                    self.finish(out);
                 }
-            }
+                (None, None) => self.unattributed = RuntimeSaid::default(),
+            },
+            CargoLine::Runtime(text) => match self.current.as_mut() {
+                Some(c) => c.said.take(text),
+                None => self.unattributed.take(text),
+            },
             CargoLine::Other => {}
         }
     }
@@ -261,9 +308,13 @@ impl<'a> Progress<'a> {
                 }
             }
         }
+        // Under `-q` the files since the last binary summed up may hold
+        // another's reports (one whose races were all taken passed):
+        // whether this one reported is told by the reports' program.
+        let reported = !taken.is_empty() || found.iter().any(|f| f.report.program == c.program);
         // The run's own dedup, so each binary's count adds up to the summary's.
         let races = Races::merge(found, &taken).len();
-        if let Some((why, stopped)) = self.unchecked_why(&c, races > 0 || !taken.is_empty()) {
+        if let Some((why, stopped)) = self.unchecked_why(&c, reported) {
             let _ = writeln!(out, "racedet: {}: {why}", c.label);
             self.unchecked.push(Unchecked {
                 label: c.name,
@@ -289,26 +340,29 @@ impl<'a> Progress<'a> {
 
     /// Why binary `c` was not checked through, if it was not: its
     /// runtime stopped it (a fatal error exits with status 2 after one
-    /// `racedet: ` line), or it exited with the races' status yet no
-    /// report of it (`reported`) reached the run directory. True with the
-    /// words when it was stopped.
+    /// `racedet: ` line, and the runtime never printed its exit count), or
+    /// it exited with the races' status after its runtime counted races,
+    /// yet no report of it (`reported`) reached the run directory. True
+    /// with the words when it was stopped.
     fn unchecked_why(&self, c: &Current, reported: bool) -> Option<(String, bool)> {
         if c.doctests || !c.instrumented {
             return None;
         }
         let failed = c.failed.as_deref()?;
-        match &c.runtime_said {
-            Some(said) if failed == "exit status: 2" => Some((
+        match &c.said.last {
+            Some(said) if failed == "exit status: 2" && !c.said.found => Some((
                 format!("stopped by racedet ({failed}), so not checked to the end: {said}"),
                 true,
             )),
-            _ if !reported && Some(failed) == self.race_status.as_deref() => Some((
-                format!(
+            _ if c.said.found && !reported && Some(failed) == self.race_status.as_deref() => {
+                Some((
+                    format!(
                     "{failed}, racedet's status for races found, but no report of it is in the \
                      run directory: its reports were lost (the run's output says why)"
                 ),
-                false,
-            )),
+                    false,
+                ))
+            }
             _ => None,
         }
     }
@@ -383,7 +437,11 @@ mod tests {
         );
         assert_eq!(
             classify("  process didn't exit successfully: `/t/deps/x-9f` (exit status: 66)"),
-            CargoLine::Failed("exit status: 66".into())
+            CargoLine::Failed("exit status: 66".into(), Some("x-9f".into()))
+        );
+        assert_eq!(
+            classify("  process didn't exit successfully: `/t/x-9f --q` (signal: 9, SIGKILL)"),
+            CargoLine::Failed("signal: 9, SIGKILL".into(), Some("x-9f".into()))
         );
         assert_eq!(classify("test result: ok."), CargoLine::Other);
         assert_eq!(
@@ -405,10 +463,15 @@ mod tests {
     /// Feeds `lines` of cargo's stderr for binaries `a` and `b` run with no
     /// report file; returns what was said and the unchecked binaries.
     fn follow(lines: &[&str]) -> (String, Vec<Unchecked>) {
+        follow_with(66, lines)
+    }
+
+    /// `follow` for processes whose runtime exits with `exitcode` after races.
+    fn follow_with(exitcode: i32, lines: &[&str]) -> (String, Vec<Unchecked>) {
         let binaries = [binary("a-1"), binary("b-2")];
         let empty = std::env::temp_dir().join(format!("racedet-progress-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
-        let mut progress = Progress::new(&binaries, &empty, 66);
+        let mut progress = Progress::new(&binaries, &empty, exitcode);
         let mut out = Vec::new();
         for line in lines {
             progress.line(format!("{line}\n").as_bytes(), &mut out);
@@ -447,6 +510,55 @@ mod tests {
             said.contains("racedet: [2/2] pkg: tests/b-2.rs: stopped by racedet"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn under_q_the_failure_line_names_the_binary_not_checked_through() {
+        // `cargo test -q`: no `Running` lines.
+        let (said, unchecked) = follow(&[
+            "racedet: found 2 data race(s)",
+            "error: test failed, to rerun pass `--test a`",
+            "  process didn't exit successfully: `/t/deps/a-1 -q` (exit status: 66)",
+            "racedet: too many threads alive at once",
+            "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 2)",
+        ]);
+        let labels: Vec<&str> = unchecked.iter().map(|u| u.label.as_str()).collect();
+        assert_eq!(labels, ["pkg: tests/a-1.rs", "pkg: tests/b-2.rs"], "{said}");
+        assert!(
+            unchecked[0].reports_lost && !unchecked[1].reports_lost,
+            "{said}"
+        );
+        assert!(
+            said.contains("racedet: pkg: tests/b-2.rs: stopped by racedet"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_custom_exitcode_is_not_taken_for_races_nor_a_finished_run_for_a_stopped_one() {
+        // exitcode=1: a test binary exiting 1 by itself found no race (its
+        // runtime printed no count).
+        let (said, unchecked) = follow_with(
+            1,
+            &[
+                "     Running tests/a.rs (/t/deps/a-1)",
+                "  process didn't exit successfully: `/t/deps/a-1` (exit status: 1)",
+            ],
+        );
+        assert!(unchecked.is_empty(), "{said}");
+        // exitcode=2: a run that reached its count was not stopped, even
+        // after a runtime line.
+        let (said, unchecked) = follow_with(
+            2,
+            &[
+                "     Running tests/a.rs (/t/deps/a-1)",
+                "racedet: cannot write log file /r/report.9: No space left on device; ...",
+                "racedet: found 1 data race(s)",
+                "  process didn't exit successfully: `/t/deps/a-1` (exit status: 2)",
+            ],
+        );
+        assert_eq!(unchecked.len(), 1, "{said}");
+        assert!(unchecked[0].reports_lost, "{said}");
     }
 
     #[test]

@@ -120,7 +120,12 @@ pub fn run(req: &Request) -> Result<i32> {
         write_races(&mut out, req.format, &races, before, files, &name).and_then(|()| out.flush());
     // A report cut short (a full disk, a closed pipe) must not pass for one
     // that lists every race, or for a clean one.
-    written.map_err(|e| Failure::input(format!("cannot write the report to stdout: {e}")))?;
+    written.map_err(|e| {
+        Failure::input(format!(
+            "cannot write the report to stdout: {e} (free space where it goes, or send it \
+             elsewhere)"
+        ))
+    })?;
     if req.format != Format::Text {
         eprint!("{}", summary::taken(&races, "note: not listed: ", &name));
     }

@@ -202,7 +202,9 @@ pub fn latest_of(runs: &Path, root: &Path) -> Result<PathBuf> {
         .map_err(|e| Failure::input(format!("{}: cannot list: {e}", runs.display())))?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != LATEST && !n.starts_with('.'))
+        // Run directories only (a copy named otherwise is not one of the
+        // runs this orders by time).
+        .filter(|n| is_stamp(n))
         .collect();
     // Stamps sort by time; `-2` suffixes after their stamp.
     names.sort_by(|a, b| stamp_order(b).cmp(&stamp_order(a)));
@@ -229,6 +231,20 @@ pub fn latest_of(runs: &Path, root: &Path) -> Result<PathBuf> {
             root.display()
         ))),
     }
+}
+
+/// Whether `name` is a run directory's: `YYYYMMDD-HHMMSS`, perhaps with a
+/// `-N` suffix.
+fn is_stamp(name: &str) -> bool {
+    let (stamp, suffix) = match name.get(15..) {
+        Some(rest) => (&name[..15], rest),
+        None => return false,
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    stamp.as_bytes()[8] == b'-'
+        && digits(&stamp[..8])
+        && digits(&stamp[9..])
+        && (suffix.is_empty() || suffix.strip_prefix('-').is_some_and(digits))
 }
 
 /// A run directory's name as (stamp, suffix number) for ordering.
@@ -340,6 +356,40 @@ mod tests {
             e.message
                 .contains("run.json: empty: the run could not write it"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn only_stamps_are_runs() {
+        for name in ["20261205-100000", "20261205-100000-2", "20261205-100000-10"] {
+            assert!(is_stamp(name), "{name}");
+        }
+        for name in [
+            "latest",
+            "backup",
+            ".latest.7",
+            "20261205-10000",
+            "20261205x100000",
+            "20261205-100000-",
+            "20261205-100000-x",
+        ] {
+            assert!(!is_stamp(name), "{name}");
+        }
+        let mut names = vec![
+            "20261205-100000-10",
+            "20261205-100000",
+            "20261205-100000-2",
+            "20261204-235959",
+        ];
+        names.sort_by(|a, b| stamp_order(b).cmp(&stamp_order(a)));
+        assert_eq!(
+            names,
+            [
+                "20261205-100000-10",
+                "20261205-100000-2",
+                "20261205-100000",
+                "20261204-235959"
+            ]
         );
     }
 }

@@ -916,6 +916,30 @@ fn bad_options_are_refused_before_anything_is_built() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!target.exists(), "nothing built, no run directory");
 
+    // A relative symbolizer path the test processes' options could not
+    // carry once made absolute (a space): refused before the build too.
+    let spaced = scratch("spaced symbolizer");
+    let symbolizer = spaced.join("llvm-symbolizer");
+    std::fs::write(&symbolizer, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&symbolizer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let manifest = fixture("clean").join("Cargo.toml");
+    let mut cmd = racedet(
+        &spaced,
+        &["test", "--manifest-path", manifest.to_str().unwrap()],
+    );
+    cmd.env("RACEDET_OPTIONS", "symbolizer=./llvm-symbolizer");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: symbolizer=./llvm-symbolizer: from here its path is ")
+            && err
+                .contains("spaced symbolizer/llvm-symbolizer, which RACEDET_OPTIONS cannot carry"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
     let out = run(racedet(&fixture("clean"), &["report", "--frobnicate"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unexpected argument '--frobnicate'"));
