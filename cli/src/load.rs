@@ -20,6 +20,17 @@ pub struct Found {
     pub file: PathBuf,
 }
 
+/// A fatal error a process's runtime stopped it with.
+#[derive(Clone, Debug)]
+pub struct Fatal {
+    /// Its one-line message.
+    pub message: String,
+    /// File name of its program.
+    pub program: String,
+    /// The report file it was read from.
+    pub file: PathBuf,
+}
+
 /// Everything read from the paths given.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -39,6 +50,9 @@ pub struct Loaded {
     /// report files (`max_reports` reached), files in a run directory that
     /// are not reports. Callers print them.
     pub notes: Vec<String>,
+    /// Processes the runtime stopped with a fatal error (a `{"fatal": ..}`
+    /// line in their file): they were not checked to their end.
+    pub fatal: Vec<Fatal>,
     /// Report files with nothing in them. The runtime creates its file only
     /// to write a report into it, so its process found a race and the
     /// report was lost (a full disk, a kill while writing).
@@ -171,6 +185,11 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
                 loaded.taken.push((path.to_path_buf(), report.pair_key()));
             }
             Line::Notice(text) => loaded.notes.push(format!("{at}: {text}")),
+            Line::Fatal { message, program } => loaded.fatal.push(Fatal {
+                message,
+                program,
+                file: path.to_path_buf(),
+            }),
             Line::Blank => {}
         }
     }
@@ -190,6 +209,12 @@ enum Line {
     /// A line the runtime writes between reports, such as
     /// `racedet: max_reports=N reached; ...`.
     Notice(String),
+    /// `{"fatal": MESSAGE, "pid": .., "program": ..}`: the runtime stopped
+    /// the process.
+    Fatal {
+        message: String,
+        program: String,
+    },
     Blank,
 }
 
@@ -221,6 +246,13 @@ fn parse_line(line: &str, at: &str) -> Result<Line> {
         ))
     };
     let mut value: Value = serde_json::from_str(trimmed).map_err(expected)?;
+    if let Some(message) = value.get("fatal").and_then(Value::as_str) {
+        let program = value.get("program").and_then(Value::as_str).unwrap_or("");
+        return Ok(Line::Fatal {
+            message: message.to_string(),
+            program: program.to_string(),
+        });
+    }
     let unrelated = value
         .get("by_unrelated_thread")
         .and_then(Value::as_bool)
@@ -243,6 +275,18 @@ mod tests {
             parse_line("racedet: max_reports=1 reached; ...", "f:2").unwrap(),
             Line::Notice(_)
         ));
+    }
+
+    #[test]
+    fn a_fatal_line_names_the_stopped_program() {
+        let line = r#"{"fatal":"racedet: too many threads","pid":7,"program":"t-1"}"#;
+        match parse_line(line, "f:1").unwrap() {
+            Line::Fatal { message, program } => {
+                assert_eq!(message, "racedet: too many threads");
+                assert_eq!(program, "t-1");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

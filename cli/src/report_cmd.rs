@@ -6,7 +6,7 @@ use crate::cargo::{self, Workspace};
 use crate::error::{Failure, Result, NOT_INSTRUMENTED, RACES_FOUND};
 use crate::load;
 use crate::races::Races;
-use crate::run_dir::RunInfo;
+use crate::run_dir::{RunInfo, Unchecked};
 use crate::sarif;
 use crate::summary::{self, plural, races_phrase};
 use clap::ValueEnum;
@@ -95,7 +95,27 @@ pub fn run(req: &Request) -> Result<i32> {
     }
     let files = loaded.files.len();
     let empty = !loaded.empty.is_empty();
-    let runs = loaded.runs;
+    let mut runs = loaded.runs;
+    // Processes their runtime stopped, whichever runner ran them (a run's
+    // own `unchecked` has those its progress saw): each under its run, or
+    // on its own when its file was given alone.
+    let mut loose = Vec::new();
+    for f in &loaded.fatal {
+        match runs
+            .iter_mut()
+            .find(|r| Some(r.dir.as_path()) == f.file.parent())
+        {
+            Some(run) => run.note_fatal(std::slice::from_ref(f)),
+            None => loose.push(Unchecked {
+                label: f.program.clone(),
+                why: format!(
+                    "stopped by racedet, so not checked to the end: {}",
+                    f.message
+                ),
+                reports_lost: false,
+            }),
+        }
+    }
     let mut races = Races::merge(loaded.reports, &loaded.taken);
     races.note_taken_elsewhere(&loaded.taken_elsewhere);
     let before = races.len();
@@ -129,10 +149,11 @@ pub fn run(req: &Request) -> Result<i32> {
     if req.format != Format::Text {
         eprint!("{}", summary::taken(&races, "note: not listed: ", &name));
     }
-    let mut incomplete = false;
+    let mut incomplete = !loose.is_empty();
     for run in &runs {
         incomplete |= say_what_was_not_checked(run);
     }
+    crate::run::say_unchecked(&loose, &mut std::io::stderr());
     let lost = empty
         || runs
             .iter()

@@ -114,6 +114,10 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     info.save(&run_dir)?;
 
     let loaded = load::load(std::slice::from_ref(&run_dir))?;
+    // Under nextest and in doctests the progress follows no binary: the
+    // runtime's own fatal lines in the run say which were stopped.
+    info.note_fatal(&loaded.fatal);
+    info.save(&run_dir)?;
     for note in &loaded.notes {
         let _ = writeln!(err, "racedet: note: {note}");
     }

@@ -91,6 +91,29 @@ pub struct BinaryInfo {
 }
 
 impl RunInfo {
+    /// Adds the processes the runtime stopped (from the run's files) to
+    /// `unchecked`, each binary once: a binary the run's progress listed
+    /// already keeps its entry.
+    pub fn note_fatal(&mut self, fatal: &[crate::load::Fatal]) {
+        for f in fatal {
+            let file = f.file.file_name().map(|n| n.to_string_lossy().into_owned());
+            let label = file
+                .and_then(|n| self.doctests.get(&n).cloned())
+                .or_else(|| self.binary_name(&f.program).map(str::to_string))
+                .unwrap_or_else(|| f.program.clone());
+            if !self.unchecked.iter().any(|u| u.label == label) {
+                self.unchecked.push(Unchecked {
+                    label,
+                    why: format!(
+                        "stopped by racedet, so not checked to the end: {}",
+                        f.message
+                    ),
+                    reports_lost: false,
+                });
+            }
+        }
+    }
+
     /// Display name of a report's `program`, when it is one of our binaries.
     pub fn binary_name(&self, program: &str) -> Option<&str> {
         self.binaries

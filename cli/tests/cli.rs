@@ -769,6 +769,37 @@ fn a_run_that_did_not_finish_is_no_clean_verdict() {
 }
 
 #[test]
+fn a_process_the_runtime_stopped_is_listed_not_called_clean() {
+    // A finished run whose only file is a fatal line, as the runtime writes
+    // it (under nextest, or in doctests, nothing else follows the process).
+    let dir = scratch("stopped");
+    let info = std::fs::read_to_string(racy_run().run_dir.join("run.json")).unwrap();
+    std::fs::write(dir.join("run.json"), &info).unwrap();
+    let info: Value = serde_json::from_str(&info).unwrap();
+    let binary = &info["binaries"][0];
+    let line = serde_json::json!({
+        "fatal": "racedet: more than 65536 threads alive at once",
+        "pid": 9,
+        "program": binary["program"],
+    });
+    std::fs::write(dir.join("report.9"), format!("{line}\n")).unwrap();
+    let out = run(racedet(
+        &fixture("racy"),
+        &["report", dir.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "racedet:     {}: stopped by racedet, so not checked to the end: racedet: more than \
+             65536 threads alive at once",
+            binary["name"].as_str().unwrap()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_report_that_cannot_be_written_is_an_error() {
     // A full disk: the SARIF file uploaded after must not be taken for an
     // empty, clean one.

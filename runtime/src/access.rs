@@ -256,12 +256,17 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         threads,
         previous_stack_note,
         pid: std::process::id(),
-        program: std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default(),
+        program: program_name(),
         racedet_version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// The file name of this process's program, as reports name it.
+pub(crate) fn program_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
 }
 
 /// The directory that, prefixed to `relative` (an exact site), gives the

@@ -1,12 +1,13 @@
 //! The one process-wide runtime instance, started on first use.
 
-use crate::options::{History, Options};
+use crate::options::{History, Options, ReportFormat};
 use crate::reporter::Reporter;
 use crate::stack::StackDepot;
 use crate::suppressions::Suppressions;
 use crate::threads::ThreadRegistry;
 use parking_lot::Mutex;
 use racedet_detector::Detector;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Everything process-wide. Only thread start/end, slot migration, stack
@@ -22,6 +23,12 @@ pub struct Runtime {
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The `log_path` prefix when reports go to it as JSON (`cargo racedet`'s
+/// run directories): a fatal error is written there too, as one line, so
+/// a tool that reads the run, not the processes' stderr (under nextest,
+/// in doctests), knows the process was stopped, not clean.
+static FATAL_LOG: OnceLock<PathBuf> = OnceLock::new();
 
 /// The runtime, started on first call. A bad `RACEDET_OPTIONS` (among
 /// them a `log_path` that is not a file prefix in an existing directory)
@@ -44,6 +51,10 @@ fn start() -> Runtime {
     let options = Options::parse(&text)
         .and_then(|o| o.check_log_path().map(|()| o))
         .unwrap_or_else(|e| fatal(&e.to_string()));
+    // Before anything else can stop the process (the suppressions file).
+    if let (Some(prefix), ReportFormat::Json) = (&options.log_path, options.report_format) {
+        let _ = FATAL_LOG.set(prefix.clone());
+    }
     let suppressions = match &options.suppressions {
         Some(path) => Suppressions::load(path).unwrap_or_else(|e| fatal(&e.to_string())),
         None => Suppressions::default(),
@@ -66,10 +77,39 @@ pub(crate) fn fatal(message: &str) -> ! {
     // not through std's stderr lock, which another thread may hold while it
     // waits for a runtime lock this thread holds.
     write_stderr(format!("{message}\n").as_bytes());
+    if let Some(prefix) = FATAL_LOG.get() {
+        log_fatal(prefix, message);
+    }
     // `_exit`, not `exit`: this may run with a runtime lock held, and
     // `exit` runs thread-local destructors that end the thread for the
     // detector, which takes that lock again.
     crate::exit::immediately(2)
+}
+
+/// `{"fatal": MESSAGE, "pid": .., "program": ..}` appended to this
+/// process's log file (`PREFIX.PID`, as the reporter names it), best
+/// effort: the message is on stderr already.
+fn log_fatal(prefix: &Path, message: &str) {
+    #[derive(serde::Serialize)]
+    struct Fatal<'a> {
+        fatal: &'a str,
+        pid: u32,
+        program: String,
+    }
+    let line = crate::json::to_string(&Fatal {
+        fatal: message,
+        pid: std::process::id(),
+        program: crate::access::program_name(),
+    });
+    let path = format!("{}.{}", prefix.display(), std::process::id());
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write;
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
 }
 
 /// Writes `bytes` to file descriptor 2 with no lock taken.

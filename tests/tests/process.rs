@@ -647,3 +647,53 @@ fn normalize_address(line: &str) -> String {
         None => line.to_string(),
     }
 }
+
+#[test]
+fn a_fatal_error_is_also_a_line_in_a_json_log_for_tools_that_read_the_run() {
+    // cargo racedet reads the run directory, not every process's stderr
+    // (nextest's, doctests'): a process the runtime stopped says so there.
+    let dir = temp_dir("fatallog");
+    let prefix = dir.join("report");
+    let missing = dir.join("missing-suppressions.txt");
+    let child = Command::new(env!("CARGO_BIN_EXE_racy"))
+        .arg("race")
+        .env(
+            "RACEDET_OPTIONS",
+            format!(
+                "report_format=json log_path={} suppressions={}",
+                prefix.display(),
+                missing.display()
+            ),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let message = stderr(&o).trim_end().to_string();
+    assert!(message.starts_with("racedet: "), "{message}");
+    let log = std::fs::read_to_string(format!("{}.{pid}", prefix.display())).expect("the log");
+    let line: serde_json::Value = serde_json::from_str(log.trim_end()).unwrap();
+    assert_eq!(line["fatal"], message.as_str(), "{log}");
+    assert_eq!(line["pid"], pid);
+    assert_eq!(line["program"], "racy");
+    assert_eq!(log.lines().count(), 1, "{log}");
+
+    // A text log is for people: stderr says it, the log gets no JSON.
+    let o = racy(
+        "race",
+        &format!(
+            "log_path={} suppressions={}",
+            dir.join("text").display(),
+            missing.display()
+        ),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(std::fs::read_dir(&*dir).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("text.")));
+}
