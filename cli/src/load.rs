@@ -50,6 +50,9 @@ pub struct Loaded {
     /// report files (`max_reports` reached), files in a run directory that
     /// are not reports. Callers print them.
     pub notes: Vec<String>,
+    /// The program of each report, taken report and fatal line read, in
+    /// file order (a file is one process's, so one program's).
+    pub programs: Vec<String>,
     /// Processes the runtime stopped with a fatal error (a `{"fatal": ..}`
     /// line in their file): they were not checked to their end.
     pub fatal: Vec<Fatal>,
@@ -173,7 +176,13 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
     }
     for (i, line) in text.lines().enumerate() {
         let at = format!("{}:{}", path.display(), i + 1);
-        match parse_line(line, &at)? {
+        let line = parse_line(line, &at)?;
+        match &line {
+            Line::Report(r) | Line::Taken(r, _) => loaded.programs.push(r.program.clone()),
+            Line::Fatal { program, .. } => loaded.programs.push(program.clone()),
+            Line::Notice(_) | Line::Blank => {}
+        }
+        match line {
             Line::Report(report) => loaded.reports.push(Found {
                 report: *report,
                 file: path.to_path_buf(),

@@ -147,6 +147,9 @@ struct Current {
     failed: Option<String>,
     /// The file name of its program (empty for doctests).
     program: String,
+    /// Known only from its failure line (`-q`): report files since the
+    /// last binary summed up may be earlier ones', told apart by program.
+    from_failure: bool,
     said: RuntimeSaid,
 }
 
@@ -164,6 +167,11 @@ struct RuntimeSaid {
 
 impl RuntimeSaid {
     fn take(&mut self, text: String) {
+        // The count is a process's last line: whatever follows is the next
+        // process's (under `-q`, where one that passed names no binary).
+        if self.found {
+            *self = RuntimeSaid::default();
+        }
         if text.starts_with("racedet: found ") {
             self.found = true;
         } else if !text.starts_with("racedet: note: ") {
@@ -238,6 +246,7 @@ impl<'a> Progress<'a> {
                     instrumented,
                     failed: None,
                     program,
+                    from_failure: false,
                     said: RuntimeSaid::default(),
                 });
             }
@@ -251,6 +260,7 @@ impl<'a> Progress<'a> {
                     instrumented: false,
                     failed: None,
                     program: String::new(),
+                    from_failure: false,
                     said: RuntimeSaid::default(),
                 });
             }
@@ -270,6 +280,7 @@ impl<'a> Progress<'a> {
                         instrumented: known.is_some_and(|b| b.instrumented),
                         failed: Some(status),
                         program,
+                        from_failure: true,
                         said: std::mem::take(&mut self.unattributed),
                     });
                     self.finish(out);
@@ -298,6 +309,10 @@ impl<'a> Progress<'a> {
                 }
             }
             match load::load_one(&file) {
+                // Another binary's file (`-q`): not this one's count.
+                Ok(loaded)
+                    if c.from_failure
+                        && loaded.programs.first().is_some_and(|p| *p != c.program) => {}
                 Ok(loaded) => {
                     found.extend(loaded.reports);
                     taken.extend(loaded.taken);
@@ -468,17 +483,82 @@ mod tests {
 
     /// `follow` for processes whose runtime exits with `exitcode` after races.
     fn follow_with(exitcode: i32, lines: &[&str]) -> (String, Vec<Unchecked>) {
+        follow_in(exitcode, &[], lines)
+    }
+
+    /// `follow_with` with these report files in the run directory from the
+    /// start (as if written by processes that ran before the lines).
+    fn follow_in(
+        exitcode: i32,
+        files: &[(&str, String)],
+        lines: &[&str],
+    ) -> (String, Vec<Unchecked>) {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let binaries = [binary("a-1"), binary("b-2")];
-        let empty = std::env::temp_dir().join(format!("racedet-progress-{}", std::process::id()));
-        std::fs::create_dir_all(&empty).unwrap();
-        let mut progress = Progress::new(&binaries, &empty, exitcode);
+        let dir = std::env::temp_dir().join(format!("racedet-progress-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let mut progress = Progress::new(&binaries, &dir, exitcode);
         let mut out = Vec::new();
         for line in lines {
             progress.line(format!("{line}\n").as_bytes(), &mut out);
         }
         progress.finish(&mut out);
-        let _ = std::fs::remove_dir(&empty);
+        let _ = std::fs::remove_dir_all(&dir);
         (String::from_utf8(out).unwrap(), progress.into_parts().1)
+    }
+
+    /// A report line of program `program`, as its process wrote it, taken
+    /// by it (`{"taken": ..}`) or not.
+    fn report_line(program: &str, taken: bool) -> String {
+        let mut report = crate::races::tests::found(3, "x").report;
+        report.program = program.to_string();
+        let line = serde_json::to_string(&report).unwrap();
+        if taken {
+            format!("{{\"taken\":{line}}}\n")
+        } else {
+            format!("{line}\n")
+        }
+    }
+
+    #[test]
+    fn under_q_a_passing_binary_s_lines_and_files_are_not_the_next_one_s() {
+        // a-1 took its race and passed (no failure line); b-2 was stopped.
+        let (said, unchecked) = follow(&[
+            "racedet: found 1 data race(s) (1 taken by racedet::reports::take)",
+            "racedet: too many threads alive at once",
+            "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 2)",
+        ]);
+        assert_eq!(unchecked.len(), 1, "{said}");
+        assert!(unchecked[0].why.starts_with("stopped by racedet"), "{said}");
+        // b-2's reports were lost; a-1's file, with its taken race, is not
+        // b-2's report, nor its race.
+        let (said, unchecked) = follow_in(
+            66,
+            &[("report.1", report_line("a-1", true))],
+            &[
+                "racedet: found 1 data race(s) (1 taken by racedet::reports::take)",
+                "racedet: cannot write log file /r/report.2: No space left on device; ...",
+                "racedet: found 1 data race(s)",
+                "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 66)",
+            ],
+        );
+        assert_eq!(unchecked.len(), 1, "{said}");
+        assert!(unchecked[0].reports_lost, "{said}");
+        // exitcode=0: a-1's race passed; b-2 exits 3 by itself, with none.
+        let (said, unchecked) = follow_in(
+            0,
+            &[("report.1", report_line("a-1", false))],
+            &["  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 3)"],
+        );
+        assert!(unchecked.is_empty(), "{said}");
+        assert!(
+            said.ends_with("\nracedet: pkg: tests/b-2.rs: no races (exit status: 3)\n"),
+            "{said}"
+        );
     }
 
     #[test]

@@ -237,10 +237,13 @@ impl Reporter {
                 .as_bytes(),
             );
         }
-        // Straight to file descriptor 2: not `eprint!`, which libtest
-        // captures (a race must be seen even in a passing test), nor std's
+        // Straight to file descriptor 2, whole, as TSan and Go's race
+        // detector write theirs: not `eprint!`, which libtest captures (a
+        // race must be seen even in a passing test), nor through std's
         // stderr lock, which a thread may hold while it formats a value
-        // that reads the very cell whose lock this thread holds.
+        // that reads the very cell whose lock this thread holds. The price:
+        // a report can land between the pieces of another thread's
+        // `eprintln!` (std writes each piece under its lock).
         crate::global::write_stderr(text.as_bytes());
         Written::Stderr
     }
