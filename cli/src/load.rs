@@ -174,11 +174,19 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
         ));
         loaded.empty.push(path.to_path_buf());
     }
+    // Reports of another racedet release may mean other things by the
+    // same fields: said once per file (read all the same).
+    let mut other_version = None;
     for (i, line) in text.lines().enumerate() {
         let at = format!("{}:{}", path.display(), i + 1);
         let line = parse_line(line, &at)?;
         match &line {
-            Line::Report(r) | Line::Taken(r, _) => loaded.programs.push(r.program.clone()),
+            Line::Report(r) | Line::Taken(r, _) => {
+                loaded.programs.push(r.program.clone());
+                if other_version.is_none() && !same_format(&r.racedet_version) {
+                    other_version = Some(r.racedet_version.clone());
+                }
+            }
             Line::Fatal { program, .. } => loaded.programs.push(program.clone()),
             Line::Notice(_) | Line::Blank => {}
         }
@@ -202,8 +210,23 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
             Line::Blank => {}
         }
     }
+    if let Some(version) = other_version {
+        loaded.notes.push(format!(
+            "{} was written by racedet {version}, this is cargo racedet {}: read as this \
+             version's reports (use the cargo racedet of that release to be sure)",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
     loaded.files.push(path.to_path_buf());
     Ok(())
+}
+
+/// Whether reports of racedet `version` have this release's format: the
+/// same major and minor version (`0.1.x`), or no version (early logs).
+fn same_format(version: &str) -> bool {
+    let release = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    version.is_empty() || release(version) == release(env!("CARGO_PKG_VERSION"))
 }
 
 /// One line of a report file.
@@ -284,6 +307,26 @@ mod tests {
             parse_line("racedet: max_reports=1 reached; ...", "f:2").unwrap(),
             Line::Notice(_)
         ));
+    }
+
+    #[test]
+    fn reports_of_another_release_are_read_with_a_note() {
+        assert!(same_format(env!("CARGO_PKG_VERSION")));
+        assert!(same_format(""));
+        assert!(!same_format("9.9.9"));
+        let mut report = crate::races::tests::found(3, "x").report;
+        report.racedet_version = "9.9.9".into();
+        let file = std::env::temp_dir().join(format!("racedet-load-old-{}", std::process::id()));
+        std::fs::write(&file, serde_json::to_string(&report).unwrap() + "\n").unwrap();
+        let loaded = load_one(&file);
+        std::fs::remove_file(&file).unwrap();
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.reports.len(), 1);
+        assert!(
+            loaded.notes[0].contains("was written by racedet 9.9.9, this is cargo racedet"),
+            "{:?}",
+            loaded.notes
+        );
     }
 
     #[test]
