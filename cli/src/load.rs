@@ -27,6 +27,8 @@ pub struct Fatal {
     pub message: String,
     /// File name of its program.
     pub program: String,
+    /// Its process id.
+    pub pid: u64,
     /// The report file it was read from.
     pub file: PathBuf,
 }
@@ -202,9 +204,14 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<()> {
                 loaded.taken.push((path.to_path_buf(), report.pair_key()));
             }
             Line::Notice(text) => loaded.notes.push(format!("{at}: {text}")),
-            Line::Fatal { message, program } => loaded.fatal.push(Fatal {
+            Line::Fatal {
                 message,
                 program,
+                pid,
+            } => loaded.fatal.push(Fatal {
+                message,
+                program,
+                pid,
                 file: path.to_path_buf(),
             }),
             Line::Blank => {}
@@ -246,6 +253,7 @@ enum Line {
     Fatal {
         message: String,
         program: String,
+        pid: u64,
     },
     Blank,
 }
@@ -283,17 +291,33 @@ fn parse_line(line: &str, at: &str) -> Result<Line> {
         return Ok(Line::Fatal {
             message: message.to_string(),
             program: program.to_string(),
+            pid: value.get("pid").and_then(Value::as_u64).unwrap_or(0),
         });
     }
     let unrelated = value
         .get("by_unrelated_thread")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // Another release's report that does not read as this one's: that is
+    // the likely why, and the fix.
+    let report = value.get("taken").unwrap_or(&value);
+    let version = report
+        .get("racedet_version")
+        .and_then(Value::as_str)
+        .filter(|v| !same_format(v))
+        .map(str::to_string);
     match value.get_mut("taken").map(Value::take) {
         Some(taken) => serde_json::from_value(taken).map(|r| Line::Taken(r, unrelated)),
         None => serde_json::from_value(value).map(Line::Report),
     }
-    .map_err(expected)
+    .map_err(|e| match &version {
+        Some(v) => Failure::input(format!(
+            "{at}: a report of racedet {v}, which this cargo racedet ({}) does not read: {e} \
+             (read it with the cargo racedet of racedet {v})",
+            env!("CARGO_PKG_VERSION")
+        )),
+        None => expected(e),
+    })
 }
 
 #[cfg(test)]
@@ -330,12 +354,29 @@ mod tests {
     }
 
     #[test]
+    fn another_release_s_report_that_does_not_read_names_the_release() {
+        let e = parse_line(r#"{"racedet_version":"0.9.0","current":1}"#, "f:2").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("f:2: a report of racedet 0.9.0, which this cargo racedet")
+                && e.message
+                    .ends_with("(read it with the cargo racedet of racedet 0.9.0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_fatal_line_names_the_stopped_program() {
         let line = r#"{"fatal":"racedet: too many threads","pid":7,"program":"t-1"}"#;
         match parse_line(line, "f:1").unwrap() {
-            Line::Fatal { message, program } => {
+            Line::Fatal {
+                message,
+                program,
+                pid,
+            } => {
                 assert_eq!(message, "racedet: too many threads");
                 assert_eq!(program, "t-1");
+                assert_eq!(pid, 7);
             }
             other => panic!("{other:?}"),
         }

@@ -157,26 +157,16 @@ struct Current {
 /// process ended.
 #[derive(Default)]
 struct RuntimeSaid {
-    /// Its last line but the exit count and notes: a fatal error's, if the
-    /// runtime stopped it.
-    last: Option<String>,
     /// It printed its exit count (`racedet: found N data race(s)`): it ran
     /// to its end and found races.
     found: bool,
 }
 
 impl RuntimeSaid {
-    fn take(&mut self, text: String) {
+    fn take(&mut self, text: &str) {
         // The count is a process's last line: whatever follows is the next
         // process's (under `-q`, where one that passed names no binary).
-        if self.found {
-            *self = RuntimeSaid::default();
-        }
-        if text.starts_with("racedet: found ") {
-            self.found = true;
-        } else if !text.starts_with("racedet: note: ") {
-            self.last = Some(text);
-        }
+        self.found = text.starts_with("racedet: found ");
     }
 }
 
@@ -288,8 +278,8 @@ impl<'a> Progress<'a> {
                 (None, None) => self.unattributed = RuntimeSaid::default(),
             },
             CargoLine::Runtime(text) => match self.current.as_mut() {
-                Some(c) => c.said.take(text),
-                None => self.unattributed.take(text),
+                Some(c) => c.said.take(&text),
+                None => self.unattributed.take(&text),
             },
             CargoLine::Other => {}
         }
@@ -301,6 +291,7 @@ impl<'a> Progress<'a> {
         let Some(c) = self.current.take() else { return };
         let mut found = Vec::new();
         let mut taken = Vec::new();
+        let mut fatal = Vec::new();
         for file in self.new_report_files() {
             if c.doctests {
                 if let Some(name) = file.file_name() {
@@ -316,6 +307,7 @@ impl<'a> Progress<'a> {
                 Ok(loaded) => {
                     found.extend(loaded.reports);
                     taken.extend(loaded.taken);
+                    fatal.extend(loaded.fatal);
                 }
                 // Said again, as an error, when the run's reports are read.
                 Err(e) => {
@@ -329,7 +321,14 @@ impl<'a> Progress<'a> {
         let reported = !taken.is_empty() || found.iter().any(|f| f.report.program == c.program);
         // The run's own dedup, so each binary's count adds up to the summary's.
         let races = Races::merge(found, &taken).len();
-        if let Some((why, stopped)) = self.unchecked_why(&c, reported) {
+        // The runtime's own record of stopping a process of this binary (a
+        // fatal line in its log): not a line on stderr, which may be a
+        // child's, or under `-q` an earlier binary's.
+        let stopped = fatal
+            .iter()
+            .find(|f| !c.program.is_empty() && f.program == c.program)
+            .map(|f| f.message.as_str());
+        if let Some((why, stopped)) = self.unchecked_why(&c, reported, stopped) {
             let _ = writeln!(out, "racedet: {}: {why}", c.label);
             self.unchecked.push(Unchecked {
                 label: c.name,
@@ -353,19 +352,24 @@ impl<'a> Progress<'a> {
         let _ = writeln!(out, "racedet: {}: {said}", c.label);
     }
 
-    /// Why binary `c` was not checked through, if it was not: its
-    /// runtime stopped it (a fatal error exits with status 2 after one
-    /// `racedet: ` line, and the runtime never printed its exit count), or
-    /// it exited with the races' status after its runtime counted races,
-    /// yet no report of it (`reported`) reached the run directory. True
-    /// with the words when it was stopped.
-    fn unchecked_why(&self, c: &Current, reported: bool) -> Option<(String, bool)> {
+    /// Why binary `c` was not checked through, if it was not: its runtime
+    /// stopped it (exit status 2, and a process of its program left a
+    /// fatal line, `stopped`, in its log), or it exited with the races'
+    /// status after its runtime counted races, yet no report of it
+    /// (`reported`) reached the run directory. True with the words when it
+    /// was stopped.
+    fn unchecked_why(
+        &self,
+        c: &Current,
+        reported: bool,
+        stopped: Option<&str>,
+    ) -> Option<(String, bool)> {
         if c.doctests || !c.instrumented {
             return None;
         }
         let failed = c.failed.as_deref()?;
-        match &c.said.last {
-            Some(said) if failed == "exit status: 2" && !c.said.found => Some((
+        match stopped {
+            Some(said) if failed == "exit status: 2" => Some((
                 format!("stopped by racedet ({failed}), so not checked to the end: {said}"),
                 true,
             )),
@@ -504,6 +508,19 @@ mod tests {
         let mut progress = Progress::new(&binaries, &dir, exitcode);
         let mut out = Vec::new();
         for line in lines {
+            // `STOPPED program`: that program's runtime stops a process,
+            // writing its fatal line (as `global::fatal` does) then its
+            // stderr line.
+            if let Some(program) = line.strip_prefix("STOPPED ") {
+                let fatal = format!(
+                    "{{\"fatal\":\"racedet: too many threads alive at once\",\"pid\":5,\
+                     \"program\":\"{program}\"}}\n"
+                );
+                let n = std::fs::read_dir(&dir).unwrap().count();
+                std::fs::write(dir.join(format!("report.{}", 100 + n)), fatal).unwrap();
+                progress.line(b"racedet: too many threads alive at once\n", &mut out);
+                continue;
+            }
             progress.line(format!("{line}\n").as_bytes(), &mut out);
         }
         progress.finish(&mut out);
@@ -529,7 +546,7 @@ mod tests {
         // a-1 took its race and passed (no failure line); b-2 was stopped.
         let (said, unchecked) = follow(&[
             "racedet: found 1 data race(s) (1 taken by racedet::reports::take)",
-            "racedet: too many threads alive at once",
+            "STOPPED b-2",
             "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 2)",
         ]);
         assert_eq!(unchecked.len(), 1, "{said}");
@@ -569,7 +586,7 @@ mod tests {
             "error: test failed, to rerun pass `--test a`",
             "  process didn't exit successfully: `/t/deps/a-1` (exit status: 66)",
             "     Running tests/b.rs (/t/deps/b-2)",
-            "racedet: too many threads alive at once",
+            "STOPPED b-2",
             "  process didn't exit successfully: `/t/deps/b-2` (exit status: 2)",
         ]);
         assert_eq!(unchecked.len(), 2, "{said}");
@@ -599,7 +616,7 @@ mod tests {
             "racedet: found 2 data race(s)",
             "error: test failed, to rerun pass `--test a`",
             "  process didn't exit successfully: `/t/deps/a-1 -q` (exit status: 66)",
-            "racedet: too many threads alive at once",
+            "STOPPED b-2",
             "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 2)",
         ]);
         let labels: Vec<&str> = unchecked.iter().map(|u| u.label.as_str()).collect();
@@ -639,6 +656,31 @@ mod tests {
         );
         assert_eq!(unchecked.len(), 1, "{said}");
         assert!(unchecked[0].reports_lost, "{said}");
+    }
+
+    #[test]
+    fn a_child_process_s_stop_is_not_the_binary_s() {
+        // A test of b-2 runs a child (another program) that racedet
+        // stops, then b-2 exits 2 by itself; and under `-q`, a passing
+        // a-1's child was stopped before b-2 exits 2.
+        for lines in [
+            &[
+                "     Running tests/b.rs (/t/deps/b-2)",
+                "STOPPED child-9",
+                "  process didn't exit successfully: `/t/deps/b-2` (exit status: 2)",
+            ][..],
+            &[
+                "STOPPED a-1",
+                "  process didn't exit successfully: `/t/deps/b-2 -q` (exit status: 2)",
+            ],
+        ] {
+            let (said, unchecked) = follow(lines);
+            assert!(unchecked.is_empty(), "{said}");
+            assert!(
+                said.contains("pkg: tests/b-2.rs: no races (exit status: 2)"),
+                "{said}"
+            );
+        }
     }
 
     #[test]

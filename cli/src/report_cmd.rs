@@ -95,27 +95,26 @@ pub fn run(req: &Request) -> Result<i32> {
     }
     let files = loaded.files.len();
     let empty = !loaded.empty.is_empty();
-    let mut runs = loaded.runs;
-    // Processes their runtime stopped, whichever runner ran them (a run's
-    // own `unchecked` has those its progress saw): each under its run, or
-    // on its own when its file was given alone.
-    let mut loose = Vec::new();
-    for f in &loaded.fatal {
-        match runs
-            .iter_mut()
-            .find(|r| Some(r.dir.as_path()) == f.file.parent())
-        {
-            Some(run) => run.note_fatal(std::slice::from_ref(f)),
-            None => loose.push(Unchecked {
-                label: f.program.clone(),
-                why: format!(
-                    "stopped by racedet, so not checked to the end: {}",
-                    f.message
-                ),
-                reports_lost: false,
-            }),
-        }
-    }
+    let runs = loaded.runs;
+    // Processes their runtime stopped, in files given alone (a run's own
+    // `unchecked` lists its stopped ones already).
+    let loose: Vec<Unchecked> = loaded
+        .fatal
+        .iter()
+        .filter(|f| {
+            !runs
+                .iter()
+                .any(|r| Some(r.dir.as_path()) == f.file.parent())
+        })
+        .map(|f| Unchecked {
+            label: format!("{} (process {})", f.program, f.pid),
+            why: format!(
+                "stopped by racedet, so not checked to the end: {}",
+                f.message
+            ),
+            reports_lost: false,
+        })
+        .collect();
     let mut races = Races::merge(loaded.reports, &loaded.taken);
     races.note_taken_elsewhere(&loaded.taken_elsewhere);
     let before = races.len();

@@ -19,6 +19,9 @@ pub const SUPPRESSIONS: &str = "suppressions";
 /// Prefix given to `log_path`: the runtime appends `.PID`.
 pub const REPORT_PREFIX: &str = "report";
 
+/// What rustdoc calls every doctest program.
+pub const RUSTDOC_PROGRAM: &str = "rust_out";
+
 /// Name of the pointer to the newest run, inside `runs/`.
 pub const LATEST: &str = "latest";
 
@@ -91,26 +94,31 @@ pub struct BinaryInfo {
 }
 
 impl RunInfo {
-    /// Adds the processes the runtime stopped (from the run's files) to
-    /// `unchecked`, each binary once: a binary the run's progress listed
-    /// already keeps its entry.
+    /// Adds the processes the runtime stopped (their fatal lines in the
+    /// run's files) to `unchecked` where the run's progress did not follow
+    /// the processes: under nextest, and for doctests. Under cargo test the
+    /// progress has listed the binaries stopped (a fatal line of a
+    /// program is not proof of its binary's stop: a test may run itself as
+    /// a child and expect that to stop).
     pub fn note_fatal(&mut self, fatal: &[crate::load::Fatal]) {
+        let followed = self.runner == crate::runner::Runner::CargoTest.name();
         for f in fatal {
             let file = f.file.file_name().map(|n| n.to_string_lossy().into_owned());
-            let label = file
-                .and_then(|n| self.doctests.get(&n).cloned())
+            let doctests = file.and_then(|n| self.doctests.get(&n).cloned());
+            if followed && doctests.is_none() && f.program != RUSTDOC_PROGRAM {
+                continue;
+            }
+            let name = doctests
                 .or_else(|| self.binary_name(&f.program).map(str::to_string))
                 .unwrap_or_else(|| f.program.clone());
-            if !self.unchecked.iter().any(|u| u.label == label) {
-                self.unchecked.push(Unchecked {
-                    label,
-                    why: format!(
-                        "stopped by racedet, so not checked to the end: {}",
-                        f.message
-                    ),
-                    reports_lost: false,
-                });
-            }
+            self.unchecked.push(Unchecked {
+                label: format!("{name} (process {})", f.pid),
+                why: format!(
+                    "stopped by racedet, so not checked to the end: {}",
+                    f.message
+                ),
+                reports_lost: false,
+            });
         }
     }
 
@@ -414,5 +422,38 @@ mod tests {
                 "20261204-235959"
             ]
         );
+    }
+
+    #[test]
+    fn stopped_processes_are_noted_where_the_progress_did_not_follow_them() {
+        let fatal = |program: &str, file: &str| crate::load::Fatal {
+            message: "racedet: too many threads".into(),
+            program: program.into(),
+            pid: 4,
+            file: PathBuf::from("/r").join(file),
+        };
+        let mut run: RunInfo = serde_json::from_str(
+            r#"{"racedet_version":"0.1.0","runner":"cargo test","binaries":[{"name":"p: tests/t.rs","program":"t-1","path":"/t/t-1","instrumented":true,"marker":""}],"doctests":{"report.8":"doctests of p"}}"#,
+        )
+        .unwrap();
+        let stopped = [
+            fatal("t-1", "report.4"),
+            fatal("rust_out", "report.8"),
+            fatal("rust_out", "report.9"),
+        ];
+        run.note_fatal(&stopped);
+        let labels: Vec<&str> = run.unchecked.iter().map(|u| u.label.as_str()).collect();
+        // cargo test's progress lists its binaries itself.
+        assert_eq!(
+            labels,
+            ["doctests of p (process 4)", "rust_out (process 4)"]
+        );
+        run.unchecked.clear();
+        run.runner = crate::runner::Runner::Nextest.name().into();
+        run.note_fatal(&stopped[..1]);
+        assert_eq!(run.unchecked[0].label, "p: tests/t.rs (process 4)");
+        assert!(run.unchecked[0]
+            .why
+            .ends_with("not checked to the end: racedet: too many threads"));
     }
 }
