@@ -3,7 +3,7 @@
 //! the run directory.
 
 use crate::error::{Failure, Result};
-use racedet_runtime::options::Options;
+use racedet_runtime::options::{self, Options, PAIR_SEPARATORS};
 use racedet_runtime::suppressions::Suppressions;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,7 @@ pub fn validate_user_options(runs: &Path) -> Result<()> {
             runs.display()
         )));
     };
-    if runs.contains([' ', '\t', '\n', ':']) {
+    if runs.contains(PAIR_SEPARATORS) {
         return Err(Failure::input(format!(
             "the run directories' path {runs} contains a space or `:`, which RACEDET_OPTIONS \
              cannot carry; set CARGO_TARGET_DIR (or --target-dir) to a path without them"
@@ -78,7 +78,7 @@ fn user_options() -> Result<(String, Options)> {
     }
     // Checked with the rest, before anything is built: `merged_options`
     // makes the same paths for the run.
-    for pair in user.split([' ', '\t', '\n', ':']) {
+    for pair in options::pairs(&user) {
         if let Some(("symbolizer", program)) = pair.split_once('=') {
             symbolizer_from_here(program)?;
         }
@@ -165,8 +165,7 @@ fn merged_options(
     let prefix = prefix.to_string_lossy();
     let mut kept = Vec::new();
     let mut replaced = Vec::new();
-    // The runtime separates pairs by whitespace or `:`; so does this.
-    for pair in user.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
+    for pair in options::pairs(user) {
         let key = pair.split_once('=').map_or(pair, |(key, _)| key);
         if key == "log_path" || key == "report_format" {
             replaced.push(pair.to_string());
@@ -201,7 +200,7 @@ fn symbolizer_from_here(program: &str) -> Result<String> {
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .collect();
     match path.to_str() {
-        Some(p) if !p.contains([' ', '\t', '\n', ':']) => Ok(p.to_string()),
+        Some(p) if !p.contains(PAIR_SEPARATORS) => Ok(p.to_string()),
         _ => Err(Failure::input(format!(
             "symbolizer={program}: from here its path is {}, which RACEDET_OPTIONS cannot \
              carry (a space, `:` or not UTF-8); give the program's path without them",

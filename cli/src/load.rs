@@ -6,7 +6,7 @@
 //! (and line); nothing is skipped without a word.
 
 use crate::error::{Failure, Result};
-use crate::run_dir::{RunInfo, REPORT_PREFIX, RUN_INFO, SUPPRESSIONS};
+use crate::run_dir::{RunInfo, Unchecked, REPORT_PREFIX, RUN_INFO, SUPPRESSIONS};
 use racedet_runtime::report::{PairKey, Report};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,20 @@ pub struct Fatal {
     pub pid: u64,
     /// The report file it was read from.
     pub file: PathBuf,
+}
+
+impl Fatal {
+    /// This process as not checked through, called `name (process PID)`.
+    pub fn unchecked(&self, name: &str) -> Unchecked {
+        Unchecked {
+            label: format!("{name} (process {})", self.pid),
+            why: format!(
+                "stopped by racedet, so not checked to the end: {}",
+                self.message
+            ),
+            reports_lost: false,
+        }
+    }
 }
 
 /// Everything read from the paths given.

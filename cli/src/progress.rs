@@ -150,24 +150,16 @@ struct Current {
     /// Known only from its failure line (`-q`): report files since the
     /// last binary summed up may be earlier ones', told apart by program.
     from_failure: bool,
-    said: RuntimeSaid,
+    /// Its runtime's last line was its exit count (`racedet: found N data
+    /// race(s)`): it ran to its end and found races.
+    counted: bool,
 }
 
-/// What a process's runtime said on stderr, as far as it tells why the
-/// process ended.
-#[derive(Default)]
-struct RuntimeSaid {
-    /// It printed its exit count (`racedet: found N data race(s)`): it ran
-    /// to its end and found races.
-    found: bool,
-}
-
-impl RuntimeSaid {
-    fn take(&mut self, text: &str) {
-        // The count is a process's last line: whatever follows is the next
-        // process's (under `-q`, where one that passed names no binary).
-        self.found = text.starts_with("racedet: found ");
-    }
+/// Whether a runtime's line is its exit count. The count is a process's
+/// last line, so any line after it is the next process's (under `-q`,
+/// where one that passed names no binary): each line sets the flag anew.
+fn is_count(text: &str) -> bool {
+    text.starts_with("racedet: found ")
 }
 
 /// Follows a `cargo test` run and prints `racedet: [i/N] ...` lines.
@@ -183,9 +175,9 @@ pub struct Progress<'a> {
     /// (`exitcode`; 0: races do not fail them).
     race_status: Option<String>,
     unchecked: Vec<Unchecked>,
-    /// Runtime lines seen while no binary is known to run (`cargo test
+    /// `Current::counted` while no binary is known to run (`cargo test
     /// -q` hides the `Running` lines): the failure line names it.
-    unattributed: RuntimeSaid,
+    unattributed_counted: bool,
 }
 
 impl<'a> Progress<'a> {
@@ -202,7 +194,7 @@ impl<'a> Progress<'a> {
             doctests: BTreeMap::new(),
             race_status: (exitcode != 0).then(|| format!("exit status: {exitcode}")),
             unchecked: Vec::new(),
-            unattributed: RuntimeSaid::default(),
+            unattributed_counted: false,
         }
     }
 
@@ -237,7 +229,7 @@ impl<'a> Progress<'a> {
                     failed: None,
                     program,
                     from_failure: false,
-                    said: RuntimeSaid::default(),
+                    counted: false,
                 });
             }
             CargoLine::DocTests(krate) => {
@@ -251,7 +243,7 @@ impl<'a> Progress<'a> {
                     failed: None,
                     program: String::new(),
                     from_failure: false,
-                    said: RuntimeSaid::default(),
+                    counted: false,
                 });
             }
             CargoLine::Failed(status, program) => match (self.current.as_mut(), program) {
@@ -271,15 +263,15 @@ impl<'a> Progress<'a> {
                         failed: Some(status),
                         program,
                         from_failure: true,
-                        said: std::mem::take(&mut self.unattributed),
+                        counted: std::mem::take(&mut self.unattributed_counted),
                     });
                     self.finish(out);
                 }
-                (None, None) => self.unattributed = RuntimeSaid::default(),
+                (None, None) => self.unattributed_counted = false,
             },
             CargoLine::Runtime(text) => match self.current.as_mut() {
-                Some(c) => c.said.take(&text),
-                None => self.unattributed.take(&text),
+                Some(c) => c.counted = is_count(&text),
+                None => self.unattributed_counted = is_count(&text),
             },
             CargoLine::Other => {}
         }
@@ -373,15 +365,13 @@ impl<'a> Progress<'a> {
                 format!("stopped by racedet ({failed}), so not checked to the end: {said}"),
                 true,
             )),
-            _ if c.said.found && !reported && Some(failed) == self.race_status.as_deref() => {
-                Some((
-                    format!(
+            _ if c.counted && !reported && Some(failed) == self.race_status.as_deref() => Some((
+                format!(
                     "{failed}, racedet's status for races found, but no report of it is in the \
                      run directory: its reports were lost (the run's output says why)"
                 ),
-                    false,
-                ))
-            }
+                false,
+            )),
             _ => None,
         }
     }

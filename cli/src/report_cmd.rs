@@ -106,14 +106,7 @@ pub fn run(req: &Request) -> Result<i32> {
                 .iter()
                 .any(|r| Some(r.dir.as_path()) == f.file.parent())
         })
-        .map(|f| Unchecked {
-            label: format!("{} (process {})", f.program, f.pid),
-            why: format!(
-                "stopped by racedet, so not checked to the end: {}",
-                f.message
-            ),
-            reports_lost: false,
-        })
+        .map(|f| f.unchecked(&f.program))
         .collect();
     let mut races = Races::merge(loaded.reports, &loaded.taken);
     races.note_taken_elsewhere(&loaded.taken_elsewhere);
@@ -153,10 +146,7 @@ pub fn run(req: &Request) -> Result<i32> {
         incomplete |= say_what_was_not_checked(run);
     }
     crate::run::say_unchecked(&loose, &mut std::io::stderr());
-    let lost = empty
-        || runs
-            .iter()
-            .any(|run| run.unchecked.iter().any(|u| u.reports_lost));
+    let lost = empty || runs.iter().any(|run| run.reports_lost(false));
     Ok(if !races.is_empty() || lost {
         RACES_FOUND
     } else if incomplete {

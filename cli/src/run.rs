@@ -163,8 +163,7 @@ fn run_status(
     exitcode: i32,
     doc: bool,
 ) -> i32 {
-    let lost = empty_files || info.unchecked.iter().any(|u| u.reports_lost);
-    if (!races.is_empty() || lost) && exitcode != 0 {
+    if (!races.is_empty() || info.reports_lost(empty_files)) && exitcode != 0 {
         exitcode
     } else if code == 0 && nothing_checked(info, races, doc) {
         NOT_INSTRUMENTED
@@ -369,8 +368,7 @@ fn say_summary(
         );
     }
     if code != 0 {
-        let lost = empty_files > 0 || info.unchecked.iter().any(|u| u.reports_lost);
-        let why = if races.is_empty() && !lost {
+        let why = if races.is_empty() && !info.reports_lost(empty_files > 0) {
             "tests failed".to_string()
         } else {
             "a test process that finds races fails".to_string()

@@ -111,15 +111,15 @@ impl RunInfo {
             let name = doctests
                 .or_else(|| self.binary_name(&f.program).map(str::to_string))
                 .unwrap_or_else(|| f.program.clone());
-            self.unchecked.push(Unchecked {
-                label: format!("{name} (process {})", f.pid),
-                why: format!(
-                    "stopped by racedet, so not checked to the end: {}",
-                    f.message
-                ),
-                reports_lost: false,
-            });
+            self.unchecked.push(f.unchecked(&name));
         }
+    }
+
+    /// Whether a process of the run found races whose reports were lost:
+    /// its binary is listed so, or (`empty_files`) a report file was left
+    /// empty.
+    pub fn reports_lost(&self, empty_files: bool) -> bool {
+        empty_files || self.unchecked.iter().any(|u| u.reports_lost)
     }
 
     /// Display name of a report's `program`, when it is one of our binaries.
@@ -235,10 +235,10 @@ pub fn latest_of(runs: &Path, root: &Path) -> Result<PathBuf> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         // Run directories only (a copy named otherwise is not one of the
         // runs this orders by time).
-        .filter(|n| is_stamp(n))
+        .filter(|n| stamp_of(n).is_some())
         .collect();
-    // Stamps sort by time; `-2` suffixes after their stamp.
-    names.sort_by(|a, b| stamp_order(b).cmp(&stamp_order(a)));
+    // Newest first: stamps sort by time, `-2` suffixes after their stamp.
+    names.sort_by(|a, b| stamp_of(b).cmp(&stamp_of(a)));
     let mine = names
         .iter()
         .map(|n| runs.join(n))
@@ -264,29 +264,18 @@ pub fn latest_of(runs: &Path, root: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Whether `name` is a run directory's: `YYYYMMDD-HHMMSS`, perhaps with a
-/// `-N` suffix.
-fn is_stamp(name: &str) -> bool {
-    let (stamp, suffix) = match name.get(15..) {
-        Some(rest) => (&name[..15], rest),
-        None => return false,
-    };
+/// A run directory's name as (stamp, suffix) for ordering by time:
+/// `YYYYMMDD-HHMMSS`, suffix 1, or `YYYYMMDD-HHMMSS-N`, suffix N; `None`
+/// for any other name (`latest`, a copy named otherwise).
+fn stamp_of(name: &str) -> Option<(&str, u32)> {
+    let stamp = name.get(..15)?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    stamp.as_bytes()[8] == b'-'
-        && digits(&stamp[..8])
-        && digits(&stamp[9..])
-        && (suffix.is_empty() || suffix.strip_prefix('-').is_some_and(digits))
-}
-
-/// A run directory's name as (stamp, suffix number) for ordering.
-fn stamp_order(name: &str) -> (&str, u32) {
-    match name
-        .split_once('-')
-        .and_then(|(_, rest)| rest.split_once('-'))
-    {
-        Some((_, n)) => (&name[..name.len() - n.len() - 1], n.parse().unwrap_or(0)),
-        None => (name, 1),
-    }
+    let well_formed = stamp.as_bytes()[8] == b'-' && digits(&stamp[..8]) && digits(&stamp[9..]);
+    let suffix = match &name[15..] {
+        "" => Some(1),
+        rest => rest.strip_prefix('-').filter(|n| digits(n))?.parse().ok(),
+    };
+    suffix.filter(|_| well_formed).map(|n| (stamp, n))
 }
 
 /// The workspace a run directory's `run.json` names, if it is readable and
@@ -393,7 +382,7 @@ mod tests {
     #[test]
     fn only_stamps_are_runs() {
         for name in ["20261205-100000", "20261205-100000-2", "20261205-100000-10"] {
-            assert!(is_stamp(name), "{name}");
+            assert!(stamp_of(name).is_some(), "{name}");
         }
         for name in [
             "latest",
@@ -403,8 +392,9 @@ mod tests {
             "20261205x100000",
             "20261205-100000-",
             "20261205-100000-x",
+            "20261205-1000é0",
         ] {
-            assert!(!is_stamp(name), "{name}");
+            assert!(stamp_of(name).is_none(), "{name}");
         }
         let mut names = vec![
             "20261205-100000-10",
@@ -412,7 +402,7 @@ mod tests {
             "20261205-100000-2",
             "20261204-235959",
         ];
-        names.sort_by(|a, b| stamp_order(b).cmp(&stamp_order(a)));
+        names.sort_by(|a, b| stamp_of(b).cmp(&stamp_of(a)));
         assert_eq!(
             names,
             [

@@ -101,11 +101,10 @@ fn log_fatal(prefix: &Path, message: &str) {
         pid: std::process::id(),
         program: crate::access::program_name(),
     });
-    let path = format!("{}.{}", prefix.display(), std::process::id());
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)
+        .open(crate::reporter::log_file(prefix))
     {
         use std::io::Write;
         let _ = file.write_all(format!("{line}\n").as_bytes());

@@ -72,6 +72,18 @@ impl Json {
         self.string(variant);
         self.out.push(':');
     }
+
+    /// An externally tagged tuple or struct variant's content, opened with
+    /// `open` and closed with `close` (its own bracket, then the tag's).
+    fn variant_compound(&mut self, variant: &str, open: char, close: &'static str) -> Compound<'_> {
+        self.open_variant(variant);
+        self.out.push(open);
+        Compound {
+            json: self,
+            first: true,
+            close,
+        }
+    }
 }
 
 /// An array or object being written: commas between its elements.
@@ -237,13 +249,7 @@ impl<'a> ser::Serializer for &'a mut Json {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
-        self.open_variant(variant);
-        self.out.push('[');
-        Ok(Compound {
-            json: self,
-            first: true,
-            close: "]}",
-        })
+        Ok(self.variant_compound(variant, '[', "]}"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
         self.out.push('{');
@@ -263,13 +269,7 @@ impl<'a> ser::Serializer for &'a mut Json {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
-        self.open_variant(variant);
-        self.out.push('{');
-        Ok(Compound {
-            json: self,
-            first: true,
-            close: "}}",
-        })
+        Ok(self.variant_compound(variant, '{', "}}"))
     }
 }
 

@@ -98,6 +98,16 @@ impl fmt::Display for OptionsError {
 
 impl std::error::Error for OptionsError {}
 
+/// What separates `RACEDET_OPTIONS` pairs (as TSAN_OPTIONS): so no value
+/// can hold one of these.
+pub const PAIR_SEPARATORS: [char; 4] = [' ', '\t', '\n', ':'];
+
+/// The `key=value` pairs of a `RACEDET_OPTIONS` text, in order (`cargo
+/// racedet` reads the user's the same way before it rewrites them).
+pub fn pairs(text: &str) -> impl Iterator<Item = &str> {
+    text.split(PAIR_SEPARATORS).filter(|p| !p.is_empty())
+}
+
 /// Every accepted key, for error messages.
 pub const KEYS: &str = "log_path, exitcode, halt_on_error, history, strip_path_prefix, suppressions, map_policy, report_format, max_reports, symbolizer";
 
@@ -106,7 +116,7 @@ impl Options {
     /// TSAN_OPTIONS accepts). Later keys override earlier ones.
     pub fn parse(text: &str) -> Result<Options, OptionsError> {
         let mut o = Options::default();
-        for pair in text.split([' ', '\t', '\n', ':']).filter(|p| !p.is_empty()) {
+        for pair in pairs(text) {
             // A `.env` file saved with CRLF endings leaves a `\r` on its
             // last value, which prints invisibly in the quote below.
             if pair.contains('\r') {

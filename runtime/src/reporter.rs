@@ -51,6 +51,11 @@ pub(crate) struct Reporter {
     options: Options,
 }
 
+/// The log file of this process: `PREFIX.PID`.
+pub(crate) fn log_file(prefix: &std::path::Path) -> String {
+    format!("{}.{}", prefix.display(), std::process::id())
+}
+
 /// Where output goes.
 enum Sink {
     /// stderr: no `log_path`, or the log file failed (said once).
@@ -187,7 +192,7 @@ impl Reporter {
         // The failure, and what the file keeps.
         let mut failure: Option<(String, String)> = None;
         if let (Sink::Unopened, Some(prefix)) = (&*sink, &self.options.log_path) {
-            let path = format!("{}.{}", prefix.display(), std::process::id());
+            let path = log_file(prefix);
             *sink = match OpenOptions::new().create(true).append(true).open(&path) {
                 Ok(file) => Sink::Log {
                     whole: file.metadata().map_or(0, |m| m.len()),
