@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Run `cargo test` with race detection on for every crate, and sum up
     /// the races found (exit status `exitcode`, 66 unless set, when there
-    /// are any; with `exitcode=0`, cargo test's own status).
+    /// are any or a process's reports were lost; else cargo test's own
+    /// status, but 1 for 0 when no test binary is instrumented).
     Test(RunArgs),
     /// The same with `cargo nextest run` (one process per test).
     Nextest(RunArgs),
@@ -48,7 +49,9 @@ enum Command {
         #[arg(required = true, value_name = "BINARY")]
         binaries: Vec<PathBuf>,
     },
-    /// Merge, filter and print JSON reports (exit status 66 when it lists any).
+    /// Merge, filter and print JSON reports (exit status 66 when it lists
+    /// any or a run's reports were lost; 1 when none but a run checked less
+    /// than asked).
     Report {
         /// JSON report files or run directories [default: the latest run].
         #[arg(value_name = "PATH")]

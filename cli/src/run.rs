@@ -386,8 +386,8 @@ fn say_summary(
     );
 }
 
-/// The instrumented binaries whose run did not check through, each with
-/// why (their progress lines said so as they ended).
+/// The instrumented binaries (or, under nextest and for doctests, the
+/// processes) whose run did not check through, each with why.
 pub fn say_unchecked(unchecked: &[Unchecked], err: &mut dyn Write) {
     if unchecked.is_empty() {
         return;
@@ -395,7 +395,7 @@ pub fn say_unchecked(unchecked: &[Unchecked], err: &mut dyn Write) {
     let _ = writeln!(
         err,
         "racedet: NOT checked through ({}):",
-        plural(unchecked.len(), "test binary", "test binaries")
+        plural(unchecked.len(), "test program", "test programs")
     );
     for u in unchecked {
         let _ = writeln!(err, "racedet:     {}: {}", u.label, u.why);
@@ -518,6 +518,10 @@ mod tests {
         assert!(!s.contains("no data races found"), "{s}");
         assert!(
             s.contains("but 1 instrumented test binary was not checked through"),
+            "{s}"
+        );
+        assert!(
+            s.contains("racedet: NOT checked through (1 test program):\n"),
             "{s}"
         );
         assert!(
