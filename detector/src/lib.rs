@@ -29,3 +29,7 @@ pub use slots::{Detector, TooManyThreads, CLAIM_AFTER_SLOTS};
 pub use std::sync::atomic::Ordering;
 pub use sync::SyncClock;
 pub use thread::ThreadState;
+
+/// This crate's source directory, as its debug info names it: reports drop
+/// the engine's frames by file where names say too little.
+pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");

@@ -244,11 +244,7 @@ impl Report {
         let what = capitalize(&self.object.kind);
         if let Some(created) = &self.object.created_at {
             let _ = writeln!(s, "{what} created at:");
-            if self.object.created_stack.is_empty() {
-                let _ = writeln!(s, "  {created}");
-            } else {
-                frames_text(&mut s, &self.object.created_stack);
-            }
+            site_and_frames(&mut s, created, &self.object.created_stack);
             s.push('\n');
         }
         for t in &self.threads {
@@ -270,8 +266,28 @@ impl Report {
             }
             s.push('\n');
         }
+        if self.stacks_without_lines() {
+            s.push_str(NO_LINE_TABLES);
+            s.push('\n');
+        }
         s.push_str("==================\n");
         s
+    }
+
+    /// Whether some stack of the report has frames but not one file:line:
+    /// the program was built without line tables (`debug = 0`, cargo's
+    /// `--release`), so only the exact sites say where things happened.
+    fn stacks_without_lines(&self) -> bool {
+        let stacks = [
+            &self.current.stack,
+            &self.previous.stack,
+            &self.object.created_stack,
+        ]
+        .into_iter()
+        .chain(self.threads.iter().map(|t| &t.created_stack));
+        stacks
+            .into_iter()
+            .any(|st| !st.is_empty() && st.iter().all(|f| f.site.is_none()))
     }
 
     fn access_text(&self, s: &mut String, a: &Access, previous: bool) {
@@ -299,11 +315,7 @@ impl Report {
             thread_phrase(&a.thread),
             a.op
         );
-        if a.stack.is_empty() {
-            let _ = writeln!(s, "  {}", a.site);
-        } else {
-            frames_text(s, &a.stack);
-        }
+        site_and_frames(s, &a.site, &a.stack);
     }
 }
 
@@ -313,6 +325,25 @@ fn thread_phrase(t: &ThreadRef) -> String {
     } else {
         format!("thread {}", t.label())
     }
+}
+
+/// Said under a report some of whose stacks have no file:line.
+const NO_LINE_TABLES: &str = "(stacks without file:line: the program has no line tables; \
+     debug = \"line-tables-only\" in its Cargo profile adds them)";
+
+/// An exact site with the stack it is in. The site goes first when no
+/// frame carries its line (no stack kept, or a program without line
+/// tables), so the report always names the line.
+fn site_and_frames(s: &mut String, site: &SourceSite, frames: &[Frame]) {
+    let shown = frames.iter().any(|f| {
+        f.site
+            .as_ref()
+            .is_some_and(|f| f.file == site.file && f.line == site.line)
+    });
+    if !shown {
+        let _ = writeln!(s, "  {site}");
+    }
+    frames_text(s, frames);
 }
 
 fn frames_text(s: &mut String, frames: &[Frame]) {
@@ -334,6 +365,97 @@ fn capitalize(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn site(line: u32) -> SourceSite {
+        SourceSite {
+            file: "src/lib.rs".into(),
+            line,
+            column: 5,
+        }
+    }
+
+    fn frame(function: &str, line: Option<u32>) -> Frame {
+        Frame {
+            function: function.into(),
+            site: line.map(site),
+        }
+    }
+
+    /// A cell race whose current access has `stack`, and whose cell was
+    /// made at line 3 in a frame with `created`.
+    fn report(stack: Vec<Frame>, created: Vec<Frame>) -> Report {
+        let access = |line: u32, stack| Access {
+            write: true,
+            atomic: false,
+            op: "set".into(),
+            map_part: None,
+            thread: ThreadRef {
+                id: u64::from(line),
+                name: None,
+            },
+            site: site(line),
+            stack,
+        };
+        Report {
+            kind: ReportKind::DataRace,
+            current: access(1, stack),
+            previous: access(2, Vec::new()),
+            object: Object {
+                kind: "cell".into(),
+                address: "0x10".into(),
+                created_at: Some(site(3)),
+                created_stack: created,
+            },
+            threads: Vec::new(),
+            previous_stack_note: None,
+            pid: 1,
+            program: "t".into(),
+            racedet_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn the_exact_sites_are_printed_when_no_frame_has_their_line() {
+        // A program without line tables: frames have names only.
+        let text = report(
+            vec![frame("app::bump", None)],
+            vec![frame("app::main", None)],
+        )
+        .to_text();
+        assert!(
+            text.contains("by thread T1 in `set`:\n  src/lib.rs:1:5\n  app::bump\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Previous write at cell 0x10 by thread T2 in `set`:\n  src/lib.rs:2:5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Cell created at:\n  src/lib.rs:3:5\n  app::main\n"),
+            "{text}"
+        );
+        assert!(text.contains(NO_LINE_TABLES), "{text}");
+    }
+
+    #[test]
+    fn a_frame_with_the_exact_line_stands_for_the_site() {
+        let text = report(
+            vec![frame("app::bump", Some(1)), frame("app::run", Some(9))],
+            vec![frame("app::main", Some(3))],
+        )
+        .to_text();
+        assert!(
+            text.contains("in `set`:\n  app::bump\n      src/lib.rs:1:5\n  app::run\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Cell created at:\n  app::main\n      src/lib.rs:3:5\n\n"),
+            "{text}"
+        );
+        assert!(!text.contains(NO_LINE_TABLES), "{text}");
+    }
+
     #[test]
     fn a_site_without_a_column_prints_file_and_line_only() {
         let site = |column| super::SourceSite {

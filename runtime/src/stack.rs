@@ -41,11 +41,32 @@ impl StackDepot {
     pub fn capture(&self) -> StackId {
         let mut ips = [0usize; MAX_FRAMES];
         let mut n = 0;
+        // The unwinder's own frames and this function's (with `trace`
+        // inlined into it) come first: dropped here by address, so no
+        // report depends on their names, which a program built with
+        // line tables only does not have.
+        let this = StackDepot::capture as *const () as usize;
+        let mut mine = true;
         backtrace::trace(|frame| {
+            if mine {
+                mine = frame.symbol_address() as usize != this;
+                return true;
+            }
             ips[n] = frame.ip() as usize;
             n += 1;
             n < MAX_FRAMES
         });
+        if mine {
+            // This function's frame was not recognized (an unwinder that
+            // does not give function starts): keep the whole stack, and
+            // leave its top to the name and file filters of `trim`.
+            n = 0;
+            backtrace::trace(|frame| {
+                ips[n] = frame.ip() as usize;
+                n += 1;
+                n < MAX_FRAMES
+            });
+        }
         let ips = &ips[..n];
         let mut inner = self.inner.lock();
         if let Some(&id) = inner.index.get(ips) {
@@ -145,10 +166,46 @@ pub fn shorten(path: &str, root: Option<&str>, prefix: Option<&str>) -> String {
 /// and process start-up below them, and the std glue in between (iterator
 /// adapters, closure shims) says nothing about where the race is.
 fn trim(frames: Vec<Frame>) -> Vec<Frame> {
+    let own = own_dirs();
     frames
         .into_iter()
-        .filter(|f| is_user(&f.function))
+        .filter(|f| {
+            is_user(&f.function)
+                && !f
+                    .site
+                    .as_ref()
+                    .is_some_and(|s| is_infra_file(&s.file, &own))
+        })
         .collect()
+}
+
+/// The source directories of racedet's crates, as debug info names them:
+/// the runtime's and the engine's are known when they are compiled, the
+/// instrumented types' crate sits beside the runtime (`instrument/` in
+/// racedet's repository, `racedet-VERSION/` beside `racedet-runtime-VERSION/`
+/// in cargo's registry, `racedet/` in a vendor directory).
+fn own_dirs() -> [String; 3] {
+    let runtime = env!("CARGO_MANIFEST_DIR");
+    let (parent, name) = runtime.rsplit_once('/').unwrap_or(("", runtime));
+    let instrument = match name.strip_prefix("racedet-runtime") {
+        Some(version) => format!("racedet{version}"),
+        None => "instrument".to_string(),
+    };
+    [
+        format!("{runtime}/"),
+        format!("{}/", racedet_detector::SOURCE_DIR),
+        format!("{parent}/{instrument}/"),
+    ]
+}
+
+/// Whether a frame's file is racedet's or the toolchain's (std, core,
+/// alloc, test): with line tables only, debug info names functions
+/// without their paths (`check`, `catch_unwind<..>`), and the file is
+/// what tells them from the user's.
+fn is_infra_file(file: &str, own: &[String]) -> bool {
+    file.starts_with("/rustc/")
+        || file.contains("/lib/rustlib/src/rust/library/")
+        || own.iter().any(|dir| file.starts_with(dir.as_str()))
 }
 
 /// Crates whose frames are not the user's.
@@ -291,6 +348,69 @@ mod tests {
         // No root known (no frame revealed it): the prefix alone.
         assert_eq!(shorten(deep, None, Some("/work/")), "app/src/bin/x.rs");
         assert_eq!(shorten(site, None, None), "src/bin/x.rs");
+    }
+
+    #[test]
+    fn frames_of_racedet_and_the_toolchain_go_by_file_where_names_have_no_path() {
+        // Names as debug info with line tables only gives them.
+        let at = |name: &str, file: &str| Frame {
+            function: name.to_string(),
+            site: Some(SourceSite {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+            }),
+        };
+        let [runtime, engine, instrument] = own_dirs();
+        let frames = vec![
+            at("check", &format!("{runtime}src/access.rs")),
+            at("race", &format!("{engine}src/shadow.rs")),
+            at("get<u64>", &format!("{instrument}src/cell.rs")),
+            at("bump", "/home/u/app/src/lib.rs"),
+            at("{closure#1}", "/home/u/app/tests/races.rs"),
+            at(
+                "catch_unwind<()>",
+                "/rustc/abc/library/std/src/panicking.rs",
+            ),
+            at(
+                "call_once<()>",
+                "/u/.rustup/toolchains/x/lib/rustlib/src/rust/library/core/src/ops/function.rs",
+            ),
+        ];
+        let names: Vec<String> = trim(frames).into_iter().map(|f| f.function).collect();
+        assert_eq!(names, ["bump", "{closure#1}"]);
+        // In this repository the instrumented types' crate is `instrument`.
+        assert!(instrument.ends_with("/instrument/"), "{instrument}");
+        assert!(std::path::Path::new(&instrument)
+            .join("src/lib.rs")
+            .exists());
+    }
+
+    #[inline(never)]
+    fn capture_here(depot: &StackDepot) -> StackId {
+        depot.capture()
+    }
+
+    #[test]
+    fn a_stack_starts_at_the_caller_of_capture() {
+        // The unwinder's frames and capture's own are left out when the
+        // stack is taken, whatever their names resolve to.
+        let depot = StackDepot::new();
+        let ips = depot.get(capture_here(&depot));
+        let names: Vec<String> = resolve_in_process(ips[0] - 1)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert!(
+            names.iter().any(|n| n.ends_with("capture_here")),
+            "{names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("StackDepot") || n.contains("backtrace")),
+            "{names:?}"
+        );
     }
 
     #[test]
