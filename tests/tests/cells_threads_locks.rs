@@ -1044,3 +1044,78 @@ fn a_race_is_reported_while_another_thread_holds_std_s_stderr_lock() {
     );
     assert_silent(file!(), first, line!());
 }
+
+#[test]
+fn debug_of_a_mutex_and_an_rwlock_locks_through_racedet_is_silent() {
+    // std's `Debug` for its locks locks them (try_lock / try_read) and
+    // prints the value: racedet's must do it through its own lock, or the
+    // print reads the cell unordered with the writer's update.
+    let first = line!();
+    let m = Arc::new(Mutex::new(RaceCell::new(0u8)));
+    let l = Arc::new(RwLock::new(RaceCell::new(0u8)));
+    let (m2, l2) = (m.clone(), l.clone());
+    let t = thread::spawn(move || {
+        m2.lock().unwrap().set(1);
+        l2.write().unwrap().set(1);
+    });
+    // The thread is joined only at the end: the locks in `Debug` are the
+    // only edges. (Each print either finds the writer's value, after its
+    // unlock, or the old one, before its lock.)
+    while !format!("{m:?}").contains("RaceCell(1)") {
+        thread::yield_now();
+    }
+    while !format!("{l:?}").contains("RaceCell(1)") {
+        thread::yield_now();
+    }
+    // The printing side's reads are ordered before the next write, too.
+    l.write().unwrap().set(2);
+    m.lock().unwrap().set(2);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn debug_of_the_locks_and_the_builder_is_std_s_text() {
+    let first = line!();
+    fn both<T>(mk: impl Fn() -> (T, String), check: impl Fn(&T) -> String) {
+        let (ours, std_text) = mk();
+        assert_eq!(check(&ours), std_text);
+    }
+    // Unlocked, locked and poisoned, against std's own locks.
+    both(
+        || (Mutex::new(5), format!("{:?}", std::sync::Mutex::new(5))),
+        |m| format!("{m:?}"),
+    );
+    let m = Mutex::new(5);
+    let sm = std::sync::Mutex::new(5);
+    let (_g, _sg) = (m.lock().unwrap(), sm.lock().unwrap());
+    assert_eq!(format!("{m:?}"), format!("{sm:?}"));
+    assert!(format!("{m:?}").contains("<locked>"));
+    let l = RwLock::new(vec![1]);
+    let sl = std::sync::RwLock::new(vec![1]);
+    assert_eq!(format!("{l:?}"), format!("{sl:?}"));
+    {
+        let (_g, _sg) = (l.write().unwrap(), sl.write().unwrap());
+        assert_eq!(format!("{l:?}"), format!("{sl:?}"));
+    }
+    let poisoned = Arc::new(Mutex::new(7));
+    let p2 = poisoned.clone();
+    let _ = thread::spawn(move || {
+        let _g = p2.lock().unwrap();
+        panic!("expected panic: poisons the mutex");
+    })
+    .join();
+    let std_poisoned = std::sync::Mutex::new(7);
+    let _ = std::panic::catch_unwind(|| {
+        let _g = std_poisoned.lock().unwrap();
+        panic!("expected panic: poisons std's mutex");
+    });
+    assert_eq!(format!("{poisoned:?}"), format!("{std_poisoned:?}"));
+    assert!(format!("{poisoned:?}").contains("poisoned: true"));
+    let b = thread::Builder::new().name("x".into()).stack_size(1 << 16);
+    let sb = std::thread::Builder::new()
+        .name("x".into())
+        .stack_size(1 << 16);
+    assert_eq!(format!("{b:?}"), format!("{sb:?}"));
+    assert_silent(file!(), first, line!());
+}

@@ -4,7 +4,7 @@ use super::{map_result, map_try};
 use racedet_runtime::MutexClock;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 /// std's `Mutex`, reporting lock and unlock to the detector. Poisoning is
 /// std's own.
@@ -18,6 +18,7 @@ pub struct Mutex<T: ?Sized> {
 }
 
 /// std's `MutexGuard`; dropping it releases to the next locker.
+#[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     // Fields drop after `Drop::drop`: the release happens before the real
     // unlock.
@@ -149,9 +150,20 @@ impl<T> From<T> for Mutex<T> {
     }
 }
 
+// std's text, through racedet's `try_lock`: std's own `Debug` locks the
+// real mutex behind the detector's back, and the value it reads would be
+// reported as racing with the last holder's writes.
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),
+            // A quoted string here, unlike std's `RwLock`: std's texts differ.
+            Err(TryLockError::WouldBlock) => d.field("data", &"<locked>"),
+        };
+        d.field("poisoned", &self.is_poisoned());
+        d.finish_non_exhaustive()
     }
 }
 

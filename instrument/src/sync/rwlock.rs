@@ -5,7 +5,7 @@ use super::{map_result, map_try};
 use racedet_runtime::RwLockClock;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 /// std's `RwLock`, reporting locks and unlocks to the detector.
 pub struct RwLock<T: ?Sized> {
@@ -25,20 +25,15 @@ pub struct RwLock<T: ?Sized> {
 #[repr(align(64))]
 struct Padded<T: ?Sized>(T);
 
-// What std's `RwLock` prints for the data is the value's own `Debug`.
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Padded<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// std's `RwLockReadGuard`.
+#[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     inner: std::sync::RwLockReadGuard<'a, Padded<T>>,
     clock: &'a RwLockClock,
 }
 
 /// std's `RwLockWriteGuard`.
+#[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     inner: std::sync::RwLockWriteGuard<'a, Padded<T>>,
     clock: &'a RwLockClock,
@@ -218,9 +213,19 @@ impl<T> From<T> for RwLock<T> {
     }
 }
 
+// std's text, through racedet's `try_read`: std's own `Debug` read-locks
+// behind the detector's back, so its read would be reported as racing
+// with the last writer and not ordered before the next one.
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &self.is_poisoned());
+        d.finish_non_exhaustive()
     }
 }
 
