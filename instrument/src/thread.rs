@@ -157,20 +157,23 @@ mod detected {
     }
 
     /// std's `thread::Builder`.
-    #[derive(Debug)]
     pub struct Builder {
         inner: std::thread::Builder,
         name: Option<String>,
     }
 
-    impl Default for Builder {
-        fn default() -> Self {
-            Builder::new()
+    // std's text: the name is std's builder's too.
+    impl fmt::Debug for Builder {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.inner.fmt(f)
         }
     }
 
     impl Builder {
         /// A builder with std's defaults.
+        // No `Default`: std's builder has none, and code that used one
+        // would not build without detection.
+        #[allow(clippy::new_without_default)]
         pub fn new() -> Builder {
             Builder {
                 inner: std::thread::Builder::new(),

@@ -397,6 +397,44 @@ fn std_s_deprecated_spellings_and_join_handle_ext_work_as_in_std() {
     let h = thread::spawn(|| 7);
     assert_ne!(h.as_pthread_t(), 0);
     assert_eq!(h.join().unwrap(), 7);
+    static ONCE: Once = racedet::sync::ONCE_INIT;
+    let mut ran = 0;
+    ONCE.call_once(|| ran += 1);
+    ONCE.call_once(|| ran += 1);
+    assert_eq!(ran, 1);
+    use racedet::sync::atomic::{ATOMIC_BOOL_INIT, ATOMIC_ISIZE_INIT, ATOMIC_USIZE_INIT};
+    let (b, i, u) = (ATOMIC_BOOL_INIT, ATOMIC_ISIZE_INIT, ATOMIC_USIZE_INIT);
+    assert!(!b.load(SeqCst) && i.load(SeqCst) == 0 && u.load(SeqCst) == 0);
+    racedet::sync::atomic::spin_loop_hint();
+    // compare_and_swap: the previous value, exchanged only on a match.
+    assert_eq!(u.compare_and_swap(0, 5, SeqCst), 0);
+    assert_eq!(u.compare_and_swap(0, 6, Relaxed), 5);
+    assert_eq!(u.load(SeqCst), 5);
+    assert!(!b.compare_and_swap(false, true, AcqRel));
+    let mut x = 1u8;
+    let p = AtomicPtr::new(std::ptr::null_mut());
+    assert!(p
+        .compare_and_swap(std::ptr::null_mut(), &mut x, Release)
+        .is_null());
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+#[allow(deprecated)]
+fn compare_and_swap_with_release_orders_like_compare_exchange() {
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(AtomicUsize::new(0));
+    let (y, f2) = (x.clone(), flag.clone());
+    let t = thread::spawn(move || {
+        y.set(1);
+        f2.compare_and_swap(0, 1, Release);
+    });
+    while flag.load(Acquire) != 1 {
+        thread::yield_now();
+    }
+    x.set(2);
+    t.join().unwrap();
     assert_silent(file!(), first, line!());
 }
 

@@ -12,6 +12,17 @@
 
 pub use std::sync::atomic::{compiler_fence, Ordering};
 
+// std's deprecated spellings, for code written against them (a spin hint
+// orders nothing, so it is std's in both modes).
+#[cfg(any(feature = "detect", racedet_detect))]
+#[allow(deprecated)]
+pub use detected::{ATOMIC_BOOL_INIT, ATOMIC_ISIZE_INIT, ATOMIC_USIZE_INIT};
+#[allow(deprecated)]
+pub use std::sync::atomic::spin_loop_hint;
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+#[allow(deprecated)]
+pub use std::sync::atomic::{ATOMIC_BOOL_INIT, ATOMIC_ISIZE_INIT, ATOMIC_USIZE_INIT};
+
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::sync::atomic::{
     fence, AtomicBool, AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicPtr,
@@ -93,6 +104,24 @@ mod detected {
                 failure: Ordering,
             ) -> Result<$v, $v> {
                 self.cas_at(current, new, success, failure, false, Location::caller())
+            }
+
+            /// std's deprecated `compare_and_swap`: a `compare_exchange`
+            /// whose failure ordering is the strongest `order` allows.
+            #[deprecated(
+                since = "1.50.0",
+                note = "Use `compare_exchange` or `compare_exchange_weak` instead"
+            )]
+            #[track_caller]
+            pub fn compare_and_swap(&self, current: $v, new: $v, order: Ordering) -> $v {
+                let failure = match order {
+                    Ordering::Release | Ordering::Relaxed => Ordering::Relaxed,
+                    Ordering::AcqRel | Ordering::Acquire => Ordering::Acquire,
+                    _ => Ordering::SeqCst,
+                };
+                match self.cas_at(current, new, order, failure, false, Location::caller()) {
+                    Ok(v) | Err(v) => v,
+                }
             }
 
             /// As `compare_exchange`, but may fail spuriously.
@@ -346,6 +375,21 @@ mod detected {
         /// std's `AtomicUsize`.
         AtomicUsize, usize
     );
+
+    // std's deprecated initializers. Each use of a const is a new atomic,
+    // as with std's.
+    /// std's deprecated `ATOMIC_BOOL_INIT`.
+    #[deprecated(since = "1.34.0", note = "the `new` function is now preferred")]
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const ATOMIC_BOOL_INIT: AtomicBool = AtomicBool::new(false);
+    /// std's deprecated `ATOMIC_ISIZE_INIT`.
+    #[deprecated(since = "1.34.0", note = "the `new` function is now preferred")]
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const ATOMIC_ISIZE_INIT: AtomicIsize = AtomicIsize::new(0);
+    /// std's deprecated `ATOMIC_USIZE_INIT`.
+    #[deprecated(since = "1.34.0", note = "the `new` function is now preferred")]
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const ATOMIC_USIZE_INIT: AtomicUsize = AtomicUsize::new(0);
 
     /// std's `AtomicBool`.
     pub struct AtomicBool {

@@ -57,6 +57,15 @@ fn map_try<G, H>(r: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H
     }
 }
 
+/// std's deprecated `ONCE_INIT`.
+#[cfg(any(feature = "detect", racedet_detect))]
+#[deprecated(since = "1.38.0", note = "the `Once::new()` function is now preferred")]
+#[allow(clippy::declare_interior_mutable_const)]
+pub const ONCE_INIT: Once = Once::new();
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+#[allow(deprecated)]
+pub use std::sync::ONCE_INIT;
+
 #[cfg(not(any(feature = "detect", racedet_detect)))]
 pub use std::sync::{
     Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, Once, OnceLock, RwLock,
