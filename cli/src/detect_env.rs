@@ -12,21 +12,129 @@ use std::path::{Path, PathBuf};
 const DETECT_CFG: &str = "racedet_detect";
 
 /// Flags for rustc and rustdoc that compile detection into every crate:
-/// for the build and the run alike, so the run rebuilds nothing.
-pub fn build_vars() -> Vec<(String, OsString)> {
+/// for the build and the run alike, so the run rebuilds nothing. `args` are
+/// the runner's arguments (for `--target` and `--config`).
+pub fn build_vars(args: &[String]) -> Result<Vec<(String, OsString)>> {
     let var = |k: &str| std::env::var(k).ok();
-    vec![
-        flags_var(
-            "RUSTFLAGS",
-            var("CARGO_ENCODED_RUSTFLAGS"),
-            var("RUSTFLAGS"),
-        ),
-        flags_var(
-            "RUSTDOCFLAGS",
-            var("CARGO_ENCODED_RUSTDOCFLAGS"),
-            var("RUSTDOCFLAGS"),
-        ),
-    ]
+    let (rustflags, rustdocflags) = (var("RUSTFLAGS"), var("RUSTDOCFLAGS"));
+    let (encoded, encoded_doc) = (
+        var("CARGO_ENCODED_RUSTFLAGS"),
+        var("CARGO_ENCODED_RUSTDOCFLAGS"),
+    );
+    // Set at all, the variables are what cargo uses; unset, cargo takes
+    // its configuration's flags, which setting one of them would switch
+    // off: those flags are then read here and passed on with ours.
+    let config = if (encoded.is_none() && rustflags.is_none())
+        || (encoded_doc.is_none() && rustdocflags.is_none())
+    {
+        Some(ConfigFlags::load(args)?)
+    } else {
+        None
+    };
+    let from_config = |doc: bool| config.as_ref().and_then(|c| c.encoded(doc));
+    let encoded = encoded.or_else(|| rustflags.is_none().then(|| from_config(false)).flatten());
+    let encoded_doc =
+        encoded_doc.or_else(|| rustdocflags.is_none().then(|| from_config(true)).flatten());
+    Ok(vec![
+        flags_var("RUSTFLAGS", encoded, rustflags),
+        flags_var("RUSTDOCFLAGS", encoded_doc, rustdocflags),
+    ])
+}
+
+/// The rustflags and rustdocflags of cargo's configuration (config files,
+/// `CARGO_BUILD_RUSTFLAGS`, `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`, `target.<triple>`
+/// and `target.'cfg(..)'` tables) for the targets built, encoded as
+/// `CARGO_ENCODED_*` takes them (0x1f between flags).
+struct ConfigFlags {
+    rustflags: Option<String>,
+    rustdocflags: Option<String>,
+}
+
+impl ConfigFlags {
+    fn load(args: &[String]) -> Result<ConfigFlags> {
+        let ours = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
+        refuse_config_flags(ours)?;
+        let unreadable = |e: cargo_config2::Error| {
+            Failure::input(format!("cannot read cargo's configuration: {e:#}"))
+        };
+        let config = cargo_config2::Config::load().map_err(unreadable)?;
+        let targets = config
+            .build_target_for_config(flag_values(ours, "--target"))
+            .map_err(unreadable)?;
+        let mut flags = [None, None];
+        for (i, doc) in [false, true].into_iter().enumerate() {
+            let mut seen: Option<Option<String>> = None;
+            for target in &targets {
+                let resolved = if doc {
+                    config.rustdocflags(target.clone())
+                } else {
+                    config.rustflags(target.clone())
+                }
+                .map_err(unreadable)?;
+                let encoded = match resolved {
+                    Some(f) => Some(f.encode().map_err(unreadable)?),
+                    None => None,
+                };
+                match &seen {
+                    Some(first) if *first != encoded => {
+                        return Err(Failure::input(format!(
+                            "cargo's configuration gives the targets {} different {}, which                              cargo racedet cannot pass on with its own `--cfg {DETECT_CFG}` in                              one variable; run one --target at a time",
+                            targets.iter().map(|t| t.triple()).collect::<Vec<_>>().join(", "),
+                            if doc { "rustdocflags" } else { "rustflags" },
+                        )))
+                    }
+                    _ => seen = Some(encoded),
+                }
+            }
+            flags[i] = seen.flatten();
+        }
+        let [rustflags, rustdocflags] = flags;
+        Ok(ConfigFlags {
+            rustflags,
+            rustdocflags,
+        })
+    }
+
+    fn encoded(&self, doc: bool) -> Option<String> {
+        if doc {
+            self.rustdocflags.clone()
+        } else {
+            self.rustflags.clone()
+        }
+    }
+}
+
+/// The values of a cargo flag given as `FLAG VALUE` or `FLAG=VALUE`.
+fn flag_values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+    let mut values = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == flag {
+            values.extend(it.next().map(String::as_str));
+        } else if let Some(v) = arg.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+            values.push(v);
+        }
+    }
+    values
+}
+
+/// `--config` settings of rustflags are refused: cargo racedet cannot read
+/// them to pass them on with its own flag, and dropping them silently
+/// would build other code than the user's.
+fn refuse_config_flags(args: &[String]) -> Result<()> {
+    for value in flag_values(args, "--config") {
+        let text = if value.ends_with(".toml") && Path::new(value).is_file() {
+            std::fs::read_to_string(value).unwrap_or_default()
+        } else {
+            value.to_string()
+        };
+        if text.contains("rustflags") || text.contains("rustdocflags") {
+            return Err(Failure::input(format!(
+                "`--config {value}` sets rustflags, which cargo racedet cannot pass on with its                  own `--cfg {DETECT_CFG}`; give them in RUSTFLAGS or in .cargo/config.toml"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `RACEDET_OPTIONS` for the test processes of one run.
@@ -212,6 +320,36 @@ fn symbolizer_from_here(program: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_values_take_both_spellings_and_only_the_flag_itself() {
+        let args: Vec<String> = [
+            "--target",
+            "a",
+            "--target=b",
+            "--target-dir",
+            "c",
+            "--targetx=d",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(flag_values(&args, "--target"), ["a", "b"]);
+        assert_eq!(flag_values(&args, "--target-dir"), ["c"]);
+    }
+
+    #[test]
+    fn rustflags_given_with_config_are_refused_others_kept() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(refuse_config_flags(&args(&["--config", "net.offline=true"])).is_ok());
+        let err = refuse_config_flags(&args(&["--config=target.x.rustflags=[\"-Cy\"]"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`--config target.x.rustflags="), "{err}");
+        let err = refuse_config_flags(&args(&["--config", "build.rustdocflags=[]"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("give them in RUSTFLAGS"), "{err}");
+    }
 
     #[test]
     fn rustflags_are_extended_not_replaced() {

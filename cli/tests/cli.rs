@@ -375,6 +375,69 @@ fn clean_suite_exits_0() {
 }
 
 #[test]
+fn rustflags_from_cargo_s_configuration_are_kept_with_detection() {
+    // cargo racedet sets the flags variable, which switches cargo's
+    // configured rustflags off: it passes them on itself. The flag
+    // compiles a racing test into the clean fixture.
+    let manifest = fixture("clean").join("Cargo.toml");
+    let manifest = manifest.to_str().unwrap();
+    let flags = r#"["--cfg", "racedet_config_flag"]"#;
+    let dir = scratch("config-rustflags");
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    for (how, file, env) in [
+        (
+            "build.rustflags",
+            format!("[build]\nrustflags = {flags}\n"),
+            None,
+        ),
+        (
+            "target.'cfg(..)'.rustflags",
+            format!(
+                "[target.'cfg(target_os = \"{}\")']\nrustflags = {flags}\n",
+                std::env::consts::OS
+            ),
+            None,
+        ),
+        (
+            "CARGO_BUILD_RUSTFLAGS",
+            String::new(),
+            Some("--cfg racedet_config_flag"),
+        ),
+    ] {
+        std::fs::write(dir.join(".cargo/config.toml"), file).unwrap();
+        let out = {
+            let _lock = suite_lock();
+            let mut cmd = racedet(&dir, &["test", "--manifest-path", manifest]);
+            if let Some(value) = env {
+                cmd.env("CARGO_BUILD_RUSTFLAGS", value);
+            }
+            run(cmd)
+        };
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(66), "{how}: {err}");
+        assert!(
+            err.contains("racedet: found 1 distinct data race"),
+            "{how}: {err}"
+        );
+    }
+    // Given on the command line, they cannot be read: refused.
+    std::fs::write(dir.join(".cargo/config.toml"), "").unwrap();
+    let config = format!("build.rustflags={flags}");
+    let out = run(racedet(
+        &dir,
+        &["test", "--manifest-path", manifest, "--config", &config],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: `--config build.rustflags=")
+            && err.contains("give them in RUSTFLAGS or in .cargo/config.toml"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
 fn binary_without_the_runtime_is_listed_as_not_instrumented() {
     // The racy fixture's run first: the plain one's becomes the latest of
     // the target directory the fixtures share.
