@@ -73,10 +73,19 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<Bin
         .map_err(|e| Failure::input(format!("waiting for {}: {e}", runner.name())))?;
     if !status.success() {
         return Err(Failure::with_code(
-            format!(
-                "building the tests with detection failed ({} exited with {status})",
-                runner.name()
-            ),
+            match runner {
+                Runner::CargoTest => format!(
+                    "building the tests with detection failed ({} exited with {status})",
+                    runner.name()
+                ),
+                // nextest also lists each binary's tests here (running it
+                // with `--list`), which fails where the build did not.
+                Runner::Nextest => format!(
+                    "building or listing the tests with detection failed ({} --no-run \
+                     exited with {status}; its error is above)",
+                    runner.name()
+                ),
+            },
             crate::run::exit_code(status),
         ));
     }

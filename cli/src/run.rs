@@ -258,15 +258,15 @@ fn say_summary(
     let _ = writeln!(err, "racedet: ---- summary ----");
     if runner == Runner::Nextest {
         // cargo test's binaries were summed up one by one as they ended;
-        // nextest's run interleaved, so their counts come here.
+        // nextest's run interleaved, so their counts come here. Only
+        // binaries with races are named: which tests nextest ran (its
+        // filters, partitions) is in its own output, not followed here, so
+        // a binary without races may not have run at all.
         for b in &instrumented {
             let n = races.count_in(&b.program);
-            let said = if n == 0 {
-                "no races".to_string()
-            } else {
-                races_phrase(n)
-            };
-            let _ = writeln!(err, "racedet: {}: {said}", b.name);
+            if n > 0 {
+                let _ = writeln!(err, "racedet: {}: {}", b.name, races_phrase(n));
+            }
         }
     }
     let name = |program: &str| {
@@ -311,6 +311,12 @@ fn say_summary(
             err,
             "racedet: no data race reported by the doctests (racedet cannot tell whether \
              they use its types)"
+        );
+    } else if races.is_empty() && runner == Runner::Nextest {
+        let _ = writeln!(
+            err,
+            "racedet: no data races found in the tests nextest ran ({binaries} built; \
+             nextest's summary above says which tests ran)"
         );
     } else if races.is_empty() {
         let _ = writeln!(err, "racedet: no data races found in {binaries}");
