@@ -174,8 +174,17 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         object.created_stack,
     ]
     .map(|id| rt.stacks.get(id));
-    let [current_stack, current_created, previous_created, previous_stack, object_created] =
-        stack::resolve(ips.each_ref().map(|s| &s[..]), &rt.options.symbolizer);
+    let (
+        [current_stack, current_created, previous_created, previous_stack, object_created],
+        unsymbolized,
+    ) = stack::resolve(ips.each_ref().map(|s| &s[..]), &rt.options.symbolizer);
+    // Why a thread's creation stack is empty when it was taken.
+    let creation_note = |id, created| {
+        creation_note(id, created).or_else(|| {
+            (id != 0 && unsymbolized)
+                .then(|| "no stack: the program has no symbols (strip = true?)".to_string())
+        })
+    };
     // Exact sites (`#[track_caller]`) are relative to the crate or workspace
     // root while debug info paths are absolute; the root the top frame
     // reveals comes off both, and the user's prefix after (`stack::shorten`).

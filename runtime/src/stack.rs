@@ -97,7 +97,13 @@ impl StackDepot {
 /// debug info has them. All their addresses go to one run of an external
 /// symbolizer (see `symbolize`), so the program never loads its own debug
 /// info; only when that fails are they resolved in process.
-pub fn resolve<const N: usize>(stacks: [&[usize]; N], symbolizer: &Symbolizer) -> [Vec<Frame>; N] {
+///
+/// Also says whether the frames went unnamed (`??`) and no stack kept
+/// any: a program without symbols (`strip = true`).
+pub fn resolve<const N: usize>(
+    stacks: [&[usize]; N],
+    symbolizer: &Symbolizer,
+) -> ([Vec<Frame>; N], bool) {
     // Return addresses point after the call; step back into it so the
     // line is the call's, not the next statement's.
     let lookup = |ip: usize| ip.saturating_sub(1);
@@ -107,16 +113,25 @@ pub fn resolve<const N: usize>(stacks: [&[usize]; N], symbolizer: &Symbolizer) -
         .collect();
     addresses.sort_unstable();
     addresses.dedup();
-    let frames = symbolize::symbolize(&addresses, symbolizer)
+    let frames: Vec<Vec<Frame>> = symbolize::symbolize(&addresses, symbolizer)
         .unwrap_or_else(|| addresses.iter().map(|&a| resolve_in_process(a)).collect());
-    stacks.map(|ips| {
+    let stacks = stacks.map(|ips| {
         let resolved = ips
             .iter()
             .filter_map(|&ip| addresses.binary_search(&lookup(ip)).ok())
             .flat_map(|i| frames[i].iter().cloned())
             .collect();
         trim(resolved)
-    })
+    });
+    let unsymbolized = no_symbols(&stacks, &frames);
+    (stacks, unsymbolized)
+}
+
+/// Whether frames went unnamed and no stack `kept` any of the user's: the
+/// program has no symbols (the libraries' frames, libc's thread start,
+/// still have names then, so not every frame is `??`).
+fn no_symbols(kept: &[Vec<Frame>], all: &[Vec<Frame>]) -> bool {
+    kept.iter().all(Vec::is_empty) && all.iter().flatten().any(|f| f.function == "??")
 }
 
 /// The frames of one address (already stepped back into the call), by the
@@ -384,6 +399,16 @@ mod tests {
         assert!(std::path::Path::new(&instrument)
             .join("src/lib.rs")
             .exists());
+    }
+
+    #[test]
+    fn unnamed_frames_and_no_user_frame_mean_a_program_without_symbols() {
+        let all = vec![vec![f("??"), f("start_thread")], vec![f("??")]];
+        assert!(no_symbols(&[vec![], vec![]], &all));
+        // A user frame kept: the program has symbols, an odd `??` aside.
+        assert!(!no_symbols(&[vec![f("app::main")], vec![]], &all));
+        // Nothing kept, but every frame named: racedet's and std's only.
+        assert!(!no_symbols(&[vec![]], &[vec![f("std::rt::lang_start")]]));
     }
 
     #[inline(never)]
