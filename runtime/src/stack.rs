@@ -5,6 +5,7 @@ use crate::report::{Frame, SourceSite};
 use crate::symbolize;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// An interned stack: index into the depot, 0 = none.
@@ -42,30 +43,44 @@ impl StackDepot {
         let mut ips = [0usize; MAX_FRAMES];
         let mut n = 0;
         // The unwinder's own frames and this function's (with `trace`
-        // inlined into it) come first: dropped here by address, so no
-        // report depends on their names, which a program built with
-        // line tables only does not have.
+        // inlined into it) come first: dropped here, so no report depends
+        // on their names, which a program built with line tables only does
+        // not have. How many they are is the same at every capture: found
+        // once by this function's start address (a lookup per frame, which
+        // a spawn storm would otherwise pay per thread).
+        let known = OWN_FRAMES.load(Ordering::Relaxed);
         let this = StackDepot::capture as *const () as usize;
-        let mut mine = true;
+        let mut skip = known;
+        let mut seen = 0;
         backtrace::trace(|frame| {
-            if mine {
-                mine = frame.symbol_address() as usize != this;
+            seen += 1;
+            if skip == UNKNOWN {
+                if frame.symbol_address() as usize == this {
+                    skip = seen;
+                }
+                return true;
+            }
+            if seen <= skip {
                 return true;
             }
             ips[n] = frame.ip() as usize;
             n += 1;
             n < MAX_FRAMES
         });
-        if mine {
-            // This function's frame was not recognized (an unwinder that
-            // does not give function starts): keep the whole stack, and
-            // leave its top to the name and file filters of `trim`.
-            n = 0;
-            backtrace::trace(|frame| {
-                ips[n] = frame.ip() as usize;
-                n += 1;
-                n < MAX_FRAMES
-            });
+        if known == UNKNOWN {
+            let found = skip != UNKNOWN;
+            OWN_FRAMES.store(if found { skip } else { 0 }, Ordering::Relaxed);
+            if !found {
+                // Not recognized (an unwinder that gives no function
+                // starts): the whole stack, whose top `trim` drops by name
+                // and file.
+                n = 0;
+                backtrace::trace(|frame| {
+                    ips[n] = frame.ip() as usize;
+                    n += 1;
+                    n < MAX_FRAMES
+                });
+            }
         }
         let ips = &ips[..n];
         let mut inner = self.inner.lock();
@@ -90,6 +105,12 @@ impl StackDepot {
         self.inner.lock().stacks.len() - 1
     }
 }
+
+/// How many frames every stack taken in [`StackDepot::capture`] starts
+/// with that are the unwinder's or capture's own (0: not recognized), once
+/// the first capture has found capture's frame by its address.
+static OWN_FRAMES: AtomicUsize = AtomicUsize::new(UNKNOWN);
+const UNKNOWN: usize = usize::MAX;
 
 /// Resolves the stacks of one report to frames (inlined frames expanded),
 /// innermost first, keeping only the user's frames (racedet's, std's and
@@ -420,22 +441,26 @@ mod tests {
     fn a_stack_starts_at_the_caller_of_capture() {
         // The unwinder's frames and capture's own are left out when the
         // stack is taken, whatever their names resolve to.
+        // Twice: the first capture of the process finds capture's frame,
+        // later ones skip as many frames.
         let depot = StackDepot::new();
-        let ips = depot.get(capture_here(&depot));
-        let names: Vec<String> = resolve_in_process(ips[0] - 1)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
-        assert!(
-            names.iter().any(|n| n.ends_with("capture_here")),
-            "{names:?}"
-        );
-        assert!(
-            !names
-                .iter()
-                .any(|n| n.contains("StackDepot") || n.contains("backtrace")),
-            "{names:?}"
-        );
+        for _ in 0..2 {
+            let ips = depot.get(capture_here(&depot));
+            let names: Vec<String> = resolve_in_process(ips[0] - 1)
+                .into_iter()
+                .map(|f| f.function)
+                .collect();
+            assert!(
+                names.iter().any(|n| n.ends_with("capture_here")),
+                "{names:?}"
+            );
+            assert!(
+                !names
+                    .iter()
+                    .any(|n| n.contains("StackDepot") || n.contains("backtrace")),
+                "{names:?}"
+            );
+        }
     }
 
     #[test]
