@@ -24,84 +24,221 @@ pub fn build_vars(args: &[String]) -> Result<Vec<(String, OsString)>> {
     // Set at all, the variables are what cargo uses; unset, cargo takes
     // its configuration's flags, which setting one of them would switch
     // off: those flags are then read here and passed on with ours.
-    let config = if (encoded.is_none() && rustflags.is_none())
-        || (encoded_doc.is_none() && rustdocflags.is_none())
-    {
-        Some(ConfigFlags::load(args)?)
+    let need = [
+        encoded.is_none() && rustflags.is_none(),
+        encoded_doc.is_none() && rustdocflags.is_none(),
+    ];
+    let [from_config, from_config_doc] = if need.contains(&true) {
+        config_flags(args, need)?
     } else {
-        None
+        [None, None]
     };
-    let from_config = |doc: bool| config.as_ref().and_then(|c| c.encoded(doc));
-    let encoded = encoded.or_else(|| rustflags.is_none().then(|| from_config(false)).flatten());
-    let encoded_doc =
-        encoded_doc.or_else(|| rustdocflags.is_none().then(|| from_config(true)).flatten());
     Ok(vec![
-        flags_var("RUSTFLAGS", encoded, rustflags),
-        flags_var("RUSTDOCFLAGS", encoded_doc, rustdocflags),
+        flags_var("RUSTFLAGS", encoded.or(from_config), rustflags),
+        flags_var(
+            "RUSTDOCFLAGS",
+            encoded_doc.or(from_config_doc),
+            rustdocflags,
+        ),
     ])
 }
+
+/// The two kinds of flags, as cargo's configuration names them.
+const KINDS: [&str; 2] = ["rustflags", "rustdocflags"];
 
 /// The rustflags and rustdocflags of cargo's configuration (config files,
 /// `CARGO_BUILD_RUSTFLAGS`, `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`, `target.<triple>`
 /// and `target.'cfg(..)'` tables) for the targets built, encoded as
-/// `CARGO_ENCODED_*` takes them (0x1f between flags).
-struct ConfigFlags {
-    rustflags: Option<String>,
-    rustdocflags: Option<String>,
+/// `CARGO_ENCODED_*` takes them (0x1f between flags), for each kind the
+/// caller `need`s.
+fn config_flags(args: &[String], need: [bool; 2]) -> Result<[Option<String>; 2]> {
+    let ours = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
+    let cli = CliConfig::read(ours, need)?;
+    let config = match cargo_config2::Config::load() {
+        Ok(config) => config,
+        // A configuration cargo takes but cargo-config2 does not (it types
+        // some keys more narrowly, `build.jobs = "default"`): only an error
+        // if it may hold flags that would be lost.
+        Err(_) if !configured_flags_may_exist(need) => return Ok([None, None]),
+        Err(e) => return Err(unreadable_config(&e)),
+    };
+    let unreadable = |e: cargo_config2::Error| unreadable_config(&e);
+    let mut targets: Vec<String> = flag_values(ours, "--target")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if targets.is_empty() {
+        targets = cli.targets;
+    }
+    for t in &mut targets {
+        // cargo's name for the host's triple.
+        if t == "host-tuple" {
+            *t = config.host_triple().map_err(unreadable)?.to_string();
+        }
+    }
+    let targets = config
+        .build_target_for_config(targets.iter().map(String::as_str))
+        .map_err(unreadable)?;
+    let mut flags = [None, None];
+    for (i, doc) in [false, true].into_iter().enumerate() {
+        if !need[i] {
+            continue;
+        }
+        let mut seen: Option<Option<String>> = None;
+        for target in &targets {
+            let resolved = if doc {
+                config.rustdocflags(target.clone())
+            } else {
+                config.rustflags(target.clone())
+            }
+            .map_err(unreadable)?;
+            let encoded = match resolved {
+                Some(f) => Some(f.encode().map_err(unreadable)?),
+                None => None,
+            };
+            match &seen {
+                Some(first) if *first != encoded => {
+                    return Err(Failure::input(format!(
+                        "cargo's configuration gives the targets {} different {}, which \
+                         cargo racedet cannot pass on with its own `--cfg {DETECT_CFG}` in \
+                         one variable; run one --target at a time",
+                        targets
+                            .iter()
+                            .map(|t| t.triple())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        KINDS[i],
+                    )))
+                }
+                _ => seen = Some(encoded),
+            }
+        }
+        flags[i] = seen.flatten();
+    }
+    Ok(flags)
 }
 
-impl ConfigFlags {
-    fn load(args: &[String]) -> Result<ConfigFlags> {
-        let ours = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
-        refuse_config_flags(ours)?;
-        let unreadable = |e: cargo_config2::Error| {
-            Failure::input(format!("cannot read cargo's configuration: {e:#}"))
-        };
-        let config = cargo_config2::Config::load().map_err(unreadable)?;
-        let targets = config
-            .build_target_for_config(flag_values(ours, "--target"))
-            .map_err(unreadable)?;
-        let mut flags = [None, None];
-        for (i, doc) in [false, true].into_iter().enumerate() {
-            let mut seen: Option<Option<String>> = None;
-            for target in &targets {
-                let resolved = if doc {
-                    config.rustdocflags(target.clone())
-                } else {
-                    config.rustflags(target.clone())
-                }
-                .map_err(unreadable)?;
-                let encoded = match resolved {
-                    Some(f) => Some(f.encode().map_err(unreadable)?),
-                    None => None,
-                };
-                match &seen {
-                    Some(first) if *first != encoded => {
-                        return Err(Failure::input(format!(
-                            "cargo's configuration gives the targets {} different {}, which                              cargo racedet cannot pass on with its own `--cfg {DETECT_CFG}` in                              one variable; run one --target at a time",
-                            targets.iter().map(|t| t.triple()).collect::<Vec<_>>().join(", "),
-                            if doc { "rustdocflags" } else { "rustflags" },
-                        )))
-                    }
-                    _ => seen = Some(encoded),
-                }
-            }
-            flags[i] = seen.flatten();
-        }
-        let [rustflags, rustdocflags] = flags;
-        Ok(ConfigFlags {
-            rustflags,
-            rustdocflags,
-        })
+/// cargo's configuration could not be read: the error with its causes, and
+/// the way round it.
+fn unreadable_config(e: &cargo_config2::Error) -> Failure {
+    let mut causes = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
     }
+    // On one line: a TOML error shows the offending line with a caret
+    // under it, on lines of their own (`2 | jobs = ..`, `  |   ^^^`).
+    let why = causes
+        .join(": ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains('|'))
+        .collect::<Vec<_>>()
+        .join(": ");
+    Failure::input(format!(
+        "cannot read cargo's configuration for its rustflags: {why} (set RUSTFLAGS to the \
+         flags the build needs, and cargo racedet uses those)"
+    ))
+}
 
-    fn encoded(&self, doc: bool) -> Option<String> {
-        if doc {
-            self.rustdocflags.clone()
-        } else {
-            self.rustflags.clone()
+/// Whether cargo's configuration might set flags of a kind `need`ed: in a
+/// config file (the current directory's and its parents' `.cargo/`, and
+/// `CARGO_HOME`'s) or a `CARGO_BUILD_*`/`CARGO_TARGET_*` variable.
+fn configured_flags_may_exist(need: [bool; 2]) -> bool {
+    let kinds: Vec<&str> = KINDS
+        .iter()
+        .zip(need)
+        .filter_map(|(k, n)| n.then_some(*k))
+        .collect();
+    let env = std::env::vars_os().any(|(k, _)| {
+        let k = k.to_string_lossy().to_ascii_lowercase();
+        (k.starts_with("cargo_build_") || k.starts_with("cargo_target_"))
+            && kinds.iter().any(|kind| k.ends_with(kind))
+    });
+    let mut dirs: Vec<PathBuf> = std::env::current_dir()
+        .map(|d| d.ancestors().map(|a| a.join(".cargo")).collect())
+        .unwrap_or_default();
+    dirs.extend(
+        std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo"))),
+    );
+    let files = dirs
+        .into_iter()
+        .flat_map(|d| [d.join("config.toml"), d.join("config")]);
+    env || files
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .any(|text| {
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .any(|l| kinds.iter().any(|kind| l.contains(kind)))
+        })
+}
+
+/// What cargo racedet needs of the runner's `--config` values (TOML,
+/// given inline as `KEY=VALUE` or as a file), which cargo-config2 does not
+/// read: `build.target`.
+struct CliConfig {
+    targets: Vec<String>,
+}
+
+impl CliConfig {
+    /// Reads the `--config` values; refuses one that sets flags of a kind
+    /// `need`ed: cargo racedet cannot pass them on with its own flag, and
+    /// dropping them silently would build other code than the user's.
+    fn read(args: &[String], need: [bool; 2]) -> Result<CliConfig> {
+        let mut targets = Vec::new();
+        for value in flag_values(args, "--config") {
+            let text = if Path::new(value).is_file() {
+                std::fs::read_to_string(value).unwrap_or_default()
+            } else {
+                value.to_string()
+            };
+            // Not TOML: cargo says what is wrong with it.
+            let Ok(table) = text.parse::<toml::Table>() else {
+                continue;
+            };
+            if let Some(kind) = sets_flags(&table, need) {
+                return Err(Failure::input(format!(
+                    "`--config {value}` sets {kind}, which cargo racedet cannot read to pass \
+                     on with its own `--cfg {DETECT_CFG}`; give them in {} or in \
+                     .cargo/config.toml",
+                    kind.to_ascii_uppercase()
+                )));
+            }
+            match table.get("build").and_then(|b| b.get("target")) {
+                Some(toml::Value::String(t)) => targets = vec![t.clone()],
+                Some(toml::Value::Array(ts)) => {
+                    targets = ts
+                        .iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                }
+                _ => {}
+            }
         }
+        Ok(CliConfig { targets })
     }
+}
+
+/// The kind of flags a `--config` table sets (`build.KIND`,
+/// `target.<anything>.KIND`), of those `need`ed.
+fn sets_flags(table: &toml::Table, need: [bool; 2]) -> Option<&'static str> {
+    let sections = table.get("build").into_iter().chain(
+        table
+            .get("target")
+            .and_then(toml::Value::as_table)
+            .into_iter()
+            .flat_map(|t| t.values()),
+    );
+    let sections: Vec<&toml::Value> = sections.collect();
+    KINDS
+        .into_iter()
+        .zip(need)
+        .filter(|(_, n)| *n)
+        .map(|(k, _)| k)
+        .find(|kind| sections.iter().any(|s| s.get(kind).is_some()))
 }
 
 /// The values of a cargo flag given as `FLAG VALUE` or `FLAG=VALUE`.
@@ -116,25 +253,6 @@ fn flag_values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
         }
     }
     values
-}
-
-/// `--config` settings of rustflags are refused: cargo racedet cannot read
-/// them to pass them on with its own flag, and dropping them silently
-/// would build other code than the user's.
-fn refuse_config_flags(args: &[String]) -> Result<()> {
-    for value in flag_values(args, "--config") {
-        let text = if value.ends_with(".toml") && Path::new(value).is_file() {
-            std::fs::read_to_string(value).unwrap_or_default()
-        } else {
-            value.to_string()
-        };
-        if text.contains("rustflags") || text.contains("rustdocflags") {
-            return Err(Failure::input(format!(
-                "`--config {value}` sets rustflags, which cargo racedet cannot pass on with its                  own `--cfg {DETECT_CFG}`; give them in RUSTFLAGS or in .cargo/config.toml"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// `RACEDET_OPTIONS` for the test processes of one run.
@@ -340,15 +458,30 @@ mod tests {
     #[test]
     fn rustflags_given_with_config_are_refused_others_kept() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(refuse_config_flags(&args(&["--config", "net.offline=true"])).is_ok());
-        let err = refuse_config_flags(&args(&["--config=target.x.rustflags=[\"-Cy\"]"]))
-            .unwrap_err()
+        let both = [true, true];
+        let read = |a: &[&str], need| CliConfig::read(&args(a), need);
+        assert!(read(&["--config", "net.offline=true"], both).is_ok());
+        // A value that only mentions the word is no setting of flags.
+        let linker = r#"target.x.linker="/opt/rustflags/cc""#;
+        assert!(read(&["--config", linker], both).is_ok());
+        let err = read(&[r#"--config=target.x.rustflags=["-Cy"]"#], both)
+            .err()
+            .unwrap()
             .to_string();
         assert!(err.contains("`--config target.x.rustflags="), "{err}");
-        let err = refuse_config_flags(&args(&["--config", "build.rustdocflags=[]"]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("give them in RUSTFLAGS"), "{err}");
+        assert!(err.contains("sets rustflags, which cargo racedet cannot read to pass on with its own `--cfg racedet_detect`; give them in RUSTFLAGS or in .cargo/config.toml"), "{err}");
+        let doc = ["--config", "build.rustdocflags=[]"];
+        let err = read(&doc, both).err().unwrap().to_string();
+        assert!(err.contains("give them in RUSTDOCFLAGS"), "{err}");
+        // Set by the variable already: cargo ignores the configured ones.
+        assert!(read(&doc, [true, false]).is_ok());
+        // build.target is taken from a --config value.
+        let t = read(
+            &["--config", r#"build.target="x86_64-unknown-linux-musl""#],
+            both,
+        )
+        .unwrap();
+        assert_eq!(t.targets, ["x86_64-unknown-linux-musl"]);
     }
 
     #[test]

@@ -420,6 +420,37 @@ fn rustflags_from_cargo_s_configuration_are_kept_with_detection() {
             "{how}: {err}"
         );
     }
+    // A configuration cargo takes that the reader of its flags does not
+    // (it types `build.jobs` as a number) is no error when it sets no
+    // flags; when it does, the error names it and the way round.
+    let jobs = "[build]\njobs = \"default\"\n";
+    std::fs::write(dir.join(".cargo/config.toml"), jobs).unwrap();
+    let out = run(racedet(
+        &dir,
+        &["test", "--no-run", "--manifest-path", manifest],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        format!("{jobs}rustflags = {flags}\n"),
+    )
+    .unwrap();
+    let out = run(racedet(
+        &dir,
+        &["test", "--no-run", "--manifest-path", manifest],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("racedet: error: cannot read cargo's configuration for its rustflags: ")
+            && err.contains("invalid type: string \"default\"")
+            && err.contains(
+                "(set RUSTFLAGS to the flags the build needs, and cargo racedet uses those)"
+            ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
     // Given on the command line, they cannot be read: refused.
     std::fs::write(dir.join(".cargo/config.toml"), "").unwrap();
     let config = format!("build.rustflags={flags}");
@@ -431,7 +462,10 @@ fn rustflags_from_cargo_s_configuration_are_kept_with_detection() {
     let err = stderr(&out);
     assert!(
         err.starts_with("racedet: error: `--config build.rustflags=")
-            && err.contains("give them in RUSTFLAGS or in .cargo/config.toml"),
+            && err.contains(
+                "sets rustflags, which cargo racedet cannot read to pass on with its own \
+                 `--cfg racedet_detect`; give them in RUSTFLAGS or in .cargo/config.toml"
+            ),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
