@@ -30,6 +30,9 @@ pub use std::sync::atomic::Ordering;
 pub use sync::SyncClock;
 pub use thread::ThreadState;
 
-/// This crate's source directory, as its debug info names it: reports drop
-/// the engine's frames by file where names say too little.
+/// This crate's manifest directory and a file of it (named as its debug
+/// info names it, `--remap-path-prefix` included): reports drop the
+/// engine's frames by file where names say too little.
 pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+/// See [`SOURCE_DIR`].
+pub const SOURCE_FILE: &str = file!();

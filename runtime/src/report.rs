@@ -329,7 +329,7 @@ fn thread_phrase(t: &ThreadRef) -> String {
 
 /// Said under a report some of whose stacks have no file:line.
 const NO_LINE_TABLES: &str = "(stacks without file:line: the program has no line tables; \
-     debug = \"line-tables-only\" in its Cargo profile adds them)";
+     debug = \"line-tables-only\" in its Cargo profile adds them, unless strip removes them)";
 
 /// An exact site with the stack it is in. The site goes first when no
 /// frame carries its line (no stack kept, or a program without line

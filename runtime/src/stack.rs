@@ -205,14 +205,29 @@ fn trim(frames: Vec<Frame>) -> Vec<Frame> {
     let own = own_dirs();
     frames
         .into_iter()
-        .filter(|f| {
-            is_user(&f.function)
-                && !f
-                    .site
-                    .as_ref()
-                    .is_some_and(|s| is_infra_file(&s.file, &own))
-        })
+        .filter(|f| is_user_frame(f, &own))
         .collect()
+}
+
+/// Whether a frame is the user's. Where debug info gives it a file, the
+/// file decides (the toolchain's and racedet's sources are not), and a
+/// crate path in its name that says std or racedet (a toolchain built
+/// elsewhere names its files otherwise); with line tables only, names
+/// have no paths, so the rules for bare names (`main`, libc's `clone`)
+/// would drop the user's own functions of those names. Those rules still
+/// hold for a file named relatively, as the C library's debug info names
+/// its own (`./nptl/pthread_create.c` for `start_thread`; the user's files
+/// are named absolutely, under the directory they were compiled in).
+/// Frames without a file go by name alone.
+fn is_user_frame(f: &Frame, own: &[String]) -> bool {
+    match &f.site {
+        Some(site) => {
+            !is_infra_file(&site.file, own)
+                && !infra_by_path(&f.function)
+                && (site.file.starts_with('/') || is_user(&f.function))
+        }
+        None => is_user(&f.function),
+    }
 }
 
 /// The source directories of racedet's crates, as debug info names them:
@@ -221,17 +236,34 @@ fn trim(frames: Vec<Frame>) -> Vec<Frame> {
 /// racedet's repository, `racedet-VERSION/` beside `racedet-runtime-VERSION/`
 /// in cargo's registry, `racedet/` in a vendor directory).
 fn own_dirs() -> [String; 3] {
-    let runtime = env!("CARGO_MANIFEST_DIR");
-    let (parent, name) = runtime.rsplit_once('/').unwrap_or(("", runtime));
+    let runtime = source_dir(file!(), "src/stack.rs", env!("CARGO_MANIFEST_DIR"));
+    let engine = source_dir(
+        racedet_detector::SOURCE_FILE,
+        "src/lib.rs",
+        racedet_detector::SOURCE_DIR,
+    );
+    let (parent, name) = runtime
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .unwrap_or(("", ""));
     let instrument = match name.strip_prefix("racedet-runtime") {
         Some(version) => format!("racedet{version}"),
         None => "instrument".to_string(),
     };
-    [
-        format!("{runtime}/"),
-        format!("{}/", racedet_detector::SOURCE_DIR),
-        format!("{parent}/{instrument}/"),
-    ]
+    let instrument = format!("{parent}/{instrument}/");
+    [runtime, engine, instrument]
+}
+
+/// A crate's directory as its debug info names it, with a `/` at the end:
+/// from a file of it (`file!()`, which `--remap-path-prefix` rewrites as
+/// it does the debug info) when that path is absolute (a dependency),
+/// else its manifest directory (a member of the workspace being built,
+/// whose files are named relative to it).
+fn source_dir(file: &str, within: &str, manifest_dir: &str) -> String {
+    match file.strip_suffix(within) {
+        Some(dir) if file.starts_with('/') => dir.to_string(),
+        _ => format!("{manifest_dir}/"),
+    }
 }
 
 /// Whether a frame's file is racedet's or the toolchain's (std, core,
@@ -239,9 +271,19 @@ fn own_dirs() -> [String; 3] {
 /// without their paths (`check`, `catch_unwind<..>`), and the file is
 /// what tells them from the user's.
 fn is_infra_file(file: &str, own: &[String]) -> bool {
-    file.starts_with("/rustc/")
+    toolchain_source(file)
         || file.contains("/lib/rustlib/src/rust/library/")
         || own.iter().any(|dir| file.starts_with(dir.as_str()))
+}
+
+/// A path of the distributed toolchain's sources: `/rustc/<commit>/...`
+/// (a project of the user's under `/rustc/` is not one).
+fn toolchain_source(file: &str) -> bool {
+    file.strip_prefix("/rustc/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(commit, _)| {
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// Crates whose frames are not the user's.
@@ -285,28 +327,38 @@ fn crates_in(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Whether a frame is the user's: not racedet, std, the test harness or
-/// the C start-up code.
+/// Whether a function's path puts it in racedet, std or the harness: its
+/// first crate, or, for a type without a path (`<u64 as T>::f`), every
+/// crate of the trait (`<u64 as core::ops::Mul<&my::V>>::mul` is the
+/// user's impl). A name without paths says nothing.
+fn infra_by_path(function: &str) -> bool {
+    let p = path_of(function);
+    if let Some((ty, by_trait)) = p.split_once(" as ") {
+        if !ty.contains("::") {
+            let mut crates = crates_in(by_trait).peekable();
+            return crates.peek().is_some() && crates.all(|c| INFRA_CRATES.contains(&c));
+        }
+    }
+    crates_in(p).next().is_some_and(|c| {
+        INFRA_CRATES.contains(&c) && p.strip_prefix(c).is_some_and(|r| r.starts_with("::"))
+    })
+}
+
+/// Whether a frame known by its function's name only is the user's: not
+/// racedet, std, the test harness or the C start-up code.
 fn is_user(function: &str) -> bool {
     const INFRA: [&str; 5] = ["__rust", "__libc", "_start", "start_thread", "??"];
     let p = path_of(function);
-    if let Some((ty, by_trait)) = p.split_once(" as ") {
-        // A type without a path (a primitive, or a tuple or array of
-        // them): the trait says whose the code is: the trait's crate, or
-        // a type of the user's among its parameters
-        // (`<u64 as core::ops::Mul<&my::V>>::mul` is the user's impl).
+    if let Some((ty, _)) = p.split_once(" as ") {
         if !ty.contains("::") {
-            return crates_in(by_trait).any(|c| !INFRA_CRATES.contains(&c));
+            return !infra_by_path(function) && crates_in(p).next().is_some();
         }
     }
-    let infra_crate = crates_in(p)
-        .next()
-        .is_some_and(|c| p.starts_with(c) && INFRA_CRATES.contains(&c));
     // libc's thread start (`clone`, `clone3`) by exact name, so a user
     // crate called `clone_...` keeps its frames.
     let libc_start = p == "clone" || p == "clone3";
     // `<fn() -> T as FnOnce<()>>::call_once`: the harness calling a test.
-    !(infra_crate
+    !(infra_by_path(function)
         || INFRA.iter().any(|prefix| p.starts_with(prefix))
         || libc_start
         || p == "main"
@@ -346,6 +398,9 @@ mod tests {
             // the user's impl of std's trait for a primitive (v0 names).
             f("<u64 as my_crate::Weigh>::weigh"),
             f("<u64 as core::ops::arith::Mul<&my_crate::V>>::mul"),
+            // A user function whose name starts with a std crate's.
+            f("my_crate::alloc_slot"),
+            f("alloc_slot<alloc::vec::Vec<u8>>"),
             f("main"),
             f("start_thread"),
             f("clone3"),
@@ -357,7 +412,9 @@ mod tests {
                 "my_crate::apply_update",
                 "my_crate::worker::{{closure}}",
                 "<u64 as my_crate::Weigh>::weigh",
-                "<u64 as core::ops::arith::Mul<&my_crate::V>>::mul"
+                "<u64 as core::ops::arith::Mul<&my_crate::V>>::mul",
+                "my_crate::alloc_slot",
+                "alloc_slot<alloc::vec::Vec<u8>>",
             ]
         );
     }
@@ -406,7 +463,20 @@ mod tests {
             at("{closure#1}", "/home/u/app/tests/races.rs"),
             at(
                 "catch_unwind<()>",
-                "/rustc/abc/library/std/src/panicking.rs",
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/panicking.rs",
+            ),
+            // The user's functions named as libc's and the start-up code's,
+            // or starting with a std crate's name: their files say whose.
+            at("main", "/home/u/app/src/main.rs"),
+            at("clone", "/home/u/app/src/counter.rs"),
+            at("alloc_slot<alloc::vec::Vec<u8>>", "/home/u/app/src/pool.rs"),
+            // A project under /rustc/ is no toolchain source.
+            at("run", "/rustc/app/src/lib.rs"),
+            // The C library's thread start, with its debug info installed.
+            at("start_thread", "./nptl/./nptl/pthread_create.c"),
+            at(
+                "clone3",
+                "./misc/../sysdeps/unix/sysv/linux/x86_64/clone3.S",
             ),
             at(
                 "call_once<()>",
@@ -414,7 +484,17 @@ mod tests {
             ),
         ];
         let names: Vec<String> = trim(frames).into_iter().map(|f| f.function).collect();
-        assert_eq!(names, ["bump", "{closure#1}"]);
+        assert_eq!(
+            names,
+            [
+                "bump",
+                "{closure#1}",
+                "main",
+                "clone",
+                "alloc_slot<alloc::vec::Vec<u8>>",
+                "run"
+            ]
+        );
         // In this repository the instrumented types' crate is `instrument`.
         assert!(instrument.ends_with("/instrument/"), "{instrument}");
         assert!(std::path::Path::new(&instrument)
@@ -434,7 +514,9 @@ mod tests {
 
     #[inline(never)]
     fn capture_here(depot: &StackDepot) -> StackId {
-        depot.capture()
+        // Not a tail call (an optimized build would leave no frame of
+        // this function to find).
+        std::hint::black_box(depot.capture())
     }
 
     #[test]
@@ -467,8 +549,10 @@ mod tests {
     fn same_stack_is_interned_once() {
         let depot = StackDepot::new();
         let mut ids = Vec::new();
-        for _ in 0..3 {
-            ids.push(depot.capture());
+        // One call site: a loop an optimized build cannot unroll (its
+        // condition is opaque), so each capture returns to the same place.
+        while std::hint::black_box(ids.len()) < 3 {
+            ids.push(capture_here(&depot));
         }
         assert_eq!(ids[0], ids[1]);
         assert_eq!(ids[1], ids[2]);
