@@ -327,7 +327,13 @@ fn say_summary(
                 .iter()
                 .filter(|b| races.count_in(&b.program) > 0)
                 .count();
-            places.push(format!("{with_races} of {binaries}"));
+            // nextest: of those built, which need not all have run.
+            let built = if runner == Runner::Nextest {
+                " built"
+            } else {
+                ""
+            };
+            places.push(format!("{with_races} of {binaries}{built}"));
         }
         let doctests: BTreeSet<&String> = info
             .doctests
@@ -374,10 +380,16 @@ fn say_summary(
         );
     }
     if code != 0 {
-        let why = if races.is_empty() && !info.reports_lost(empty_files > 0) {
-            "tests failed".to_string()
+        let why = if !races.is_empty() || info.reports_lost(empty_files > 0) {
+            "a test process that finds races fails"
         } else {
-            "a test process that finds races fails".to_string()
+            // nextest's own exit codes: 4 when its filters left no test,
+            // 100 when a test failed, others for its other failures.
+            match (runner, code) {
+                (Runner::Nextest, 4) => "no test ran",
+                (Runner::Nextest, 100) | (Runner::CargoTest, _) => "tests failed",
+                (Runner::Nextest, _) => "see its output above",
+            }
         };
         let _ = writeln!(
             err,

@@ -1137,4 +1137,18 @@ fn nextest_runs_each_test_in_its_own_process_and_finds_the_race() {
         "{err}"
     );
     assert!(!err.contains("no races"), "{err}");
+
+    // A filter that leaves no test: nextest's status says so, not racedet.
+    let out = {
+        let _lock = suite_lock();
+        run(racedet(
+            &fixture("racy"),
+            &["nextest", "-E", "test(=no_such_test)"],
+        ))
+    };
+    assert!(
+        stderr(&out).contains("racedet: cargo nextest run exited with status 4 (no test ran)"),
+        "{}",
+        stderr(&out)
+    );
 }
