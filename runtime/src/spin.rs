@@ -10,7 +10,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 /// Protects a `T` with a spin lock.
 // `repr(C)`: the lock word first, so the start of the value (a map's
@@ -19,6 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 #[repr(C)]
 pub struct SpinLock<T> {
     locked: AtomicBool,
+    /// Waiters that have waited long (see `lock_contended`): while there
+    /// are any, only they take the lock. Without it, threads that lock over
+    /// and over (spinning on an atomic's load) take it back the moment they
+    /// free it, and a thread waiting to store could wait for seconds. In
+    /// the bytes between `locked` and `owner`, so the lock stays 8 bytes.
+    starving: AtomicU16,
     /// The holder's [`token`] while it holds the lock, else 0. Written
     /// after the swap that takes the lock and cleared before the store
     /// that frees it, so the swap does not wait for the token's load, and
@@ -86,6 +92,11 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
+    /// Whether the waits have gone on long enough to yield the core.
+    pub(crate) fn is_yielding(&self) -> bool {
+        self.spins >= 64
+    }
+
     /// One wait.
     pub(crate) fn snooze(&mut self) {
         self.spins += 1;
@@ -111,6 +122,7 @@ impl<T> SpinLock<T> {
     pub const fn new(value: T) -> SpinLock<T> {
         SpinLock {
             locked: AtomicBool::new(false),
+            starving: AtomicU16::new(0),
             owner: AtomicU32::new(0),
             value: UnsafeCell::new(value),
         }
@@ -120,7 +132,7 @@ impl<T> SpinLock<T> {
     /// thread holds it already.
     #[inline]
     pub fn lock(&self) -> SpinGuard<'_, T> {
-        if !self.take() {
+        if !(self.take() && self.not_reserved()) {
             self.lock_contended();
         }
         self.owner.store(token(), Ordering::Relaxed);
@@ -139,6 +151,9 @@ impl<T> SpinLock<T> {
             self.check_not_mine();
             return None;
         }
+        if !self.not_reserved() {
+            return None;
+        }
         self.owner.store(token(), Ordering::Relaxed);
         Some(SpinGuard {
             lock: self,
@@ -154,6 +169,19 @@ impl<T> SpinLock<T> {
         !self.locked.swap(true, Ordering::SeqCst)
     }
 
+    /// After a `take` by a thread that has not waited long: whether it may
+    /// keep the lock, that is, no waiter is starving for it; if one is,
+    /// the lock is freed again for it. (A load of the line the take just
+    /// wrote: next to nothing on the fast path.)
+    #[inline(always)]
+    fn not_reserved(&self) -> bool {
+        if self.starving.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        self.locked.store(false, Ordering::Release);
+        false
+    }
+
     /// Panics if the calling thread holds the lock (see `owner`).
     #[cold]
     fn check_not_mine(&self) {
@@ -166,12 +194,28 @@ impl<T> SpinLock<T> {
     fn lock_contended(&self) {
         self.check_not_mine();
         let mut backoff = Backoff::default();
+        // Once this thread has waited long enough to yield its core, it
+        // counts as starving: from then on, threads that have not waited
+        // long leave the lock to it and those like it.
+        let mut starving = false;
         loop {
-            while self.locked.load(Ordering::Relaxed) {
+            while self.locked.load(Ordering::Relaxed)
+                || (!starving && self.starving.load(Ordering::Relaxed) != 0)
+            {
                 backoff.snooze();
+                if !starving && backoff.is_yielding() {
+                    starving = true;
+                    self.starving.fetch_add(1, Ordering::Relaxed);
+                }
             }
             if self.take() {
-                return;
+                if starving {
+                    self.starving.fetch_sub(1, Ordering::Relaxed);
+                    return;
+                }
+                if self.not_reserved() {
+                    return;
+                }
             }
         }
     }
@@ -227,6 +271,7 @@ impl<T: Default> Default for SpinLock<T> {
 mod tests {
     use super::SpinLock;
     use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::Ordering;
 
     fn panic_message(r: std::thread::Result<()>) -> &'static str {
         *r.unwrap_err().downcast::<&'static str>().unwrap()
@@ -264,6 +309,40 @@ mod tests {
             drop(held);
         });
         assert_eq!(*lock.lock(), 1);
+    }
+
+    #[test]
+    fn a_waiter_that_waited_long_is_let_in_before_threads_that_did_not() {
+        let lock = SpinLock::new(0);
+        let held = lock.lock();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| *lock.lock() += 1);
+            // It waits until it yields its core, then counts as starving.
+            while lock.starving.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            // Free, but left to the starving waiter: a newcomer backs off.
+            // (Until the waiter has it: then it is held, refused anyway.)
+            assert!(lock.try_lock().is_none() || lock.starving.load(Ordering::Relaxed) == 0);
+            waiter.join().unwrap();
+        });
+        assert_eq!(
+            lock.starving.load(Ordering::Relaxed),
+            0,
+            "the waiter left the count"
+        );
+        assert_eq!(*lock.lock(), 1);
+    }
+
+    #[test]
+    fn a_free_lock_reserved_for_a_starving_waiter_is_refused_and_left_free() {
+        let lock = SpinLock::new(0);
+        lock.starving.store(1, Ordering::Relaxed);
+        assert!(lock.try_lock().is_none());
+        assert!(!lock.is_locked(), "the newcomer freed it again");
+        lock.starving.store(0, Ordering::Relaxed);
+        assert!(lock.try_lock().is_some());
     }
 
     #[test]
