@@ -181,30 +181,22 @@ impl<T> UnsafeCell<T> {
 }
 
 impl<T: ?Sized> UnsafeCell<T> {
-    /// Reads through a `*const T`: checked as a read of the cell, lasting
-    /// the whole closure (as loom's): checked when it starts and again when
-    /// it returns, so a release made inside it does not cover a read after.
+    /// Reads through a `*const T`: checked as a read of the cell, when the
+    /// closure starts. (loom checks again when it returns; the closure may
+    /// free the cell, whose shadow is inside it, so racedet does not.)
     #[track_caller]
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        let at = Location::caller();
-        self.hook(false, at);
-        let r = f(self.data.get());
-        self.hook(false, at);
-        r
+        self.hook(false, Location::caller());
+        f(self.data.get())
     }
 
-    /// Writes through a `*mut T`: checked as a write of the cell, lasting
-    /// the whole closure (see `with`: a write made after a release inside
-    /// the closure races with whoever acquired it).
+    /// Writes through a `*mut T`: checked as a write of the cell.
     #[track_caller]
     #[inline]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        let at = Location::caller();
-        self.hook(true, at);
-        let r = f(self.data.get());
-        self.hook(true, at);
-        r
+        self.hook(true, Location::caller());
+        f(self.data.get())
     }
 
     /// `&mut` access: exclusive by the borrow rules, so nothing to check.

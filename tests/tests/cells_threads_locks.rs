@@ -208,44 +208,6 @@ fn unsafe_cell_guarded_by_mutex_is_silent() {
 }
 
 #[test]
-fn an_unsafe_cell_access_lasts_its_whole_closure_as_in_loom() {
-    // The writer publishes inside its `with_mut` closure, then writes:
-    // the write comes after the release, so the reader's acquire does not
-    // order it. (loom holds the access for the whole closure and reports
-    // it; checking only at the closure's start would not.)
-    let first = line!();
-    struct Shared(UnsafeCell<u32>, racedet::sync::atomic::AtomicBool);
-    // SAFETY: accesses are checked by racedet; this test races on purpose.
-    unsafe impl Sync for Shared {}
-    let c = Arc::new(Shared(
-        UnsafeCell::new(0),
-        racedet::sync::atomic::AtomicBool::new(false),
-    ));
-    let read = Arc::new(Signal::default());
-    let (c2, read2) = (c.clone(), read.clone());
-    let t = spawn_named("publisher", move || {
-        site!(c2.0.with_mut(|p| {
-            c2.1.store(true, std::sync::atomic::Ordering::Release);
-            // After the reader's read in real time (a std signal: no edge).
-            read2.wait();
-            unsafe { *p = 1 };
-        }))
-    });
-    while !c.1.load(std::sync::atomic::Ordering::Acquire) {
-        thread::yield_now();
-    }
-    let lr = site!(c.0.with(|p| unsafe { p.read_volatile() }));
-    read.raise();
-    let lw = t.join().unwrap();
-    let r = expect_race(file!(), lw, lr);
-    assert_eq!(r.kind, ReportKind::DataRace);
-    assert_eq!(r.object.kind, "unsafe cell");
-    assert_ops(&r, [(lw, "with_mut"), (lr, "with")]);
-    assert_threads(&r, [(lw, Some("publisher")), (lr, None)]);
-    assert_silent(file!(), first, line!());
-}
-
-#[test]
 fn grandchild_write_is_ordered_before_parent_read_by_nested_joins() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
