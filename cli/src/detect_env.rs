@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 const DETECT_CFG: &str = "racedet_detect";
 
 /// Flags for rustc and rustdoc that compile detection into every crate:
-/// for the build and the run alike, so the run rebuilds nothing. `args` are
-/// the runner's arguments (for `--target` and `--config`).
-pub fn build_vars(args: &[String]) -> Result<Vec<(String, OsString)>> {
+/// for the build and the run alike, so the run rebuilds nothing. `targets`
+/// and `configs` are the runner's `--target` and `--config` values.
+pub fn build_vars(targets: &[String], configs: &[String]) -> Result<Vec<(String, OsString)>> {
     let var = |k: &str| std::env::var(k).ok();
     let (rustflags, rustdocflags) = (var("RUSTFLAGS"), var("RUSTDOCFLAGS"));
     let (encoded, encoded_doc) = (
@@ -29,7 +29,7 @@ pub fn build_vars(args: &[String]) -> Result<Vec<(String, OsString)>> {
         encoded_doc.is_none() && rustdocflags.is_none(),
     ];
     let [from_config, from_config_doc] = if need.contains(&true) {
-        config_flags(args, need)?
+        config_flags(targets, configs, need)?
     } else {
         [None, None]
     };
@@ -51,9 +51,12 @@ const KINDS: [&str; 2] = ["rustflags", "rustdocflags"];
 /// and `target.'cfg(..)'` tables) for the targets built, encoded as
 /// `CARGO_ENCODED_*` takes them (0x1f between flags), for each kind the
 /// caller `need`s.
-fn config_flags(args: &[String], need: [bool; 2]) -> Result<[Option<String>; 2]> {
-    let ours = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
-    let cli = CliConfig::read(ours, need)?;
+fn config_flags(
+    targets: &[String],
+    configs: &[String],
+    need: [bool; 2],
+) -> Result<[Option<String>; 2]> {
+    let cli = CliConfig::read(configs, need)?;
     let config = match cargo_config2::Config::load() {
         Ok(config) => config,
         // A configuration cargo takes but cargo-config2 does not (it types
@@ -63,13 +66,11 @@ fn config_flags(args: &[String], need: [bool; 2]) -> Result<[Option<String>; 2]>
         Err(e) => return Err(unreadable_config(&e)),
     };
     let unreadable = |e: cargo_config2::Error| unreadable_config(&e);
-    let mut targets: Vec<String> = flag_values(ours, "--target")
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if targets.is_empty() {
-        targets = cli.targets;
-    }
+    let mut targets = if targets.is_empty() {
+        cli.targets
+    } else {
+        targets.to_vec()
+    };
     for t in &mut targets {
         // cargo's name for the host's triple.
         if t == "host-tuple" {
@@ -184,12 +185,12 @@ struct CliConfig {
 }
 
 impl CliConfig {
-    /// Reads the `--config` values; refuses one that sets flags of a kind
+    /// Reads the `--config` values (`configs`); refuses one that sets flags of a kind
     /// `need`ed: cargo racedet cannot pass them on with its own flag, and
     /// dropping them silently would build other code than the user's.
-    fn read(args: &[String], need: [bool; 2]) -> Result<CliConfig> {
+    fn read(configs: &[String], need: [bool; 2]) -> Result<CliConfig> {
         let mut targets = Vec::new();
-        for value in flag_values(args, "--config") {
+        for value in configs {
             let text = if Path::new(value).is_file() {
                 std::fs::read_to_string(value).unwrap_or_default()
             } else {
@@ -239,20 +240,6 @@ fn sets_flags(table: &toml::Table, need: [bool; 2]) -> Option<&'static str> {
         .filter(|(_, n)| *n)
         .map(|(k, _)| k)
         .find(|kind| sections.iter().any(|s| s.get(kind).is_some()))
-}
-
-/// The values of a cargo flag given as `FLAG VALUE` or `FLAG=VALUE`.
-fn flag_values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
-    let mut values = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if arg == flag {
-            values.extend(it.next().map(String::as_str));
-        } else if let Some(v) = arg.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
-            values.push(v);
-        }
-    }
-    values
 }
 
 /// `RACEDET_OPTIONS` for the test processes of one run.
@@ -440,47 +427,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flag_values_take_both_spellings_and_only_the_flag_itself() {
-        let args: Vec<String> = [
-            "--target",
-            "a",
-            "--target=b",
-            "--target-dir",
-            "c",
-            "--targetx=d",
-        ]
-        .map(String::from)
-        .into();
-        assert_eq!(flag_values(&args, "--target"), ["a", "b"]);
-        assert_eq!(flag_values(&args, "--target-dir"), ["c"]);
-    }
-
-    #[test]
     fn rustflags_given_with_config_are_refused_others_kept() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let both = [true, true];
         let read = |a: &[&str], need| CliConfig::read(&args(a), need);
-        assert!(read(&["--config", "net.offline=true"], both).is_ok());
+        assert!(read(&["net.offline=true"], both).is_ok());
         // A value that only mentions the word is no setting of flags.
         let linker = r#"target.x.linker="/opt/rustflags/cc""#;
-        assert!(read(&["--config", linker], both).is_ok());
-        let err = read(&[r#"--config=target.x.rustflags=["-Cy"]"#], both)
+        assert!(read(&[linker], both).is_ok());
+        let err = read(&[r#"target.x.rustflags=["-Cy"]"#], both)
             .err()
             .unwrap()
             .to_string();
         assert!(err.contains("`--config target.x.rustflags="), "{err}");
         assert!(err.contains("sets rustflags, which cargo racedet cannot read to pass on with its own `--cfg racedet_detect`; give them in RUSTFLAGS or in .cargo/config.toml"), "{err}");
-        let doc = ["--config", "build.rustdocflags=[]"];
+        let doc = ["build.rustdocflags=[]"];
         let err = read(&doc, both).err().unwrap().to_string();
         assert!(err.contains("give them in RUSTDOCFLAGS"), "{err}");
         // Set by the variable already: cargo ignores the configured ones.
         assert!(read(&doc, [true, false]).is_ok());
         // build.target is taken from a --config value.
-        let t = read(
-            &["--config", r#"build.target="x86_64-unknown-linux-musl""#],
-            both,
-        )
-        .unwrap();
+        let t = read(&[r#"build.target="x86_64-unknown-linux-musl""#], both).unwrap();
         assert_eq!(t.targets, ["x86_64-unknown-linux-musl"]);
     }
 

@@ -33,7 +33,7 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     };
     detect_env::validate_user_options(&cargo::runs_dir(&base))?;
     let target = cargo::racedet_dir(&base);
-    let build_vars = detect_env::build_vars(&rargs.build)?;
+    let build_vars = detect_env::build_vars(&rargs.targets, &rargs.configs)?;
     let mut err = std::io::stderr();
 
     let binaries = if rargs.doc {

@@ -88,6 +88,12 @@ pub struct RunnerArgs {
     /// as it runs them, so there is no build step (cargo refuses `--doc`
     /// with `--no-run`). Kept for the run.
     pub doc: bool,
+    /// `--target` values (kept in both lists): the targets whose configured
+    /// rustflags `detect_env` passes on.
+    pub targets: Vec<String>,
+    /// `--config` values (kept in both lists), which `detect_env` reads for
+    /// settings of flags and `build.target`.
+    pub configs: Vec<String>,
 }
 
 impl RunnerArgs {
@@ -103,6 +109,8 @@ impl RunnerArgs {
         let mut decided = false;
         let mut no_run = false;
         let mut doc = false;
+        let mut targets = Vec::new();
+        let mut configs = Vec::new();
         // Both asked for: which one cargo racedet obeyed would be a guess.
         let mut fail_fast_given = fail_fast.then_some("--fail-fast");
         let mut no_fail_fast_given = None;
@@ -164,6 +172,18 @@ impl RunnerArgs {
                     once(flag, target_dir.is_some())?;
                     target_dir = Some(PathBuf::from(dir));
                 }
+                "--target" | "--config" => {
+                    let v = value(match flag {
+                        "--target" => "a target triple",
+                        _ => "KEY=VALUE or a config file",
+                    })?;
+                    build.push(format!("{flag}={v}"));
+                    run.push(format!("{flag}={v}"));
+                    match flag {
+                        "--target" => targets.push(v),
+                        _ => configs.push(v),
+                    }
+                }
                 "--manifest-path" => {
                     let m = value("a path to Cargo.toml")?;
                     once(flag, manifest_path.is_some())?;
@@ -202,6 +222,8 @@ impl RunnerArgs {
             target_dir,
             no_run,
             doc,
+            targets,
+            configs,
         })
     }
 }
@@ -269,6 +291,39 @@ mod tests {
         assert_eq!(a.manifest_path.as_deref(), Some("a/Cargo.toml"));
         assert_eq!(a.run, strings(&["--manifest-path=a/Cargo.toml", "--ff"]));
         assert_eq!(a.build, strings(&["--manifest-path=a/Cargo.toml"]));
+    }
+
+    #[test]
+    fn targets_and_configs_are_seen_in_both_spellings_and_passed_on() {
+        let a = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&[
+                "--target",
+                "a",
+                "--target=b",
+                "--target-dir",
+                "c",
+                "--config=x=1",
+                "--",
+                "--target",
+                "d",
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(a.targets, strings(&["a", "b"]));
+        assert_eq!(a.configs, strings(&["x=1"]));
+        assert_eq!(
+            a.build,
+            strings(&[
+                "--target=a",
+                "--target=b",
+                "--config=x=1",
+                "--",
+                "--target",
+                "d"
+            ])
+        );
     }
 
     #[test]
