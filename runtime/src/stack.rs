@@ -349,9 +349,10 @@ fn infra_by_path(function: &str) -> bool {
 fn is_user(function: &str) -> bool {
     const INFRA: [&str; 5] = ["__rust", "__libc", "_start", "start_thread", "??"];
     let p = path_of(function);
-    if let Some((ty, _)) = p.split_once(" as ") {
+    if let Some((ty, by_trait)) = p.split_once(" as ") {
+        // See `infra_by_path`: a crate of the user's in the trait.
         if !ty.contains("::") {
-            return !infra_by_path(function) && crates_in(p).next().is_some();
+            return crates_in(by_trait).any(|c| !INFRA_CRATES.contains(&c));
         }
     }
     // libc's thread start (`clone`, `clone3`) by exact name, so a user
