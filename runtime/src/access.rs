@@ -179,7 +179,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         unsymbolized,
     ) = stack::resolve(ips.each_ref().map(|s| &s[..]), &rt.options.symbolizer);
     // Why a thread's creation stack is empty when it was taken.
-    let creation_note = |id, created| {
+    let thread_note = |id, created| {
         creation_note(id, created).or_else(|| {
             (id != 0 && unsymbolized)
                 .then(|| "no stack: the program has no symbols (strip = true?)".to_string())
@@ -227,7 +227,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
         thread: current_thread.clone(),
         finished: false,
         created_stack: stripped(current_created),
-        note: creation_note(l.info.id, l.info.created),
+        note: thread_note(l.info.id, l.info.created),
     }];
     if previous_thread != current_thread {
         threads.push(match &prev_info {
@@ -235,7 +235,7 @@ fn build(l: &Local, race: &Race<Site>, object: &ObjectInfo) -> Report {
                 thread: previous_thread.clone(),
                 finished: i.finished.load(Ordering::Relaxed),
                 created_stack: stripped(previous_created),
-                note: creation_note(i.id, i.created),
+                note: thread_note(i.id, i.created),
             },
             None => ThreadDesc {
                 thread: previous_thread.clone(),
