@@ -99,12 +99,15 @@ impl<S: Copy> AccessSet<S> {
     }
 
     /// The first remembered access that `thread` has not seen, if any.
+    /// The thread's own accesses come before it in program order, even a
+    /// span stamped past its clock (see `span.rs`) that it is inside.
     #[inline]
     fn unordered(&self, thread: &ThreadState) -> Option<Entry<S>> {
+        let unseen = |e: &Entry<S>| !thread.saw(e.epoch) && e.epoch.tid() != thread.tid;
         match self {
             AccessSet::Empty => None,
-            AccessSet::One(e) => (!thread.saw(e.epoch)).then_some(*e),
-            AccessSet::Many(d) => d.iter().find(|e| !thread.saw(e.epoch)).copied(),
+            AccessSet::One(e) => unseen(e).then_some(*e),
+            AccessSet::Many(d) => d.iter().find(|e| unseen(e)).copied(),
         }
     }
 
@@ -138,14 +141,20 @@ impl<S: Copy> AccessSet<S> {
         match self {
             AccessSet::Empty => *self = AccessSet::One(entry),
             AccessSet::One(e) => {
-                if thread.saw(e.epoch) {
+                if e.epoch.tid() == entry.epoch.tid() {
+                    // Of two accesses of one slot the later-stamped stands
+                    // for both: an enclosing span outlasts what it encloses.
+                    if !e.newer_than(&entry) {
+                        *e = entry;
+                    }
+                } else if thread.saw(e.epoch) {
                     *e = entry;
                 } else {
                     // Inflate: a concurrent access of another slot.
                     *self = AccessSet::pair(*e, entry);
                 }
             }
-            AccessSet::Many(d) => d.put(entry),
+            AccessSet::Many(d) => d.put_newer(entry),
         }
     }
 
@@ -251,8 +260,19 @@ impl<S: Copy> Shadow<S> {
     /// the narrower stores.
     #[inline(always)]
     pub fn read_with(&mut self, thread: &ThreadState, site: impl FnOnce() -> S) -> Option<Race<S>> {
+        self.read_at(thread, thread.epoch(), site)
+    }
+
+    /// [`Shadow::read_with`] for a read stamped `e`: the thread's epoch,
+    /// or a span's (see [`ThreadState::open_span`]), which is past it.
+    #[inline(always)]
+    pub fn read_at(
+        &mut self,
+        thread: &ThreadState,
+        e: Epoch,
+        site: impl FnOnce() -> S,
+    ) -> Option<Race<S>> {
         if self.atomics.is_none() {
-            let e = thread.epoch();
             match (&self.writes, &mut self.reads) {
                 // Own write this epoch: it conflicts with everything this
                 // read would, at the same point, so it stands for the read.
@@ -288,7 +308,10 @@ impl<S: Copy> Shadow<S> {
                     return None;
                 }
                 // Read-shared (FastTrack's read vector clock): every write
-                // seen, so only this slot's entry changes.
+                // seen, so only this slot's entry changes. (A span nested in
+                // a longer one of the same cell replaces it here: the outer
+                // read then ends early — a miss, and a rare one, kept off
+                // this path's cost.)
                 (AccessSet::Empty, AccessSet::Many(d)) => {
                     d.put(Entry {
                         epoch: e,
@@ -306,7 +329,7 @@ impl<S: Copy> Shadow<S> {
                 _ => {}
             }
         }
-        self.access(thread, AccessKind::Read, site())
+        self.access_at(thread, AccessKind::Read, e, site())
     }
 
     /// Whether a plain read by `thread` made now would race with nothing
@@ -358,8 +381,19 @@ impl<S: Copy> Shadow<S> {
         thread: &ThreadState,
         site: impl FnOnce() -> S,
     ) -> Option<Race<S>> {
+        self.write_at(thread, thread.epoch(), site)
+    }
+
+    /// [`Shadow::write_with`] for a write stamped `e` (see
+    /// [`Shadow::read_at`]).
+    #[inline(always)]
+    pub fn write_at(
+        &mut self,
+        thread: &ThreadState,
+        e: Epoch,
+        site: impl FnOnce() -> S,
+    ) -> Option<Race<S>> {
         if self.atomics.is_none() && self.writes.all_seen(thread) && self.reads.all_seen(thread) {
-            let e = thread.epoch();
             self.reads = AccessSet::Empty;
             match &mut self.writes {
                 // Same epoch: the remembered write already stands for it.
@@ -373,7 +407,7 @@ impl<S: Copy> Shadow<S> {
             }
             return None;
         }
-        self.access(thread, AccessKind::Write, site())
+        self.access_at(thread, AccessKind::Write, e, site())
     }
 
     /// Checks and records an atomic load.
@@ -389,11 +423,19 @@ impl<S: Copy> Shadow<S> {
     /// Checks and records an access of any kind. Returns the first race
     /// found, preferring an earlier write as the reported side.
     pub fn access(&mut self, thread: &ThreadState, kind: AccessKind, site: S) -> Option<Race<S>> {
+        self.access_at(thread, kind, thread.epoch(), site)
+    }
+
+    /// [`Shadow::access`] stamped `epoch` (see [`Shadow::read_at`]).
+    fn access_at(
+        &mut self,
+        thread: &ThreadState,
+        kind: AccessKind,
+        epoch: Epoch,
+        site: S,
+    ) -> Option<Race<S>> {
         let race = self.check(thread, kind);
-        let entry = Entry {
-            epoch: thread.epoch(),
-            site,
-        };
+        let entry = Entry { epoch, site };
         self.record(thread, kind, entry);
         race.map(|(previous_kind, previous)| Race {
             current: Access {

@@ -51,6 +51,8 @@ pub struct ThreadState {
     /// Set when a tick hit `clock_limit`: the thread must be moved to a fresh
     /// slot (`Detector::migrate`) before its next access.
     pub(crate) exhausted: bool,
+    /// Spans (see `span.rs`) opened and not yet ended.
+    pub(crate) open_spans: u32,
 }
 
 impl ThreadState {
@@ -67,6 +69,7 @@ impl ThreadState {
             clock_limit,
             acquired: [0; ACQUIRED_CACHE],
             exhausted: false,
+            open_spans: 0,
         }
     }
 

@@ -1,0 +1,200 @@
+//! Spans: accesses that last for a while, as an access through loom's
+//! `UnsafeCell::with` lasts for its closure.
+//!
+//! A span is checked when it opens, but it still goes on afterwards: a
+//! release the thread makes while it is open must not cover it (the
+//! closure may write after publishing), while every release after it ends
+//! must. loom checks the cell again when the closure returns; racedet's
+//! record of a cell lives inside the cell, which the closure may have
+//! freed (the last owner of a hand-written `Arc` dropping the node), so
+//! nothing may touch it then. Instead the access is stamped, when the span
+//! opens, with an epoch of the thread's *future*: past every clock value
+//! the thread publishes while the span is open, and reached when it ends.
+//!
+//! An outermost span reserves [`SPAN_RELEASES`] clock values: that many
+//! releases inside it stay unordered with it. A span opened inside another
+//! reserves one (it must end below its outer span's epoch, so that the
+//! outer one keeps its reserve for the releases that follow): a second
+//! release inside a nested span covers it, and so do more releases inside
+//! one span than it reserved — a missed race, never an invented one.
+
+use crate::epoch::Epoch;
+use crate::thread::ThreadState;
+
+/// Releases an outermost span stays unordered with. Each span costs its
+/// slot this much clock at most (the slot's 48 bits last ~4e12 spans).
+pub const SPAN_RELEASES: u64 = 64;
+
+impl ThreadState {
+    /// Opens a span: returns the epoch to stamp its access with (see the
+    /// module docs). Every call must be matched by [`ThreadState::end_span`]
+    /// with the returned epoch, innermost first.
+    #[inline]
+    pub fn open_span(&mut self) -> Epoch {
+        let reserve = if self.open_spans == 0 {
+            SPAN_RELEASES
+        } else {
+            1
+        };
+        self.open_spans += 1;
+        let clock = self.epoch.clock();
+        if self.clock_limit - clock >= reserve {
+            // Below the limit, so no carry into the slot bits.
+            Epoch::from_bits(self.epoch.to_bits() + reserve)
+        } else {
+            // No room left in the slot: a plain access (it will migrate
+            // at the next release anyway).
+            self.epoch
+        }
+    }
+
+    /// Ends the span stamped `span`: from here on this thread's clock has
+    /// reached it, so every later release covers the access.
+    #[inline]
+    pub fn end_span(&mut self, span: Epoch) {
+        debug_assert!(self.open_spans > 0, "end_span without open_span");
+        self.open_spans = self.open_spans.saturating_sub(1);
+        // A thread that migrated meanwhile has its old slot retired at the
+        // limit, which covers the span already.
+        if span.tid() == self.tid && self.epoch.clock() < span.clock() {
+            self.clock.set(self.tid, span.clock());
+            self.epoch = span;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Detector, Shadow, SyncClock};
+
+    type Site = u32;
+
+    #[test]
+    fn a_release_inside_a_span_does_not_cover_it_and_one_after_it_does() {
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let mut t = d.fork(&mut main).unwrap();
+        let mut cell: Shadow<Site> = Shadow::new();
+        let (mut inside, mut after) = (SyncClock::new(), SyncClock::new());
+
+        let span = main.open_span();
+        assert!(cell.write_at(&main, span, || 1).is_none());
+        inside.release_store(&mut main);
+        main.end_span(span);
+        after.release_store(&mut main);
+
+        // What the release inside published does not order the span...
+        let mut early = t.clone();
+        inside.acquire(&mut early);
+        let race = cell
+            .clone()
+            .read(&early, 2)
+            .expect("the span outlives the release");
+        assert_eq!((race.previous.site, race.current.site), (1, 2));
+        // ...what the release after it published does.
+        after.acquire(&mut t);
+        assert!(cell.read(&t, 3).is_none());
+    }
+
+    #[test]
+    fn a_span_holds_through_as_many_releases_as_it_reserved() {
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let t = d.fork(&mut main).unwrap();
+        let mut cell: Shadow<Site> = Shadow::new();
+        let mut sync = SyncClock::new();
+        let span = main.open_span();
+        assert!(cell.write_at(&main, span, || 1).is_none());
+        for _ in 0..super::SPAN_RELEASES {
+            sync.release_store(&mut main);
+        }
+        let mut last_inside = t.clone();
+        sync.acquire(&mut last_inside);
+        assert!(cell.clone().read(&last_inside, 2).is_some());
+        // One more release: the reserve is used up (a miss, documented).
+        sync.release_store(&mut main);
+        let mut past = t.clone();
+        sync.acquire(&mut past);
+        assert!(cell.read(&past, 3).is_none());
+        main.end_span(span);
+    }
+
+    #[test]
+    fn a_nested_span_ends_below_its_outer_one() {
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let t = d.fork(&mut main).unwrap();
+        let (mut outer_cell, mut inner_cell): (Shadow<Site>, Shadow<Site>) =
+            (Shadow::new(), Shadow::new());
+        let mut sync = SyncClock::new();
+
+        let outer = main.open_span();
+        assert!(outer_cell.write_at(&main, outer, || 1).is_none());
+        let inner = main.open_span();
+        assert!(inner_cell.write_at(&main, inner, || 2).is_none());
+        main.end_span(inner);
+        sync.release_store(&mut main);
+        main.end_span(outer);
+
+        let mut acquirer = t.clone();
+        sync.acquire(&mut acquirer);
+        // The inner span ended before the release: ordered.
+        assert!(inner_cell.read(&acquirer, 3).is_none());
+        // The outer one was still open: not ordered.
+        assert!(outer_cell.read(&acquirer, 4).is_some());
+    }
+
+    #[test]
+    fn a_span_of_the_same_thread_inside_another_on_one_cell_is_no_race() {
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let t = d.fork(&mut main).unwrap();
+        let mut cell: Shadow<Site> = Shadow::new();
+        let mut sync = SyncClock::new();
+
+        let outer = main.open_span();
+        assert!(cell.read_at(&main, outer, || 1).is_none());
+        let inner = main.open_span();
+        // The cell remembers the outer span, stamped past the thread's
+        // clock: the later of the two stamps is kept.
+        assert!(cell.read_at(&main, inner, || 2).is_none());
+        main.end_span(inner);
+        sync.release_store(&mut main);
+        main.end_span(outer);
+
+        let mut acquirer = t.clone();
+        sync.acquire(&mut acquirer);
+        assert!(
+            cell.write(&acquirer, 3).is_some(),
+            "the outer read span still holds"
+        );
+    }
+
+    #[test]
+    fn a_thread_never_races_with_its_own_open_span() {
+        // Nesting `with_mut` in `with_mut` of one cell is loom's error
+        // ("currently writing"), but not a race with another thread: a
+        // report naming one thread twice would only confuse.
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let mut cell: Shadow<Site> = Shadow::new();
+        let outer = main.open_span();
+        assert!(cell.write_at(&main, outer, || 1).is_none());
+        let inner = main.open_span();
+        assert!(cell.write_at(&main, inner, || 2).is_none());
+        assert!(cell.read_at(&main, inner, || 3).is_none());
+        main.end_span(inner);
+        main.end_span(outer);
+    }
+
+    #[test]
+    fn a_slot_without_room_for_the_reserve_stamps_a_plain_access() {
+        let mut d = Detector::with_clock_limit(10);
+        let mut main = d.root_thread().unwrap();
+        let now = main.epoch();
+        let span = main.open_span();
+        assert_eq!(span, now);
+        main.end_span(span);
+        assert_eq!(main.epoch(), now);
+    }
+}
