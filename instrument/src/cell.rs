@@ -6,7 +6,10 @@ use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 use racedet_runtime::Op;
 #[cfg(any(feature = "detect", racedet_detect))]
-use racedet_runtime::{check_object, plain_access, ShadowCell};
+use racedet_runtime::{check_object, check_span, plain_access, ShadowCell, Span};
+/// Without detection an access span is nothing.
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+type Span = ();
 // A cell is locked on every checked access, and mostly by one thread: with
 // detection its lock is biased to a thread that takes it 8 times in a row
 // (no locked instruction from then on, until another thread uses the
@@ -107,7 +110,7 @@ impl<T: Copy> RaceCell<T> {
         self.inner.into_inner().value
     }
 
-    #[inline]
+    #[inline(always)]
     fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: Op, _at: &'static Location<'static>) {
         #[cfg(any(feature = "detect", racedet_detect))]
         check_object(
@@ -181,21 +184,22 @@ impl<T> UnsafeCell<T> {
 }
 
 impl<T: ?Sized> UnsafeCell<T> {
-    /// Reads through a `*const T`: checked as a read of the cell, when the
-    /// closure starts. (loom checks again when it returns; the closure may
-    /// free the cell, whose shadow is inside it, so racedet does not.)
+    /// Reads through a `*const T`: checked as a read of the cell that lasts
+    /// for the closure, as loom's (a write by another thread ordered only
+    /// by a release made inside the closure is a race).
     #[track_caller]
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        self.hook(false, Location::caller());
+        let _span = self.hook(false, Location::caller());
         f(self.data.get())
     }
 
-    /// Writes through a `*mut T`: checked as a write of the cell.
+    /// Writes through a `*mut T`: checked as a write of the cell that lasts
+    /// for the closure.
     #[track_caller]
     #[inline]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        self.hook(true, Location::caller());
+        let _span = self.hook(true, Location::caller());
         f(self.data.get())
     }
 
@@ -204,12 +208,17 @@ impl<T: ?Sized> UnsafeCell<T> {
         self.data.get_mut()
     }
 
+    /// Checks the access when the closure starts; the span it returns ends
+    /// it when the closure returns. The cell is not touched then: the
+    /// closure may have freed it (the last owner of a hand-written `Arc`
+    /// dropping the node), so the access is stamped now with the point the
+    /// span will end at (see the runtime's `span.rs`).
     #[inline]
-    fn hook(&self, _write: bool, _at: &'static Location<'static>) {
+    fn hook(&self, _write: bool, _at: &'static Location<'static>) -> Span {
         #[cfg(any(feature = "detect", racedet_detect))]
-        check_object(
+        return check_span(
             &mut self.shadow.lock(),
-            plain_access(_write),
+            _write,
             if _write { Op::WithMut } else { Op::With },
             _at,
             "unsafe cell",

@@ -8,7 +8,7 @@ use crate::report::{
 use crate::site::{Detail, Op, Part, Site};
 use crate::stack::{self, StackId};
 use crate::threads::{local, Local};
-use racedet_detector::{AccessKind, Race, RaceKind, Shadow};
+use racedet_detector::{AccessKind, Epoch, Race, RaceKind, Shadow};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
@@ -46,13 +46,29 @@ pub fn check(
     // was compiled as a separate function whose prologue cost as much as
     // the shadow's fast path.
     let Some(l) = local() else { return };
+    let now = l.state.epoch();
+    check_stamped(l, shadow, kind, now, detail, caller, object);
+}
+
+/// [`check`] by the thread of `l`, its plain access stamped `epoch` (its
+/// current one, or a span's: see `span.rs`).
+#[inline(always)]
+pub(crate) fn check_stamped(
+    l: &Local,
+    shadow: &mut ShadowCell,
+    kind: AccessKind,
+    epoch: Epoch,
+    detail: Detail,
+    caller: &'static Location<'static>,
+    object: &dyn Fn() -> ObjectInfo,
+) {
     // Built only when the shadow stores it: under `history=full` the
     // stack capture is then skipped by every fast path that remembers
     // nothing new (a same-epoch access).
     let site = || site(l, caller, detail);
     let race = match kind {
-        AccessKind::Read => shadow.read_with(&l.state, site),
-        AccessKind::Write => shadow.write_with(&l.state, site),
+        AccessKind::Read => shadow.read_at(&l.state, epoch, site),
+        AccessKind::Write => shadow.write_at(&l.state, epoch, site),
         other => shadow.access(&l.state, other, site()),
     };
     if let Some(race) = race {
@@ -72,12 +88,28 @@ pub fn check_object(
     address: usize,
     created_at: &'static Location<'static>,
 ) {
-    check(shadow, access, detail(op), at, &|| ObjectInfo {
+    check(
+        shadow,
+        access,
+        detail(op),
+        at,
+        &whole_object(kind, address, created_at),
+    );
+}
+
+/// What reports say about a whole object of `kind` at `address`.
+#[inline(always)]
+pub(crate) fn whole_object(
+    kind: &'static str,
+    address: usize,
+    created_at: &'static Location<'static>,
+) -> impl Fn() -> ObjectInfo {
+    move || ObjectInfo {
         kind,
         address,
         created_at: Some(created_at),
         created_stack: 0,
-    });
+    }
 }
 
 /// A plain read or write.

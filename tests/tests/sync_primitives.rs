@@ -1731,33 +1731,212 @@ fn unsafe_cell_published_by_release_acquire_is_silent() {
     assert_silent(file!(), first, line!());
 }
 
+/// Runs `write` and `read` on threads named `names` sharing a fresh
+/// mailbox; returns the lines they return (their access's site).
+fn on_mailbox(
+    names: [&str; 2],
+    write: fn(&Mailbox) -> u32,
+    read: fn(&Mailbox) -> u32,
+) -> (u32, u32) {
+    let m = Arc::new(Mailbox {
+        value: UnsafeCell::new(0),
+        full: AtomicBool::new(false),
+    });
+    let m2 = m.clone();
+    let writer = spawn_named(names[0], move || write(&m2));
+    let reader = spawn_named(names[1], move || read(&m));
+    (writer.join().unwrap(), reader.join().unwrap())
+}
+
+/// Waits until the mailbox's flag is seen with `order`.
+fn wait_full(m: &Mailbox, order: std::sync::atomic::Ordering) {
+    while !m.full.load(order) {
+        std::hint::spin_loop();
+    }
+}
+
 #[test]
 fn unsafe_cell_published_by_a_relaxed_flag_races() {
+    let first = line!();
+    let names = ["mailbox-writer", "mailbox-reader"];
+    let (lw, lr) = on_mailbox(
+        names,
+        |m| {
+            let line = site!(m.value.with_mut(|p| unsafe { *p = 42 }));
+            m.full.store(true, Relaxed);
+            line
+        },
+        |m| {
+            wait_full(m, Relaxed);
+            site!(m.value.with(|p| unsafe { *p }))
+        },
+    );
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "unsafe cell", [(lw, names[0]), (lr, names[1])]);
+    assert_ops(&r, [(lw, "with_mut"), (lr, "with")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_written_after_a_release_inside_its_closure_races() {
+    // The bug loom's closures exist to catch: the flag is published before
+    // the value is written. The access lasts for the closure, so the
+    // release inside it does not order it, however the threads interleave.
+    let first = line!();
+    let names = ["early-publisher", "early-reader"];
+    let (lw, lr) = on_mailbox(
+        names,
+        |m| {
+            site!(m.value.with_mut(|p| {
+                m.full.store(true, Release);
+                unsafe { *p = 42 }
+            }))
+        },
+        |m| {
+            wait_full(m, Acquire);
+            site!(m.value.with(|p| unsafe { *p }))
+        },
+    );
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(&r, "unsafe cell", [(lw, names[0]), (lr, names[1])]);
+    assert_ops(&r, [(lw, "with_mut"), (lr, "with")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_read_published_from_inside_its_closure_races_with_the_next_write() {
+    // As loom: a `with` closure that publishes before it returns is still
+    // reading, so a writer ordered only by that publication races with it.
+    let first = line!();
+    let names = ["reading-publisher", "late-writer"];
+    let (lr, lw) = on_mailbox(
+        names,
+        |m| {
+            site!(m.value.with(|p| {
+                let v = unsafe { *p };
+                m.full.store(true, Release);
+                v
+            }))
+        },
+        |m| {
+            wait_full(m, Acquire);
+            site!(m.value.with_mut(|p| unsafe { *p = 1 }))
+        },
+    );
+    let r = expect_race(file!(), lr, lw);
+    assert_data_race(&r, "unsafe cell", [(lr, names[0]), (lw, names[1])]);
+    assert_ops(&r, [(lr, "with"), (lw, "with_mut")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_closed_inside_another_closure_is_ordered_by_a_release_after_it() {
+    // The inner closure has returned when the flag is published, the outer
+    // one has not: only the outer cell's access is left unordered.
+    let first = line!();
+    struct Two {
+        outer: UnsafeCell<u64>,
+        inner: UnsafeCell<u64>,
+        full: AtomicBool,
+    }
+    // SAFETY: test type; racedet checks every access.
+    unsafe impl Sync for Two {}
+    let two = Arc::new(Two {
+        outer: UnsafeCell::new(0),
+        inner: UnsafeCell::new(0),
+        full: AtomicBool::new(false),
+    });
+    let two2 = two.clone();
+    let writer = spawn_named("nested-writer", move || {
+        site!(two2.outer.with_mut(|po| {
+            two2.inner.with_mut(|pi| unsafe { *pi = 1 });
+            two2.full.store(true, Release);
+            unsafe { *po = 1 }
+        }))
+    });
+    let reader = spawn_named("nested-reader", move || {
+        while !two.full.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        assert_eq!(two.inner.with(|p| unsafe { *p }), 1);
+        site!(two.outer.with(|p| unsafe { *p }))
+    });
+    let (lw, lo) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lo);
+    assert_data_race(
+        &r,
+        "unsafe cell",
+        [(lw, "nested-writer"), (lo, "nested-reader")],
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_closure_that_panics_is_over_when_it_unwinds() {
     let first = line!();
     let m = Arc::new(Mailbox {
         value: UnsafeCell::new(0),
         full: AtomicBool::new(false),
     });
     let m2 = m.clone();
-    let writer = spawn_named("mailbox-writer", move || {
-        let line = site!(m2.value.with_mut(|p| unsafe { *p = 42 }));
-        m2.full.store(true, Relaxed);
-        line
+    let t = thread::spawn(move || {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            m2.value.with_mut(|p| {
+                unsafe { *p = 5 };
+                panic!("inside with_mut");
+            })
+        }));
+        assert!(unwound.is_err());
+        m2.full.store(true, Release);
     });
-    let reader = spawn_named("mailbox-reader", move || {
-        while !m.full.load(Relaxed) {
-            std::hint::spin_loop();
+    while !m.full.load(Acquire) {
+        std::hint::spin_loop();
+    }
+    assert_eq!(m.value.with(|p| unsafe { *p }), 5);
+    t.join().unwrap();
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn unsafe_cell_freed_by_its_own_closure_is_not_touched_afterwards() {
+    // A hand-written `Arc`: whichever thread drops the last reference
+    // frees the node, cell and all, inside the cell's closure. Nothing may
+    // look at the cell after that (run this under valgrind to see it).
+    let first = line!();
+    struct Node {
+        refs: AtomicUsize,
+        value: UnsafeCell<u64>,
+    }
+    struct NodeRef(*mut Node);
+    // SAFETY: the node is freed once, by the last owner, after an AcqRel
+    // decrement has ordered every owner's accesses before it.
+    unsafe impl Send for NodeRef {}
+    impl NodeRef {
+        fn read_and_release(self) -> u64 {
+            let node = self.0;
+            // SAFETY: this reference keeps the node alive until the
+            // decrement; the closure does not use it after.
+            unsafe {
+                (*node).value.with(|p| {
+                    let v = *p;
+                    if (*node).refs.fetch_sub(1, AcqRel) == 1 {
+                        drop(Box::from_raw(node));
+                    }
+                    v
+                })
+            }
         }
-        site!(m.value.with(|p| unsafe { *p }))
-    });
-    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
-    let r = expect_race(file!(), lw, lr);
-    assert_data_race(
-        &r,
-        "unsafe cell",
-        [(lw, "mailbox-writer"), (lr, "mailbox-reader")],
-    );
-    assert_ops(&r, [(lw, "with_mut"), (lr, "with")]);
+    }
+    for _ in 0..50 {
+        let node = Box::into_raw(Box::new(Node {
+            refs: AtomicUsize::new(2),
+            value: UnsafeCell::new(9),
+        }));
+        let (a, b) = (NodeRef(node), NodeRef(node));
+        let t = thread::spawn(move || a.read_and_release());
+        assert_eq!(b.read_and_release(), 9);
+        assert_eq!(t.join().unwrap(), 9);
+    }
     assert_silent(file!(), first, line!());
 }
 
