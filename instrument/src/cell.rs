@@ -6,10 +6,9 @@ use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 
 use racedet_runtime::Op;
 #[cfg(any(feature = "detect", racedet_detect))]
-use racedet_runtime::{check_object, check_span, plain_access, ShadowCell, Span};
-/// Without detection an access span is nothing.
-#[cfg(not(any(feature = "detect", racedet_detect)))]
-type Span = ();
+use racedet_runtime::{check_object, plain_access, ShadowCell};
+
+use crate::span::{self, Span};
 // A cell is locked on every checked access, and mostly by one thread: with
 // detection its lock is biased to a thread that takes it 8 times in a row
 // (no locked instruction from then on, until another thread uses the
@@ -72,7 +71,13 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     pub fn get(&self) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, false, Op::CellGet, Location::caller());
+        self.hook(
+            &mut slot,
+            &span::none(),
+            false,
+            Op::CellGet,
+            Location::caller(),
+        );
         slot.value
     }
 
@@ -81,7 +86,13 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     pub fn set(&self, value: T) {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, Op::CellSet, Location::caller());
+        self.hook(
+            &mut slot,
+            &span::none(),
+            true,
+            Op::CellSet,
+            Location::caller(),
+        );
         slot.value = value;
     }
 
@@ -89,18 +100,28 @@ impl<T: Copy> RaceCell<T> {
     #[track_caller]
     pub fn replace(&self, value: T) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, Op::CellReplace, Location::caller());
+        self.hook(
+            &mut slot,
+            &span::none(),
+            true,
+            Op::CellReplace,
+            Location::caller(),
+        );
         std::mem::replace(&mut slot.value, value)
     }
 
-    /// `x = f(x)` as one write access (a read-modify-write by one thread);
+    /// `x = f(x)` as one write access (a read-modify-write by one thread)
+    /// that lasts while `f` runs (a release `f` makes does not order it);
     /// returns the new value. `f` runs under the cell's internal lock and
     /// must not use the same cell (it panics if it does, instead of
     /// deadlocking).
     #[track_caller]
     pub fn update(&self, f: impl FnOnce(T) -> T) -> T {
         let mut slot = self.inner.lock();
-        self.hook(&mut slot, true, Op::CellUpdate, Location::caller());
+        // The write is made when `f` returns: a release `f` makes does not
+        // order it.
+        let span = span::open();
+        self.hook(&mut slot, &span, true, Op::CellUpdate, Location::caller());
         slot.value = f(slot.value);
         slot.value
     }
@@ -110,12 +131,21 @@ impl<T: Copy> RaceCell<T> {
         self.inner.into_inner().value
     }
 
+    /// Checks an access of the cell, stamped by `_span`.
     #[inline(always)]
-    fn hook(&self, _slot: &mut Slot<T>, _write: bool, _op: Op, _at: &'static Location<'static>) {
+    fn hook(
+        &self,
+        _slot: &mut Slot<T>,
+        _span: &Span,
+        _write: bool,
+        _op: Op,
+        _at: &'static Location<'static>,
+    ) {
         #[cfg(any(feature = "detect", racedet_detect))]
         check_object(
             &mut _slot.shadow,
             plain_access(_write),
+            _span.stamp(),
             _op,
             _at,
             "cell",
@@ -215,16 +245,19 @@ impl<T: ?Sized> UnsafeCell<T> {
     /// span will end at (see the runtime's `span.rs`).
     #[inline]
     fn hook(&self, _write: bool, _at: &'static Location<'static>) -> Span {
+        let span = span::open();
         #[cfg(any(feature = "detect", racedet_detect))]
-        return check_span(
+        check_object(
             &mut self.shadow.lock(),
-            _write,
+            plain_access(_write),
+            span.stamp(),
             if _write { Op::WithMut } else { Op::With },
             _at,
             "unsafe cell",
             self as *const Self as *const u8 as usize,
             self.created_at,
         );
+        span
     }
 }
 

@@ -1,5 +1,6 @@
 //! `RaceMap`: a map with Go's contract.
 
+use crate::span::{self, Span};
 use hashbrown::HashTable;
 use racedet_runtime::{FoldReads, MapLock, Op, ReadRecord};
 use std::borrow::Borrow;
@@ -42,7 +43,9 @@ pub use racedet_runtime::MapPolicy;
 /// `Clone` (`get`, `values`, `clone`, `get_key_value`), `PartialEq` (`==`)
 /// and `Debug`, and the drop of pairs that `retain` or `clear` remove.
 /// `range` cannot delete as it goes (Go's `delete` inside `range`): use
-/// `retain(|k, v| keep)`.
+/// `retain(|k, v| keep)`. The access of those four lasts while their
+/// closure runs: a release the closure makes (a send, an unlock) does not
+/// order it.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its
@@ -80,9 +83,11 @@ struct Inner<K, V> {
 /// The access hooks (each a no-op without `detect`) and the one table
 /// operation written once for `insert`, `extend` and `from_iter`.
 impl<K, V> Inner<K, V> {
+    /// An access of one key, stamped by `_span` (see `span.rs`).
     #[inline]
     fn key(
         &mut self,
+        _span: &Span,
         _write: bool,
         _hash: u64,
         _op: Op,
@@ -90,13 +95,22 @@ impl<K, V> Inner<K, V> {
         _addr: usize,
     ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.key(_write, _hash, _op, _at, _addr);
+        self.shadow
+            .key(_write, _span.stamp(), _hash, _op, _at, _addr);
     }
 
+    /// An access of the whole map, stamped by `_span`.
     #[inline]
-    fn whole(&mut self, _write: bool, _op: Op, _at: &'static Location<'static>, _addr: usize) {
+    fn whole(
+        &mut self,
+        _span: &Span,
+        _write: bool,
+        _op: Op,
+        _at: &'static Location<'static>,
+        _addr: usize,
+    ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.whole(_write, _op, _at, _addr);
+        self.shadow.whole(_write, _span.stamp(), _op, _at, _addr);
     }
 
     #[inline]
@@ -243,7 +257,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let at = Location::caller();
         let hash = self.hash(&key);
         let mut g = self.inner.lock();
-        g.key(true, hash, Op::Insert, at, self.addr());
+        g.key(&span::none(), true, hash, Op::Insert, at, self.addr());
         g.upsert(
             Op::Insert,
             hash,
@@ -263,7 +277,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.read_key(key, Op::Get, Location::caller(), |_, v| v.clone())
+        self.read_key(key, &span::none(), Op::Get, Location::caller(), |_, v| {
+            v.clone()
+        })
     }
 
     /// Calls `f` on the value without cloning it. A read.
@@ -273,7 +289,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.read_key(key, Op::GetWith, Location::caller(), |_, v| f(v))
+        // The read lasts while `f` runs (see `span.rs`).
+        let span = span::open();
+        self.read_key(key, &span, Op::GetWith, Location::caller(), |_, v| f(v))
     }
 
     /// `_, ok := m[k]`. A read.
@@ -283,8 +301,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.read_key(key, Op::ContainsKey, Location::caller(), |_, _| ())
-            .is_some()
+        self.read_key(
+            key,
+            &span::none(),
+            Op::ContainsKey,
+            Location::caller(),
+            |_, _| (),
+        )
+        .is_some()
     }
 
     /// A clone of the stored key and of its value (std's `get_key_value`).
@@ -297,7 +321,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         V: Clone,
     {
         let pair = |k: &K, v: &V| (k.clone(), v.clone());
-        self.read_key(key, Op::GetKeyValue, Location::caller(), pair)
+        self.read_key(
+            key,
+            &span::none(),
+            Op::GetKeyValue,
+            Location::caller(),
+            pair,
+        )
     }
 
     /// The read of one key that `get`, `get_with`, `contains_key` and
@@ -306,6 +336,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     fn read_key<Q, R>(
         &self,
         key: &Q,
+        span: &Span,
         op: Op,
         at: &'static Location<'static>,
         f: impl FnOnce(&K, &V) -> R,
@@ -318,7 +349,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         #[cfg(any(feature = "detect", racedet_detect))]
         if let Some(mut g) = self.inner.read_shared() {
             let (inner, record) = g.parts();
-            if inner.shadow.key_read_shared(record, hash, op, at) {
+            if inner
+                .shadow
+                .key_read_shared(record, span.stamp(), hash, op, at)
+            {
                 return inner
                     .table
                     .find(hash, |(k, _)| k.borrow() == key)
@@ -326,7 +360,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
             }
         }
         let mut g = self.inner.lock();
-        g.key(false, hash, op, at, self.addr());
+        g.key(span, false, hash, op, at, self.addr());
         g.table
             .find(hash, |(k, _)| k.borrow() == key)
             .map(|(k, v)| f(k, v))
@@ -341,7 +375,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, hash, Op::Remove, Location::caller(), self.addr());
+        g.key(
+            &span::none(),
+            true,
+            hash,
+            Op::Remove,
+            Location::caller(),
+            self.addr(),
+        );
         match g.table.find_entry(hash, |(k, _)| k.borrow() == key) {
             Ok(entry) => Some(entry.remove().0 .1),
             Err(_) => None,
@@ -357,7 +398,16 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
-        g.key(true, hash, Op::Update, Location::caller(), self.addr());
+        // The write lasts while `f` runs (see `span.rs`).
+        let span = span::open();
+        g.key(
+            &span,
+            true,
+            hash,
+            Op::Update,
+            Location::caller(),
+            self.addr(),
+        );
         match g.table.find_mut(hash, |(k, _)| k.borrow() == key) {
             Some((_, v)) => {
                 f(v);
@@ -374,7 +424,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         for (k, v) in iter {
             let hash = self.hash(&k);
             let mut g = self.inner.lock();
-            g.key(true, hash, Op::Extend, at, self.addr());
+            g.key(&span::none(), true, hash, Op::Extend, at, self.addr());
             let replaced = g.upsert(Op::Extend, hash, k, v, |x| self.hash(x), at, self.addr());
             // Dropped after the lock, as `insert`'s caller drops it.
             drop(g);
@@ -412,7 +462,13 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn clear(&self) {
         let mut g = self.inner.lock();
-        g.whole(true, Op::Clear, Location::caller(), self.addr());
+        g.whole(
+            &span::none(),
+            true,
+            Op::Clear,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.clear();
     }
 
@@ -424,7 +480,8 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn retain(&self, mut f: impl FnMut(&K, &mut V) -> bool) {
         let mut g = self.inner.lock();
-        g.whole(true, Op::Retain, Location::caller(), self.addr());
+        let span = span::open();
+        g.whole(&span, true, Op::Retain, Location::caller(), self.addr());
         g.table.retain(|(k, v)| f(k, v));
     }
 
@@ -433,7 +490,10 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn range(&self, mut f: impl FnMut(&K, &V) -> bool) {
         let mut g = self.inner.lock();
-        g.whole(false, Op::Range, Location::caller(), self.addr());
+        // The iteration lasts while `f` runs: a value `f` sends is received
+        // while the map is still being read, as in Go's `range`.
+        let span = span::open();
+        g.whole(&span, false, Op::Range, Location::caller(), self.addr());
         for (k, v) in g.table.iter() {
             if !f(k, v) {
                 break;
@@ -448,7 +508,13 @@ impl<K, V, S> RaceMap<K, V, S> {
         K: Clone,
     {
         let mut g = self.inner.lock();
-        g.whole(false, Op::Keys, Location::caller(), self.addr());
+        g.whole(
+            &span::none(),
+            false,
+            Op::Keys,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.iter().map(|(k, _)| k.clone()).collect()
     }
 
@@ -459,7 +525,13 @@ impl<K, V, S> RaceMap<K, V, S> {
         V: Clone,
     {
         let mut g = self.inner.lock();
-        g.whole(false, Op::Values, Location::caller(), self.addr());
+        g.whole(
+            &span::none(),
+            false,
+            Op::Values,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.iter().map(|(_, v)| v.clone()).collect()
     }
 }
@@ -471,7 +543,7 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
     fn clone(&self) -> Self {
         let at = Location::caller();
         let mut g = self.inner.lock();
-        g.whole(false, Op::Clone, at, self.addr());
+        g.whole(&span::none(), false, Op::Clone, at, self.addr());
         #[cfg(any(feature = "detect", racedet_detect))]
         let policy = Some(g.shadow.policy());
         #[cfg(not(any(feature = "detect", racedet_detect)))]
@@ -501,7 +573,7 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
             // One lock: the map against itself, which is false only where
             // a value is not equal to itself (a NaN), as std's.
             let mut g = self.inner.lock();
-            g.whole(false, Op::Eq, at, self.addr());
+            g.whole(&span::none(), false, Op::Eq, at, self.addr());
             return same_pairs(&g.table, &g.table, |k| self.hash(k));
         }
         let (first, second) = if self.addr() < other.addr() {
@@ -523,8 +595,8 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
                 break (a, b);
             }
         };
-        a.whole(false, Op::Eq, at, first.addr());
-        b.whole(false, Op::Eq, at, second.addr());
+        a.whole(&span::none(), false, Op::Eq, at, first.addr());
+        b.whole(&span::none(), false, Op::Eq, at, second.addr());
         let (mine, theirs) = if std::ptr::eq(first, self) {
             (&a.table, &b.table)
         } else {
@@ -627,7 +699,13 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     #[track_caller]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut g = self.inner.lock();
-        g.whole(false, Op::Debug, Location::caller(), self.addr());
+        g.whole(
+            &span::none(),
+            false,
+            Op::Debug,
+            Location::caller(),
+            self.addr(),
+        );
         f.debug_map()
             .entries(g.table.iter().map(|(k, v)| (k, v)))
             .finish()
@@ -677,7 +755,7 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
             let (addr, mut g) = (map.addr(), map.inner.lock());
             for (k, v) in iter {
                 let hash = map.hash(&k);
-                g.key(true, hash, Op::Insert, at, addr);
+                g.key(&span::none(), true, hash, Op::Insert, at, addr);
                 g.upsert(Op::Insert, hash, k, v, |x| map.hash(x), at, addr);
             }
         }

@@ -28,6 +28,7 @@ pub mod annotate;
 pub mod cell;
 pub mod collections;
 pub mod reports;
+mod span;
 pub mod sync;
 pub mod thread;
 

@@ -29,6 +29,17 @@ pub struct ObjectInfo {
     pub created_stack: StackId,
 }
 
+/// The epoch an access is stamped with: the thread's current one, or an
+/// open span's (see `span.rs`), for an access that lasts while the
+/// operation runs user code.
+#[derive(Copy, Clone, Debug)]
+pub enum Stamp {
+    /// The calling thread's current epoch.
+    Now,
+    /// A span's stamp.
+    At(Epoch),
+}
+
 /// Checks and records one access by the calling thread. Hot path: one
 /// thread-local load, the shadow's O(1) fast path, no allocation, no lock
 /// (the caller serializes access to `shadow`) — except under
@@ -42,26 +53,27 @@ pub fn check(
     caller: &'static Location<'static>,
     object: &dyn Fn() -> ObjectInfo,
 ) {
-    // Straight-line code, not a closure through `with_local`: the closure
-    // was compiled as a separate function whose prologue cost as much as
-    // the shadow's fast path.
-    let Some(l) = local() else { return };
-    let now = l.state.epoch();
-    check_stamped(l, shadow, kind, now, detail, caller, object);
+    check_as(shadow, kind, Stamp::Now, detail, caller, object);
 }
 
-/// [`check`] by the thread of `l`, its plain access stamped `epoch` (its
-/// current one, or a span's: see `span.rs`).
+/// [`check`], the access stamped `stamp`.
 #[inline(always)]
-pub(crate) fn check_stamped(
-    l: &Local,
+pub fn check_as(
     shadow: &mut ShadowCell,
     kind: AccessKind,
-    epoch: Epoch,
+    stamp: Stamp,
     detail: Detail,
     caller: &'static Location<'static>,
     object: &dyn Fn() -> ObjectInfo,
 ) {
+    // Straight-line code, not a closure through `with_local`: the closure
+    // was compiled as a separate function whose prologue cost as much as
+    // the shadow's fast path.
+    let Some(l) = local() else { return };
+    let epoch = match stamp {
+        Stamp::Now => l.state.epoch(),
+        Stamp::At(e) => e,
+    };
     // Built only when the shadow stores it: under `history=full` the
     // stack capture is then skipped by every fast path that remembers
     // nothing new (a same-epoch access).
@@ -76,40 +88,26 @@ pub(crate) fn check_stamped(
     }
 }
 
-/// [`check`] for a location that is a whole object of `kind` (a cell, an
-/// atomic) at `address`, created at `created_at`.
+/// [`check_as`] for a location that is a whole object of `kind` (a cell,
+/// an atomic) at `address`, created at `created_at`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn check_object(
     shadow: &mut ShadowCell,
     access: AccessKind,
+    stamp: Stamp,
     op: Op,
     at: &'static Location<'static>,
     kind: &'static str,
     address: usize,
     created_at: &'static Location<'static>,
 ) {
-    check(
-        shadow,
-        access,
-        detail(op),
-        at,
-        &whole_object(kind, address, created_at),
-    );
-}
-
-/// What reports say about a whole object of `kind` at `address`.
-#[inline(always)]
-pub(crate) fn whole_object(
-    kind: &'static str,
-    address: usize,
-    created_at: &'static Location<'static>,
-) -> impl Fn() -> ObjectInfo {
-    move || ObjectInfo {
+    check_as(shadow, access, stamp, detail(op), at, &|| ObjectInfo {
         kind,
         address,
         created_at: Some(created_at),
         created_stack: 0,
-    }
+    });
 }
 
 /// A plain read or write.

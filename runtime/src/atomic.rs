@@ -11,7 +11,7 @@
 //! the calls into the engine, and "the load reads from the latest store"
 //! holds by construction.
 
-use crate::access::{check_object, ShadowCell};
+use crate::access::{check_object, ShadowCell, Stamp};
 use crate::site::Op;
 use crate::spin::{SpinGuard, SpinLock};
 use crate::threads::{after_release, with_local};
@@ -197,6 +197,7 @@ impl AtomicShadow {
         check_object(
             &mut st.shadow,
             kind,
+            Stamp::Now,
             op,
             at,
             "atomic",

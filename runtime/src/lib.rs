@@ -37,7 +37,8 @@ mod sync;
 mod threads;
 
 pub use access::{
-    check, check_object, detail, plain_access, report_count, take_reports, ObjectInfo, ShadowCell,
+    check, check_as, check_object, detail, plain_access, report_count, take_reports, ObjectInfo,
+    ShadowCell, Stamp,
 };
 pub use annotations::{annotate_acquire, annotate_release};
 pub use atomic::{fence, AtomicShadow};
@@ -52,7 +53,7 @@ pub use options::{MapPolicy, Options};
 pub use park::{current_park_clock, install_park_clock, parked, ParkClock};
 pub use racedet_detector::{AccessKind, SyncClock};
 pub use site::{Detail, Op, Part};
-pub use span::{check_span, Span};
+pub use span::Span;
 pub use spin::{SpinGuard, SpinLock};
 pub use sync::{MutexClock, RwLockClock};
 pub use threads::{enter, fork, Child, Completion, OpenScope, Running, ScopeSync};

@@ -1,7 +1,7 @@
 //! The shadow of a `RaceMap`: a header location plus one location per
 //! bucket, with Go's bucket count (`2^B`, load factor 6.5).
 
-use crate::access::{check, plain_access, site, ObjectInfo, ShadowCell};
+use crate::access::{check, check_as, plain_access, site, ObjectInfo, ShadowCell, Stamp};
 use crate::global::runtime;
 use crate::map_lock::ReadRecord;
 use crate::options::MapPolicy;
@@ -89,11 +89,12 @@ impl MapShadow {
         (hash & ((1u64 << self.log2) - 1)) as u32
     }
 
-    /// An operation on one key. Hot path.
+    /// An operation on one key, stamped `stamp`. Hot path.
     #[inline(always)]
     pub fn key(
         &mut self,
         write: bool,
+        stamp: Stamp,
         hash: u64,
         op: Op,
         caller: &'static Location<'static>,
@@ -106,7 +107,7 @@ impl MapShadow {
             MapPolicy::Go => &mut self.header,
             MapPolicy::Bucket => &mut self.buckets[bucket as usize],
         };
-        check(cell, plain_access(write), detail, caller, &describe);
+        check_as(cell, plain_access(write), stamp, detail, caller, &describe);
     }
 
     /// A key read on the shared path (see `MapLock`): checks it against
@@ -118,6 +119,7 @@ impl MapShadow {
     pub fn key_read_shared(
         &self,
         record: &mut Option<ReadRecord>,
+        stamp: Stamp,
         hash: u64,
         op: Op,
         caller: &'static Location<'static>,
@@ -128,7 +130,10 @@ impl MapShadow {
         if !self.header.read_needs_only_record(&l.state) {
             return false;
         }
-        let epoch = l.state.epoch();
+        let epoch = match stamp {
+            Stamp::Now => l.state.epoch(),
+            Stamp::At(e) => e,
+        };
         // A read of this epoch is on record already: it stands for this one,
         // as in the shadow's own same-epoch rule.
         if !matches!(record, Some(r) if r.epoch == epoch) {
@@ -146,10 +151,12 @@ impl MapShadow {
         self.header.add_checked_read(read.epoch, read.site);
     }
 
-    /// An operation on the whole map (iteration, clone, clear).
+    /// An operation on the whole map (iteration, clone, clear), stamped
+    /// `stamp`.
     pub fn whole(
         &mut self,
         write: bool,
+        stamp: Stamp,
         op: Op,
         caller: &'static Location<'static>,
         address: usize,
@@ -158,10 +165,10 @@ impl MapShadow {
         let kind = plain_access(write);
         let describe = self.describer(address);
         match self.policy {
-            MapPolicy::Go => check(&mut self.header, kind, detail, caller, &describe),
+            MapPolicy::Go => check_as(&mut self.header, kind, stamp, detail, caller, &describe),
             MapPolicy::Bucket => {
                 for cell in &mut self.buckets {
-                    check(cell, kind, detail, caller, &describe);
+                    check_as(cell, kind, stamp, detail, caller, &describe);
                 }
             }
         }
@@ -182,7 +189,7 @@ impl MapShadow {
                     &describe,
                 );
             }
-            MapPolicy::Bucket => self.whole(false, op, caller, address),
+            MapPolicy::Bucket => self.whole(false, Stamp::Now, op, caller, address),
         }
     }
 
@@ -230,7 +237,7 @@ impl MapShadow {
             .collect();
         self.buckets = grown;
         self.log2 = want;
-        self.whole(true, op, caller, address);
+        self.whole(true, Stamp::Now, op, caller, address);
     }
 
     /// What reports say about this map, built only if a race is reported.

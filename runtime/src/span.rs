@@ -1,60 +1,59 @@
-//! Accesses that last for a closure: loom's `UnsafeCell::with` and
-//! `with_mut`. Checked when the closure starts and stamped past the
-//! releases it makes (the engine's spans); the guard ends the span when
-//! the closure returns or unwinds, touching only the thread's own state —
-//! never the cell, which the closure may have freed.
+//! Accesses that last while an operation runs user code: loom's
+//! `UnsafeCell::with` and `with_mut`, `RaceCell::update`, and `RaceMap`'s
+//! `get_with`, `update`, `range` and `retain`. Checked when the operation
+//! starts and stamped past the releases the user code makes (the engine's
+//! spans); the guard ends the span when the operation returns or unwinds,
+//! touching only the thread's own state — never the object, which the
+//! user code may have freed (an `UnsafeCell` whose last owner drops it
+//! inside `with`).
 
-use crate::access::{check_stamped, detail, plain_access, whole_object, ShadowCell};
-use crate::site::Op;
+use crate::access::Stamp;
 use crate::threads::local;
 use racedet_detector::Epoch;
-use std::panic::Location;
+use std::marker::PhantomData;
 
 /// An open span of the calling thread; dropping it ends the span. Not
 /// `Send`: it must end on the thread that opened it.
-#[must_use = "the span ends when this is dropped: hold it for the closure"]
+#[must_use = "the span ends when this is dropped: hold it while the user code runs"]
 pub struct Span {
     stamp: Option<Epoch>,
-    _not_send: std::marker::PhantomData<*const ()>,
+    _not_send: PhantomData<*const ()>,
 }
 
-/// Checks a plain access of the whole object of `kind` at `address` (read
-/// or `write`) that lasts until the returned span is dropped.
-#[inline(always)]
-pub fn check_span(
-    shadow: &mut ShadowCell,
-    write: bool,
-    op: Op,
-    at: &'static Location<'static>,
-    kind: &'static str,
-    address: usize,
-    created_at: &'static Location<'static>,
-) -> Span {
-    let stamp = local().map(|l| {
-        let stamp = l.state.open_span();
-        let object = whole_object(kind, address, created_at);
-        check_stamped(
-            l,
-            shadow,
-            plain_access(write),
-            stamp,
-            detail(op),
-            at,
-            &object,
-        );
-        stamp
-    });
-    Span {
-        stamp,
-        _not_send: std::marker::PhantomData,
+impl Span {
+    /// Opens a span of the calling thread (none for a thread the runtime
+    /// no longer follows).
+    #[inline(always)]
+    pub fn open() -> Span {
+        Span {
+            stamp: local().map(|l| l.state.open_span()),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// No span: accesses checked "in" it are stamped now.
+    #[inline(always)]
+    pub fn none() -> Span {
+        Span {
+            stamp: None,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// What an access inside the span is stamped with.
+    #[inline(always)]
+    pub fn stamp(&self) -> Stamp {
+        self.stamp.map_or(Stamp::Now, Stamp::At)
     }
 }
 
 impl Drop for Span {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if let (Some(stamp), Some(l)) = (self.stamp, local()) {
-            l.state.end_span(stamp);
+        if let Some(stamp) = self.stamp {
+            if let Some(l) = local() {
+                l.state.end_span(stamp);
+            }
         }
     }
 }

@@ -141,6 +141,31 @@ fn write_outside_the_mutex_races_with_write_inside() {
 }
 
 #[test]
+fn cell_update_that_publishes_before_it_returns_races_with_the_read_it_orders() {
+    // `update` writes the closure's result when the closure returns: a
+    // release inside the closure does not order that write.
+    let first = line!();
+    let x = Arc::new(RaceCell::new(0u32));
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    let (x2, f2) = (x.clone(), flag.clone());
+    let reader = spawn_named("update-reader", move || {
+        while !f2.load(racedet::sync::atomic::Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(x2.get())
+    });
+    let lu = site!(x.update(|v| {
+        flag.store(true, racedet::sync::atomic::Ordering::Release);
+        v + 1
+    }));
+    let lr = reader.join().unwrap();
+    let r = expect_race_by(file!(), [(lu, None), (lr, Some("update-reader"))]);
+    assert_eq!(r.kind, ReportKind::DataRace);
+    assert_ops(&r, [(lu, "update"), (lr, "get")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn unsafe_cell_with_mut_races_with_with() {
     let first = line!();
     struct Shared(UnsafeCell<u32>);

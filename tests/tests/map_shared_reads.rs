@@ -9,6 +9,7 @@
 
 use racedet::collections::RaceMap;
 use racedet::reports::ReportKind;
+use racedet::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use racedet::sync::{Arc, RwLock};
 use racedet::thread;
 use racedet_tests::{assert_silent, expect_race_by, panic_of, site, spawn_named};
@@ -20,6 +21,7 @@ fn shared_map_reads() {
     a_closure_under_a_shared_read_that_writes_the_map_panics_instead_of_deadlocking();
     a_read_after_the_read_guard_ended_races_with_the_lock_s_writer();
     a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer();
+    a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders();
     // Every line of this file: the helpers' accesses too.
     assert_silent(file!(), 1, u32::MAX);
 }
@@ -250,5 +252,37 @@ fn a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer() {
         },
         |m| site!(m.insert(3, 3)),
     );
+    expect_read_write(lines, names, true, first, line!());
+}
+
+/// A read on the shared path lasts while `get_with`'s closure runs (its
+/// record left for the writer is stamped past the closure's release), so
+/// a writer ordered only by that release races with it. Both hold read
+/// guards, which order nothing between them.
+fn a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders() {
+    let first = line!();
+    let names = ["publishing-shared-reader", "published-writer"];
+    let m = Arc::new(RwLock::new(RaceMap::new()));
+    m.write().unwrap().insert(1, 1);
+    contend_readers(&m);
+    assert!(m.read().unwrap().reads_go_shared());
+    let flag = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (m, flag) = (m.clone(), flag.clone());
+        spawn_named(names[0], move || {
+            let g = m.read().unwrap();
+            #[rustfmt::skip]
+            let line = site!(g.get_with(&1, |v| { flag.store(true, Release); *v }));
+            line
+        })
+    };
+    let writer = spawn_named(names[1], move || {
+        let g = m.read().unwrap();
+        while !flag.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(g.insert(2, 2))
+    });
+    let lines = (reader.join().unwrap(), writer.join().unwrap());
     expect_read_write(lines, names, true, first, line!());
 }

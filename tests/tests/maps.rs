@@ -2,6 +2,7 @@
 
 use racedet::collections::{MapPolicy, RaceMap};
 use racedet::reports::{MapPart, ReportKind};
+use racedet::sync::atomic::Ordering::{Acquire, Release};
 use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
@@ -65,6 +66,120 @@ fn iteration_during_unlocked_write_is_concurrent_map_iteration_and_map_write() {
     let r = expect_race_by(file!(), [(li, None), (lw, Some("it-writer"))]);
     assert_eq!(r.kind, ReportKind::MapIterationWrite);
     assert_ops(&r, [(li, "range"), (lw, "insert")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_key_sent_from_inside_range_and_inserted_by_its_receiver_is_an_iteration_race() {
+    // Go's `for k := range m { ch <- k }` with a receiver that writes `m`:
+    // the iteration goes on after the send, so the write races with it
+    // however the threads interleave (here the receiver's insert even
+    // waits for `range` to return, behind the map's internal lock).
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 1u32);
+    let (tx, rx) = racedet::sync::mpsc::channel();
+    let w = m.clone();
+    let t = spawn_named("range-receiver", move || {
+        let k: u32 = rx.recv().unwrap();
+        site!(w.insert(k + 1, 0))
+    });
+    #[rustfmt::skip]
+    let li = site!(m.range(|k, _| { tx.send(*k).unwrap(); true }));
+    let lw = t.join().unwrap();
+    let r = expect_race_by(file!(), [(li, None), (lw, Some("range-receiver"))]);
+    assert_eq!(r.kind, ReportKind::MapIterationWrite);
+    assert_ops(&r, [(li, "range"), (lw, "insert")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_key_sent_after_range_returns_orders_the_receiver_s_insert() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 1u32);
+    let (tx, rx) = racedet::sync::mpsc::channel();
+    let w = m.clone();
+    let t = thread::spawn(move || {
+        let k: u32 = rx.recv().unwrap();
+        w.insert(k + 1, 0);
+    });
+    let mut keys = Vec::new();
+    m.range(|k, _| {
+        keys.push(*k);
+        true
+    });
+    for k in keys {
+        tx.send(k).unwrap();
+    }
+    t.join().unwrap();
+    assert_eq!(m.get(&2), Some(0));
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn update_that_publishes_before_it_writes_races_with_the_read_it_orders() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert("k", 0u32);
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    let (r2, f2) = (m.clone(), flag.clone());
+    let reader = spawn_named("update-watcher", move || {
+        while !f2.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(r2.get(&"k"))
+    });
+    #[rustfmt::skip]
+    let lu = site!(m.update(&"k", |v| { flag.store(true, Release); *v = 1 }));
+    let lr = reader.join().unwrap();
+    let r = expect_race_by(file!(), [(lu, None), (lr, Some("update-watcher"))]);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_ops(&r, [(lu, "update"), (lr, "get")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn get_with_that_publishes_before_it_returns_races_with_the_write_it_orders() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert("k", 0u32);
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    let (w2, f2) = (m.clone(), flag.clone());
+    let writer = spawn_named("get-with-watcher", move || {
+        while !f2.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(w2.insert("k", 2))
+    });
+    #[rustfmt::skip]
+    let lg = site!(m.get_with(&"k", |v| { flag.store(true, Release); *v }));
+    let lw = writer.join().unwrap();
+    let r = expect_race_by(file!(), [(lg, None), (lw, Some("get-with-watcher"))]);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_ops(&r, [(lg, "get_with"), (lw, "insert")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn retain_that_publishes_before_it_returns_races_with_the_read_it_orders() {
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    m.insert(1u32, 0u32);
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    let (r2, f2) = (m.clone(), flag.clone());
+    let reader = spawn_named("retain-watcher", move || {
+        while !f2.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(r2.contains_key(&1))
+    });
+    #[rustfmt::skip]
+    let lr = site!(m.retain(|_, _| { flag.store(true, Release); false }));
+    let lc = reader.join().unwrap();
+    let r = expect_race_by(file!(), [(lr, None), (lc, Some("retain-watcher"))]);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_ops(&r, [(lr, "retain"), (lc, "contains_key")]);
     assert_silent(file!(), first, line!());
 }
 
