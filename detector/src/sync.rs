@@ -173,3 +173,28 @@ impl SyncClock {
         self.clock.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Detector, SyncClock};
+
+    #[test]
+    fn releases_one_span_reserve_apart_keep_their_acquired_names_apart() {
+        // A thread releasing once per closure names its releases
+        // `SPAN_RELEASES` apart: every one must stay in the cache.
+        let mut d = Detector::new();
+        let mut t = d.root_thread().unwrap();
+        let mut v = d.fork(&mut t).unwrap();
+        let mut locks: Vec<SyncClock> = (0..4).map(|_| SyncClock::new()).collect();
+        for lock in &mut locks {
+            let span = t.open_span();
+            lock.release_store(&mut t);
+            t.end_span(span);
+        }
+        for lock in &locks {
+            lock.acquire(&mut v);
+        }
+        let kept = locks.iter().filter(|l| v.has_acquired(l.name)).count();
+        assert_eq!(kept, locks.len());
+    }
+}

@@ -9,11 +9,15 @@ use crate::epoch::{Epoch, Tid};
 const ACQUIRED_CACHE: usize = 64;
 
 /// Where `name` (a releasing epoch: slot in the top 16 bits, clock below)
-/// lives in the acquired cache: consecutive releases of one thread, and the
-/// same clock in different slots, land apart.
+/// lives in the acquired cache: Fibonacci hashing (the top bits of the
+/// product), so that every bit of the name counts — consecutive releases
+/// of one thread, the same clock in different slots, and releases a span's
+/// reserve apart (one per closure: clocks `SPAN_RELEASES` apart, equal in
+/// their low bits) all land apart.
 #[inline(always)]
 fn acquired_index(name: u64) -> usize {
-    ((name ^ (name >> 48).wrapping_mul(0x9E37)) as usize) % ACQUIRED_CACHE
+    const BITS: u32 = ACQUIRED_CACHE.trailing_zeros();
+    (name.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
 }
 
 /// The detector state of one running thread.

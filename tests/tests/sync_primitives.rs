@@ -1941,6 +1941,39 @@ fn unsafe_cell_freed_by_its_own_closure_is_not_touched_afterwards() {
 }
 
 #[test]
+fn unsafe_cell_closure_that_frees_its_cell_leaves_the_memory_as_it_left_it() {
+    // The deterministic form of the test above: the closure drops the
+    // node and zeroes its memory (as a freeing allocator might); nothing
+    // of racedet's may write there after the closure returns.
+    struct Node {
+        value: UnsafeCell<u64>,
+    }
+    const SIZE: usize = std::mem::size_of::<Node>();
+    for _ in 0..20 {
+        let node = Box::into_raw(Box::new(Node {
+            value: UnsafeCell::new(9),
+        }));
+        // SAFETY: the node is ours; after the closure drops it and zeroes
+        // its bytes only those bytes are read, and then it is deallocated.
+        let v = unsafe {
+            (*node).value.with(|p| {
+                let v = *p;
+                std::ptr::drop_in_place(node);
+                std::ptr::write_bytes(node as *mut u8, 0, SIZE);
+                v
+            })
+        };
+        assert_eq!(v, 9);
+        let after = unsafe { std::ptr::read(node as *const [u8; SIZE]) };
+        assert_eq!(
+            after, [0; SIZE],
+            "racedet touched the cell after its closure"
+        );
+        unsafe { std::alloc::dealloc(node as *mut u8, std::alloc::Layout::new::<Node>()) };
+    }
+}
+
+#[test]
 fn unsafe_cell_concurrent_reads_are_silent() {
     let first = line!();
     let m = Arc::new(Mailbox {
