@@ -69,16 +69,28 @@ impl ThreadState {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Detector, Shadow, SyncClock};
+    use crate::{Detector, Shadow, SyncClock, ThreadState};
 
     type Site = u32;
 
-    #[test]
-    fn a_release_inside_a_span_does_not_cover_it_and_one_after_it_does() {
+    /// A root thread and a thread it forked, and an unused location.
+    fn two_threads_and_a_cell() -> (ThreadState, ThreadState, Shadow<Site>) {
         let mut d = Detector::new();
         let mut main = d.root_thread().unwrap();
-        let mut t = d.fork(&mut main).unwrap();
-        let mut cell: Shadow<Site> = Shadow::new();
+        let t = d.fork(&mut main).unwrap();
+        (main, t, Shadow::new())
+    }
+
+    /// `t` after acquiring `sync`.
+    fn acquiring(t: &ThreadState, sync: &SyncClock) -> ThreadState {
+        let mut t = t.clone();
+        sync.acquire(&mut t);
+        t
+    }
+
+    #[test]
+    fn a_release_inside_a_span_does_not_cover_it_and_one_after_it_does() {
+        let (mut main, t, mut cell) = two_threads_and_a_cell();
         let (mut inside, mut after) = (SyncClock::new(), SyncClock::new());
 
         let span = main.open_span();
@@ -88,37 +100,30 @@ mod tests {
         after.release_store(&mut main);
 
         // What the release inside published does not order the span...
-        let mut early = t.clone();
-        inside.acquire(&mut early);
+        let early = acquiring(&t, &inside);
         let race = cell
             .clone()
             .read(&early, 2)
             .expect("the span outlives the release");
         assert_eq!((race.previous.site, race.current.site), (1, 2));
         // ...what the release after it published does.
-        after.acquire(&mut t);
-        assert!(cell.read(&t, 3).is_none());
+        assert!(cell.read(&acquiring(&t, &after), 3).is_none());
     }
 
     #[test]
     fn a_span_holds_through_as_many_releases_as_it_reserved() {
-        let mut d = Detector::new();
-        let mut main = d.root_thread().unwrap();
-        let t = d.fork(&mut main).unwrap();
-        let mut cell: Shadow<Site> = Shadow::new();
+        let (mut main, t, mut cell) = two_threads_and_a_cell();
         let mut sync = SyncClock::new();
         let span = main.open_span();
         assert!(cell.write_at(&main, span, || 1).is_none());
         for _ in 0..super::SPAN_RELEASES {
             sync.release_store(&mut main);
         }
-        let mut last_inside = t.clone();
-        sync.acquire(&mut last_inside);
+        let last_inside = acquiring(&t, &sync);
         assert!(cell.clone().read(&last_inside, 2).is_some());
         // One more release: the reserve is used up (a miss, documented).
         sync.release_store(&mut main);
-        let mut past = t.clone();
-        sync.acquire(&mut past);
+        let past = acquiring(&t, &sync);
         assert!(cell.read(&past, 3).is_none());
         main.end_span(span);
     }
@@ -140,8 +145,7 @@ mod tests {
         sync.release_store(&mut main);
         main.end_span(outer);
 
-        let mut acquirer = t.clone();
-        sync.acquire(&mut acquirer);
+        let acquirer = acquiring(&t, &sync);
         // The inner span ended before the release: ordered.
         assert!(inner_cell.read(&acquirer, 3).is_none());
         // The outer one was still open: not ordered.
@@ -150,10 +154,7 @@ mod tests {
 
     #[test]
     fn a_release_inside_a_nested_span_does_not_cover_it() {
-        let mut d = Detector::new();
-        let mut main = d.root_thread().unwrap();
-        let t = d.fork(&mut main).unwrap();
-        let mut cell: Shadow<Site> = Shadow::new();
+        let (mut main, t, mut cell) = two_threads_and_a_cell();
         let mut sync = SyncClock::new();
         let outer = main.open_span();
         let inner = main.open_span();
@@ -161,8 +162,7 @@ mod tests {
         sync.release_store(&mut main);
         main.end_span(inner);
         main.end_span(outer);
-        let mut acquirer = t.clone();
-        sync.acquire(&mut acquirer);
+        let acquirer = acquiring(&t, &sync);
         assert!(cell.read(&acquirer, 2).is_some());
     }
 
@@ -225,17 +225,13 @@ mod tests {
         // itself and for a thread that acquires its later release.
         assert!(cell.write(&main, 2).is_none());
         sync.release_store(&mut main);
-        let mut acquirer = t.clone();
-        sync.acquire(&mut acquirer);
+        let acquirer = acquiring(&t, &sync);
         assert!(cell.read(&acquirer, 3).is_none());
     }
 
     #[test]
     fn a_span_of_the_same_thread_inside_another_on_one_cell_is_no_race() {
-        let mut d = Detector::new();
-        let mut main = d.root_thread().unwrap();
-        let t = d.fork(&mut main).unwrap();
-        let mut cell: Shadow<Site> = Shadow::new();
+        let (mut main, t, mut cell) = two_threads_and_a_cell();
         let mut sync = SyncClock::new();
 
         let outer = main.open_span();
@@ -248,8 +244,7 @@ mod tests {
         sync.release_store(&mut main);
         main.end_span(outer);
 
-        let mut acquirer = t.clone();
-        sync.acquire(&mut acquirer);
+        let acquirer = acquiring(&t, &sync);
         assert!(
             cell.write(&acquirer, 3).is_some(),
             "the outer read span still holds"
