@@ -15,9 +15,9 @@
 //! releases inside it stay unordered with it. A span opened inside another
 //! reserves one (it must end below its outer span's epoch, so that the
 //! outer one keeps its reserve for the releases that follow), and uses it
-//! up when it ends: a second release inside a nested span covers it, and
-//! releases and nested spans inside one span beyond its reserve cover that
-//! span — a missed race, never an invented one. (Every clock value matters
+//! up when it ends: a second release (or a span) inside a nested span
+//! covers it, and releases and nested spans inside one span beyond its
+//! reserve cover that span — a missed race, never an invented one. (Every clock value matters
 //! here: a spawn and a bounded channel's receive release too.)
 
 use crate::epoch::Epoch;
