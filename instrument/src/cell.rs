@@ -8,7 +8,7 @@ use racedet_runtime::Op;
 #[cfg(any(feature = "detect", racedet_detect))]
 use racedet_runtime::{check_object, plain_access, ShadowCell};
 
-use crate::span::{self, Span};
+use crate::span::{self, Span, Stamp};
 // A cell is locked on every checked access, and mostly by one thread: with
 // detection its lock is biased to a thread that takes it 8 times in a row
 // (no locked instruction from then on, until another thread uses the
@@ -73,7 +73,7 @@ impl<T: Copy> RaceCell<T> {
         let mut slot = self.inner.lock();
         self.hook(
             &mut slot,
-            &span::none(),
+            Stamp::Now,
             false,
             Op::CellGet,
             Location::caller(),
@@ -86,13 +86,7 @@ impl<T: Copy> RaceCell<T> {
     #[inline]
     pub fn set(&self, value: T) {
         let mut slot = self.inner.lock();
-        self.hook(
-            &mut slot,
-            &span::none(),
-            true,
-            Op::CellSet,
-            Location::caller(),
-        );
+        self.hook(&mut slot, Stamp::Now, true, Op::CellSet, Location::caller());
         slot.value = value;
     }
 
@@ -102,7 +96,7 @@ impl<T: Copy> RaceCell<T> {
         let mut slot = self.inner.lock();
         self.hook(
             &mut slot,
-            &span::none(),
+            Stamp::Now,
             true,
             Op::CellReplace,
             Location::caller(),
@@ -121,7 +115,13 @@ impl<T: Copy> RaceCell<T> {
         // The write is made when `f` returns: a release `f` makes does not
         // order it.
         let span = span::open();
-        self.hook(&mut slot, &span, true, Op::CellUpdate, Location::caller());
+        self.hook(
+            &mut slot,
+            span.stamp(),
+            true,
+            Op::CellUpdate,
+            Location::caller(),
+        );
         slot.value = f(slot.value);
         slot.value
     }
@@ -136,7 +136,7 @@ impl<T: Copy> RaceCell<T> {
     fn hook(
         &self,
         _slot: &mut Slot<T>,
-        _span: &Span,
+        _stamp: Stamp,
         _write: bool,
         _op: Op,
         _at: &'static Location<'static>,
@@ -145,7 +145,7 @@ impl<T: Copy> RaceCell<T> {
         check_object(
             &mut _slot.shadow,
             plain_access(_write),
-            _span.stamp(),
+            _stamp,
             _op,
             _at,
             "cell",

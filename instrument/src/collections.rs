@@ -1,6 +1,6 @@
 //! `RaceMap`: a map with Go's contract.
 
-use crate::span::{self, Span};
+use crate::span::{self, Stamp};
 use hashbrown::HashTable;
 use racedet_runtime::{FoldReads, MapLock, Op, ReadRecord};
 use std::borrow::Borrow;
@@ -87,7 +87,7 @@ impl<K, V> Inner<K, V> {
     #[inline]
     fn key(
         &mut self,
-        _span: &Span,
+        _stamp: Stamp,
         _write: bool,
         _hash: u64,
         _op: Op,
@@ -95,22 +95,21 @@ impl<K, V> Inner<K, V> {
         _addr: usize,
     ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow
-            .key(_write, _span.stamp(), _hash, _op, _at, _addr);
+        self.shadow.key(_write, _stamp, _hash, _op, _at, _addr);
     }
 
     /// An access of the whole map, stamped by `_span`.
     #[inline]
     fn whole(
         &mut self,
-        _span: &Span,
+        _stamp: Stamp,
         _write: bool,
         _op: Op,
         _at: &'static Location<'static>,
         _addr: usize,
     ) {
         #[cfg(any(feature = "detect", racedet_detect))]
-        self.shadow.whole(_write, _span.stamp(), _op, _at, _addr);
+        self.shadow.whole(_write, _stamp, _op, _at, _addr);
     }
 
     #[inline]
@@ -257,7 +256,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let at = Location::caller();
         let hash = self.hash(&key);
         let mut g = self.inner.lock();
-        g.key(&span::none(), true, hash, Op::Insert, at, self.addr());
+        g.key(Stamp::Now, true, hash, Op::Insert, at, self.addr());
         g.upsert(
             Op::Insert,
             hash,
@@ -277,7 +276,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.read_key(key, &span::none(), Op::Get, Location::caller(), |_, v| {
+        self.read_key(key, Stamp::Now, Op::Get, Location::caller(), |_, v| {
             v.clone()
         })
     }
@@ -291,7 +290,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         // The read lasts while `f` runs (see `span.rs`).
         let span = span::open();
-        self.read_key(key, &span, Op::GetWith, Location::caller(), |_, v| f(v))
+        self.read_key(
+            key,
+            span.stamp(),
+            Op::GetWith,
+            Location::caller(),
+            |_, v| f(v),
+        )
     }
 
     /// `_, ok := m[k]`. A read.
@@ -303,7 +308,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     {
         self.read_key(
             key,
-            &span::none(),
+            Stamp::Now,
             Op::ContainsKey,
             Location::caller(),
             |_, _| (),
@@ -321,13 +326,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         V: Clone,
     {
         let pair = |k: &K, v: &V| (k.clone(), v.clone());
-        self.read_key(
-            key,
-            &span::none(),
-            Op::GetKeyValue,
-            Location::caller(),
-            pair,
-        )
+        self.read_key(key, Stamp::Now, Op::GetKeyValue, Location::caller(), pair)
     }
 
     /// The read of one key that `get`, `get_with`, `contains_key` and
@@ -336,7 +335,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
     fn read_key<Q, R>(
         &self,
         key: &Q,
-        span: &Span,
+        stamp: Stamp,
         op: Op,
         at: &'static Location<'static>,
         f: impl FnOnce(&K, &V) -> R,
@@ -349,10 +348,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         #[cfg(any(feature = "detect", racedet_detect))]
         if let Some(mut g) = self.inner.read_shared() {
             let (inner, record) = g.parts();
-            if inner
-                .shadow
-                .key_read_shared(record, span.stamp(), hash, op, at)
-            {
+            if inner.shadow.key_read_shared(record, stamp, hash, op, at) {
                 return inner
                     .table
                     .find(hash, |(k, _)| k.borrow() == key)
@@ -360,7 +356,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
             }
         }
         let mut g = self.inner.lock();
-        g.key(span, false, hash, op, at, self.addr());
+        g.key(stamp, false, hash, op, at, self.addr());
         g.table
             .find(hash, |(k, _)| k.borrow() == key)
             .map(|(k, v)| f(k, v))
@@ -376,7 +372,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let hash = self.hash(key);
         let mut g = self.inner.lock();
         g.key(
-            &span::none(),
+            Stamp::Now,
             true,
             hash,
             Op::Remove,
@@ -401,7 +397,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         // The write lasts while `f` runs (see `span.rs`).
         let span = span::open();
         g.key(
-            &span,
+            span.stamp(),
             true,
             hash,
             Op::Update,
@@ -424,7 +420,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         for (k, v) in iter {
             let hash = self.hash(&k);
             let mut g = self.inner.lock();
-            g.key(&span::none(), true, hash, Op::Extend, at, self.addr());
+            g.key(Stamp::Now, true, hash, Op::Extend, at, self.addr());
             let replaced = g.upsert(Op::Extend, hash, k, v, |x| self.hash(x), at, self.addr());
             // Dropped after the lock, as `insert`'s caller drops it.
             drop(g);
@@ -462,13 +458,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn clear(&self) {
         let mut g = self.inner.lock();
-        g.whole(
-            &span::none(),
-            true,
-            Op::Clear,
-            Location::caller(),
-            self.addr(),
-        );
+        g.whole(Stamp::Now, true, Op::Clear, Location::caller(), self.addr());
         g.table.clear();
     }
 
@@ -481,7 +471,13 @@ impl<K, V, S> RaceMap<K, V, S> {
     pub fn retain(&self, mut f: impl FnMut(&K, &mut V) -> bool) {
         let mut g = self.inner.lock();
         let span = span::open();
-        g.whole(&span, true, Op::Retain, Location::caller(), self.addr());
+        g.whole(
+            span.stamp(),
+            true,
+            Op::Retain,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.retain(|(k, v)| f(k, v));
     }
 
@@ -493,7 +489,13 @@ impl<K, V, S> RaceMap<K, V, S> {
         // The iteration lasts while `f` runs: a value `f` sends is received
         // while the map is still being read, as in Go's `range`.
         let span = span::open();
-        g.whole(&span, false, Op::Range, Location::caller(), self.addr());
+        g.whole(
+            span.stamp(),
+            false,
+            Op::Range,
+            Location::caller(),
+            self.addr(),
+        );
         for (k, v) in g.table.iter() {
             if !f(k, v) {
                 break;
@@ -508,13 +510,7 @@ impl<K, V, S> RaceMap<K, V, S> {
         K: Clone,
     {
         let mut g = self.inner.lock();
-        g.whole(
-            &span::none(),
-            false,
-            Op::Keys,
-            Location::caller(),
-            self.addr(),
-        );
+        g.whole(Stamp::Now, false, Op::Keys, Location::caller(), self.addr());
         g.table.iter().map(|(k, _)| k.clone()).collect()
     }
 
@@ -526,7 +522,7 @@ impl<K, V, S> RaceMap<K, V, S> {
     {
         let mut g = self.inner.lock();
         g.whole(
-            &span::none(),
+            Stamp::Now,
             false,
             Op::Values,
             Location::caller(),
@@ -543,7 +539,7 @@ impl<K: Clone, V: Clone, S: Clone> Clone for RaceMap<K, V, S> {
     fn clone(&self) -> Self {
         let at = Location::caller();
         let mut g = self.inner.lock();
-        g.whole(&span::none(), false, Op::Clone, at, self.addr());
+        g.whole(Stamp::Now, false, Op::Clone, at, self.addr());
         #[cfg(any(feature = "detect", racedet_detect))]
         let policy = Some(g.shadow.policy());
         #[cfg(not(any(feature = "detect", racedet_detect)))]
@@ -573,7 +569,7 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
             // One lock: the map against itself, which is false only where
             // a value is not equal to itself (a NaN), as std's.
             let mut g = self.inner.lock();
-            g.whole(&span::none(), false, Op::Eq, at, self.addr());
+            g.whole(Stamp::Now, false, Op::Eq, at, self.addr());
             return same_pairs(&g.table, &g.table, |k| self.hash(k));
         }
         let (first, second) = if self.addr() < other.addr() {
@@ -595,8 +591,8 @@ impl<K: Hash + Eq, V: PartialEq, S: BuildHasher> PartialEq for RaceMap<K, V, S> 
                 break (a, b);
             }
         };
-        a.whole(&span::none(), false, Op::Eq, at, first.addr());
-        b.whole(&span::none(), false, Op::Eq, at, second.addr());
+        a.whole(Stamp::Now, false, Op::Eq, at, first.addr());
+        b.whole(Stamp::Now, false, Op::Eq, at, second.addr());
         let (mine, theirs) = if std::ptr::eq(first, self) {
             (&a.table, &b.table)
         } else {
@@ -700,7 +696,7 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for RaceMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut g = self.inner.lock();
         g.whole(
-            &span::none(),
+            Stamp::Now,
             false,
             Op::Debug,
             Location::caller(),
@@ -755,7 +751,7 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FromIterator<(K, V)> for RaceMap
             let (addr, mut g) = (map.addr(), map.inner.lock());
             for (k, v) in iter {
                 let hash = map.hash(&k);
-                g.key(&span::none(), true, hash, Op::Insert, at, addr);
+                g.key(Stamp::Now, true, hash, Op::Insert, at, addr);
                 g.upsert(Op::Insert, hash, k, v, |x| map.hash(x), at, addr);
             }
         }

@@ -18,11 +18,23 @@ pub(crate) fn open() -> Span {
     Span
 }
 
-/// No span: accesses checked in it are stamped when they are made.
-#[inline(always)]
-pub(crate) fn none() -> Span {
-    #[cfg(any(feature = "detect", racedet_detect))]
-    return Span::none();
-    #[cfg(not(any(feature = "detect", racedet_detect)))]
-    Span
+/// What an access is stamped with: now, or an open span's stamp (a plain
+/// `Copy` value, so the hot paths that stamp now carry no guard to drop).
+#[cfg(any(feature = "detect", racedet_detect))]
+pub(crate) use racedet_runtime::Stamp;
+
+/// Without detection there is only "now".
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+#[derive(Copy, Clone)]
+pub(crate) enum Stamp {
+    Now,
+}
+
+/// Without detection a span stamps nothing.
+#[cfg(not(any(feature = "detect", racedet_detect)))]
+impl Span {
+    #[inline(always)]
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp::Now
+    }
 }

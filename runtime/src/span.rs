@@ -31,15 +31,6 @@ impl Span {
         }
     }
 
-    /// No span: accesses checked "in" it are stamped now.
-    #[inline(always)]
-    pub fn none() -> Span {
-        Span {
-            stamp: None,
-            _not_send: PhantomData,
-        }
-    }
-
     /// What an access inside the span is stamped with.
     #[inline(always)]
     pub fn stamp(&self) -> Stamp {
