@@ -1872,6 +1872,47 @@ fn unsafe_cell_closed_inside_another_closure_is_ordered_by_a_release_after_it() 
 }
 
 #[test]
+fn unsafe_cell_written_after_a_release_that_follows_many_nested_closures_races() {
+    // Each nested closure uses one clock value of the outer one's reserve
+    // when it returns; 200 of them still leave the release below it.
+    let first = line!();
+    struct Many {
+        value: UnsafeCell<u64>,
+        others: Vec<UnsafeCell<u64>>,
+        full: AtomicBool,
+    }
+    // SAFETY: test type; racedet checks every access.
+    unsafe impl Sync for Many {}
+    let many = Arc::new(Many {
+        value: UnsafeCell::new(0),
+        others: (0..200).map(|_| UnsafeCell::new(1)).collect(),
+        full: AtomicBool::new(false),
+    });
+    let m2 = many.clone();
+    let writer = spawn_named("after-nested-writer", move || {
+        site!(m2.value.with_mut(|p| {
+            let sum: u64 = m2.others.iter().map(|c| c.with(|q| unsafe { *q })).sum();
+            m2.full.store(true, Release);
+            unsafe { *p = sum }
+        }))
+    });
+    let reader = spawn_named("after-nested-reader", move || {
+        while !many.full.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(many.value.with(|p| unsafe { *p }))
+    });
+    let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
+    let r = expect_race(file!(), lw, lr);
+    assert_data_race(
+        &r,
+        "unsafe cell",
+        [(lw, "after-nested-writer"), (lr, "after-nested-reader")],
+    );
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
 fn unsafe_cell_closure_that_panics_is_over_when_it_unwinds() {
     let first = line!();
     let m = Arc::new(Mailbox {
