@@ -179,22 +179,30 @@ mod tests {
     use crate::{Detector, SyncClock};
 
     #[test]
-    fn releases_one_span_reserve_apart_keep_their_acquired_names_apart() {
-        // A thread releasing once per closure names its releases
-        // `SPAN_RELEASES` apart: every one must stay in the cache.
-        let mut d = Detector::new();
-        let mut t = d.root_thread().unwrap();
-        let mut v = d.fork(&mut t).unwrap();
-        let mut locks: Vec<SyncClock> = (0..4).map(|_| SyncClock::new()).collect();
-        for lock in &mut locks {
-            let span = t.open_span();
-            lock.release_store(&mut t);
-            t.end_span(span);
+    fn releases_one_per_closure_keep_their_acquired_names_apart() {
+        // A thread releasing once per closure names its releases a span's
+        // reserve apart (the release inside the closure) or one more (after
+        // it): every one must stay in the cache.
+        for inside in [true, false] {
+            let mut d = Detector::new();
+            let mut t = d.root_thread().unwrap();
+            let mut v = d.fork(&mut t).unwrap();
+            let mut locks: Vec<SyncClock> = (0..8).map(|_| SyncClock::new()).collect();
+            for lock in &mut locks {
+                let span = t.open_span();
+                if inside {
+                    lock.release_store(&mut t);
+                }
+                t.end_span(span);
+                if !inside {
+                    lock.release_store(&mut t);
+                }
+            }
+            for lock in &locks {
+                lock.acquire(&mut v);
+            }
+            let kept = locks.iter().filter(|l| v.has_acquired(l.name)).count();
+            assert_eq!(kept, locks.len(), "released inside the closure: {inside}");
         }
-        for lock in &locks {
-            lock.acquire(&mut v);
-        }
-        let kept = locks.iter().filter(|l| v.has_acquired(l.name)).count();
-        assert_eq!(kept, locks.len());
     }
 }

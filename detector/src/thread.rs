@@ -9,14 +9,16 @@ use crate::epoch::{Epoch, Tid};
 const ACQUIRED_CACHE: usize = 64;
 
 /// Where `name` (a releasing epoch: slot in the top 16 bits, clock below)
-/// lives in the acquired cache: consecutive releases of one thread, the
-/// same clock in different slots, and releases a span's reserve apart (a
-/// thread releasing once per closure: clocks `SPAN_RELEASES` = 2^10 apart,
-/// equal in their low bits) all land apart. Shifts and one small multiply,
-/// as before spans: no 64-bit constant on every lock's inlined path.
+/// lives in the acquired cache: Fibonacci hashing (the top bits of the
+/// product), so that every bit of the name counts. Consecutive releases of
+/// one thread, the same clock in different slots, and a thread releasing
+/// once per closure (clocks about `SPAN_RELEASES` apart, alike in their low
+/// bits) all land apart; shifts of the name could not spread both 1024 and
+/// 1025 apart.
 #[inline(always)]
 fn acquired_index(name: u64) -> usize {
-    ((name ^ (name >> 10) ^ (name >> 48).wrapping_mul(0x9E37)) as usize) % ACQUIRED_CACHE
+    const BITS: u32 = ACQUIRED_CACHE.trailing_zeros();
+    (name.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
 }
 
 /// The detector state of one running thread.

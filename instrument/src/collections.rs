@@ -124,8 +124,11 @@ impl<K, V> Inner<K, V> {
         self.shadow.resized(self.table.len(), _op, _at, _addr);
     }
 
-    /// Inserts or replaces; the previous value if the key was there. Only a
-    /// new key can grow the map, so only then are the buckets re-counted.
+    /// Inserts or replaces; if the key was there, the key passed in (std
+    /// keeps the stored one) and the previous value, for the caller to drop
+    /// after the lock: their `Drop` is user code, which may release, and
+    /// the operation's access is over once the lock is let go. Only a new
+    /// key can grow the map, so only then are the buckets re-counted.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     fn upsert(
@@ -137,7 +140,7 @@ impl<K, V> Inner<K, V> {
         rehash: impl Fn(&K) -> u64,
         at: &'static Location<'static>,
         addr: usize,
-    ) -> Option<V>
+    ) -> Option<(K, V)>
     where
         K: Eq,
     {
@@ -146,7 +149,7 @@ impl<K, V> Inner<K, V> {
         // table grew it (rehashing every key under the lock). A new key
         // pays a second probe.
         if let Some((_, v)) = self.table.find_mut(hash, |(k, _)| *k == key) {
-            return Some(std::mem::replace(v, value));
+            return Some((key, std::mem::replace(v, value)));
         }
         self.table
             .insert_unique(hash, (key, value), |(k, _)| rehash(k));
@@ -257,7 +260,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
         let hash = self.hash(&key);
         let mut g = self.inner.lock();
         g.key(Stamp::Now, true, hash, Op::Insert, at, self.addr());
-        g.upsert(
+        let replaced = g.upsert(
             Op::Insert,
             hash,
             key,
@@ -265,7 +268,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
             |k| self.hash(k),
             at,
             self.addr(),
-        )
+        );
+        drop(g);
+        replaced.map(|(_unused_key, old)| old)
     }
 
     /// `v, ok := m[k]`: a clone of the value. A read.
@@ -379,10 +384,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> RaceMap<K, V, S> {
             Location::caller(),
             self.addr(),
         );
-        match g.table.find_entry(hash, |(k, _)| k.borrow() == key) {
-            Ok(entry) => Some(entry.remove().0 .1),
+        let removed = match g.table.find_entry(hash, |(k, _)| k.borrow() == key) {
+            Ok(entry) => Some(entry.remove().0),
             Err(_) => None,
-        }
+        };
+        // The key's `Drop` after the lock, as the value's (see `upsert`).
+        drop(g);
+        removed.map(|(_key, value)| value)
     }
 
     /// Changes the value in place; false when absent. A write.
@@ -458,7 +466,15 @@ impl<K, V, S> RaceMap<K, V, S> {
     #[track_caller]
     pub fn clear(&self) {
         let mut g = self.inner.lock();
-        g.whole(Stamp::Now, true, Op::Clear, Location::caller(), self.addr());
+        // The write lasts while the pairs' `Drop` (user code) runs.
+        let span = span::open();
+        g.whole(
+            span.stamp(),
+            true,
+            Op::Clear,
+            Location::caller(),
+            self.addr(),
+        );
         g.table.clear();
     }
 

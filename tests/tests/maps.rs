@@ -183,6 +183,58 @@ fn retain_that_publishes_before_it_returns_races_with_the_read_it_orders() {
     assert_silent(file!(), first, line!());
 }
 
+/// A value whose drop publishes: a release made inside the map's own work.
+struct PublishesOnDrop(Arc<racedet::sync::atomic::AtomicBool>);
+
+impl Drop for PublishesOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Release);
+    }
+}
+
+#[test]
+fn clear_whose_values_publish_as_they_drop_races_with_the_read_it_orders() {
+    // `clear` is still writing the map while it drops the pairs.
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    m.insert(1u32, PublishesOnDrop(flag.clone()));
+    m.insert(2u32, PublishesOnDrop(flag.clone()));
+    let (r2, f2) = (m.clone(), flag.clone());
+    let reader = spawn_named("clear-watcher", move || {
+        while !f2.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        site!(r2.contains_key(&1))
+    });
+    let lc = site!(m.clear());
+    let lr = reader.join().unwrap();
+    let r = expect_race_by(file!(), [(lc, None), (lr, Some("clear-watcher"))]);
+    assert_eq!(r.kind, ReportKind::MapReadWrite);
+    assert_ops(&r, [(lc, "clear"), (lr, "contains_key")]);
+    assert_silent(file!(), first, line!());
+}
+
+#[test]
+fn a_replaced_value_that_publishes_as_it_drops_orders_the_insert() {
+    // `insert` hands the replaced value (and the unused key) back to drop
+    // after the map's work is done: what the drop publishes follows it.
+    let first = line!();
+    let m = Arc::new(RaceMap::new());
+    let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
+    m.insert(1u32, PublishesOnDrop(flag.clone()));
+    let (r2, f2) = (m.clone(), flag.clone());
+    let reader = thread::spawn(move || {
+        while !f2.load(Acquire) {
+            std::hint::spin_loop();
+        }
+        r2.contains_key(&1)
+    });
+    m.insert(1u32, PublishesOnDrop(flag.clone()));
+    assert!(reader.join().unwrap());
+    assert_silent(file!(), first, line!());
+}
+
 #[test]
 fn keys_snapshot_during_remove_is_an_iteration_race() {
     let first = line!();
