@@ -25,6 +25,27 @@ struct Artifact {
     profile: Option<Profile>,
     #[serde(default)]
     target: Option<Target>,
+    /// A `compiler-message`'s diagnostic.
+    #[serde(default)]
+    message: Option<Diagnostic>,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    level: String,
+    #[serde(default)]
+    rendered: Option<String>,
+}
+
+/// What the build step made: the test executables, and the compiler's
+/// warnings, rendered. They are not printed as they come: the run's own
+/// `cargo test` (or nextest's build) replays them from cargo's cache, and
+/// printing them here too showed every warning twice. A caller that does
+/// not run the tests after (`--no-run`) prints them; a failed build
+/// prints them itself.
+pub struct Built {
+    pub binaries: Vec<BinaryInfo>,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -38,9 +59,10 @@ struct Target {
 }
 
 /// Runs `cmd` (a runner with its build-only flags) and returns the test
-/// executables it built, each checked for the runtime marker. A failed
-/// build passes on cargo's exit status.
-pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<BinaryInfo>> {
+/// executables it built, each checked for the runtime marker, and the
+/// build's warnings (see [`Built`]); errors are printed as they come. A
+/// failed build prints its warnings and passes on cargo's exit status.
+pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Built> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -50,6 +72,8 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<Bin
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut paths = BTreeSet::new();
     let mut binaries = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| Failure::input(format!("reading cargo's output: {e}")))?;
         // Cargo's JSON messages are objects; anything else a runner prints
@@ -60,6 +84,26 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<Bin
         let Ok(a) = serde_json::from_str::<Artifact>(&line) else {
             continue;
         };
+        if a.reason == "compiler-message" {
+            let Some(Diagnostic {
+                level,
+                rendered: Some(text),
+            }) = a.message
+            else {
+                continue;
+            };
+            // A lib and its unit tests report the same diagnostic twice
+            // (cargo's human output says "1 duplicate"): once is enough.
+            if !seen.insert(text.clone()) {
+                continue;
+            }
+            if level.starts_with("error") {
+                eprint!("{text}");
+            } else {
+                warnings.push(text);
+            }
+            continue;
+        }
         if a.reason != "compiler-artifact" || !a.profile.as_ref().is_some_and(|p| p.test) {
             continue;
         }
@@ -72,6 +116,9 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<Bin
         .wait()
         .map_err(|e| Failure::input(format!("waiting for {}: {e}", runner.name())))?;
     if !status.success() {
+        for text in &warnings {
+            eprint!("{text}");
+        }
         return Err(Failure::with_code(
             match runner {
                 Runner::CargoTest => format!(
@@ -95,7 +142,10 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Vec<Bin
         .collect::<Result<Vec<_>>>()?;
     // Build order varies with scheduling; listings should not.
     described.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(described)
+    Ok(Built {
+        binaries: described,
+        warnings,
+    })
 }
 
 /// Names a binary as the user knows it (`package: tests/foo.rs`) and reads

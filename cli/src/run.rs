@@ -36,9 +36,12 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
     let build_vars = detect_env::build_vars(&rargs.targets, &rargs.configs)?;
     let mut err = std::io::stderr();
 
-    let binaries = if rargs.doc {
+    let built = if rargs.doc {
         // rustdoc builds each doctest as it runs it.
-        Vec::new()
+        artifacts::Built {
+            binaries: Vec::new(),
+            warnings: Vec::new(),
+        }
     } else {
         let _ = writeln!(
             err,
@@ -47,7 +50,7 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         );
         let build = artifacts::command(
             runner,
-            runner.build_only_flags(),
+            runner.build_only_flags(diagnostics_in_color()),
             &rargs.build,
             &target,
             &build_vars,
@@ -60,13 +63,17 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         args: args.to_vec(),
         started_unix: run_dir::unix_now(),
         workspace: Some(ws.root.clone()),
-        binaries,
+        binaries: built.binaries,
         runner_status: None,
         doctests: BTreeMap::new(),
         dir: PathBuf::new(),
         unchecked: Vec::new(),
     };
     if rargs.no_run {
+        // Nothing builds again to replay the warnings.
+        for text in &built.warnings {
+            let _ = write!(err, "{text}");
+        }
         say_instrumentation(&info, &mut err);
         let _ = writeln!(err, "racedet: --no-run: built, not run");
         return Ok(0);
@@ -434,6 +441,17 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         }
     }
     1
+}
+
+/// Whether the build step's diagnostics are rendered in color, as cargo
+/// would print them: `CARGO_TERM_COLOR` if set, else when stderr is a
+/// terminal.
+fn diagnostics_in_color() -> bool {
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => true,
+        Ok("never") => false,
+        _ => std::io::stderr().is_terminal(),
+    }
 }
 
 #[cfg(test)]

@@ -32,14 +32,20 @@ impl Runner {
     }
 
     /// Flags that build the tests without running them and print cargo's
-    /// JSON messages (with human diagnostics on stderr) on stdout.
-    pub fn build_only_flags(self) -> &'static [&'static str] {
-        match self {
-            Runner::CargoTest => &["--no-run", "--message-format=json-render-diagnostics"],
-            Runner::Nextest => &[
+    /// JSON messages on stdout, compiler diagnostics among them (rendered
+    /// with colors when `color`): cargo racedet prints those itself, since
+    /// the run's own build replays the warnings (see `artifacts::build`).
+    pub fn build_only_flags(self, color: bool) -> &'static [&'static str] {
+        match (self, color) {
+            (Runner::CargoTest, false) => &["--no-run", "--message-format=json"],
+            (Runner::CargoTest, true) => {
+                &["--no-run", "--message-format=json-diagnostic-rendered-ansi"]
+            }
+            (Runner::Nextest, false) => &["--no-run", "--cargo-message-format", "json"],
+            (Runner::Nextest, true) => &[
                 "--no-run",
                 "--cargo-message-format",
-                "json-render-diagnostics",
+                "json-diagnostic-rendered-ansi",
             ],
         }
     }

@@ -375,6 +375,44 @@ fn clean_suite_exits_0() {
 }
 
 #[test]
+fn compiler_diagnostics_show_once() {
+    // The build step reads cargo's JSON; the run's own build replays the
+    // warnings from cargo's cache. Each shown once, with or without the
+    // run, and a failed build shows its error and fails.
+    let clean = fixture("clean");
+    let with_flag = |flag: &str, args: &[&str]| {
+        let _lock = suite_lock();
+        let mut cmd = racedet(&clean, args);
+        cmd.env("CARGO_BUILD_RUSTFLAGS", format!("--cfg {flag}"));
+        run(cmd)
+    };
+    for args in [&["test"][..], &["test", "--no-run"]] {
+        let out = with_flag("racedet_warning_flag", args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(
+            err.matches("unused variable: `racedet_unused_variable`")
+                .count(),
+            1,
+            "{args:?}: {err}"
+        );
+    }
+    let out = with_flag("racedet_error_flag", &["test"]);
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("error: racedet fixture: broken on purpose")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("racedet: error: building the tests with detection failed"),
+        "{err}"
+    );
+}
+
+#[test]
 fn rustflags_from_cargo_s_configuration_are_kept_with_detection() {
     // cargo racedet sets the flags variable, which switches cargo's
     // configured rustflags off: it passes them on itself. The flag
