@@ -243,7 +243,7 @@ impl<T: ?Sized> UnsafeCell<T> {
     /// closure may have freed it (the last owner of a hand-written `Arc`
     /// dropping the node), so the access is stamped now with the point the
     /// span will end at (see the runtime's `span.rs`).
-    #[inline]
+    #[inline(always)]
     fn hook(&self, _write: bool, _at: &'static Location<'static>) -> Span {
         let span = span::open();
         #[cfg(any(feature = "detect", racedet_detect))]
