@@ -97,7 +97,9 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Built> 
             if !seen.insert(text.clone()) {
                 continue;
             }
-            if level.starts_with("error") {
+            // Errors, and their notes ("For more information about this
+            // error"), as they come: only warnings are replayed.
+            if level.starts_with("error") || level == "failure-note" {
                 eprint!("{text}");
             } else {
                 warnings.push(text);

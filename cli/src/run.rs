@@ -50,7 +50,7 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
         );
         let build = artifacts::command(
             runner,
-            runner.build_only_flags(diagnostics_in_color()),
+            runner.build_only_flags(diagnostics_in_color(rargs.color.as_deref())),
             &rargs.build,
             &target,
             &build_vars,
@@ -444,12 +444,13 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 }
 
 /// Whether the build step's diagnostics are rendered in color, as cargo
-/// would print them: `CARGO_TERM_COLOR` if set, else when stderr is a
-/// terminal.
-fn diagnostics_in_color() -> bool {
-    match std::env::var("CARGO_TERM_COLOR").as_deref() {
-        Ok("always") => true,
-        Ok("never") => false,
+/// would print them: the user's `--color` if given, else
+/// `CARGO_TERM_COLOR`, else when stderr is a terminal.
+fn diagnostics_in_color(color: Option<&str>) -> bool {
+    let env = std::env::var("CARGO_TERM_COLOR").ok();
+    match color.or(env.as_deref()) {
+        Some("always") => true,
+        Some("never") => false,
         _ => std::io::stderr().is_terminal(),
     }
 }
@@ -457,6 +458,7 @@ fn diagnostics_in_color() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::races::tests::found;
     use crate::run_dir::BinaryInfo;
 

@@ -100,6 +100,9 @@ pub struct RunnerArgs {
     /// `--config` values (kept in both lists), which `detect_env` reads for
     /// settings of flags and `build.target`.
     pub configs: Vec<String>,
+    /// The `--color` value (kept in both lists): how cargo racedet renders
+    /// the diagnostics it prints itself.
+    pub color: Option<String>,
 }
 
 impl RunnerArgs {
@@ -117,6 +120,7 @@ impl RunnerArgs {
         let mut doc = false;
         let mut targets = Vec::new();
         let mut configs = Vec::new();
+        let mut color = None;
         // Both asked for: which one cargo racedet obeyed would be a guess.
         let mut fail_fast_given = fail_fast.then_some("--fail-fast");
         let mut no_fail_fast_given = None;
@@ -190,6 +194,12 @@ impl RunnerArgs {
                         _ => configs.push(v),
                     }
                 }
+                "--color" => {
+                    let v = value("auto, always or never")?;
+                    build.push(format!("--color={v}"));
+                    run.push(format!("--color={v}"));
+                    color = Some(v);
+                }
                 "--manifest-path" => {
                     let m = value("a path to Cargo.toml")?;
                     once(flag, manifest_path.is_some())?;
@@ -230,6 +240,7 @@ impl RunnerArgs {
             doc,
             targets,
             configs,
+            color,
         })
     }
 }
@@ -266,6 +277,22 @@ mod tests {
             strings(&["--no-fail-fast", "-p", "x", "--", "--test-threads=1"])
         );
         assert_eq!(a.build, strings(&["-p", "x", "--", "--test-threads=1"]));
+    }
+
+    #[test]
+    fn color_is_kept_for_both_steps_and_noted_in_either_spelling() {
+        for given in [&["--color=never", "-q"][..], &["--color", "never", "-q"]] {
+            let a = RunnerArgs::parse(Runner::CargoTest, &strings(given), false).unwrap();
+            assert_eq!(a.color.as_deref(), Some("never"));
+            assert_eq!(a.build, strings(&["--color=never", "-q"]));
+        }
+        let after = RunnerArgs::parse(
+            Runner::CargoTest,
+            &strings(&["--", "--color=always"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(after.color, None);
     }
 
     #[test]

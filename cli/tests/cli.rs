@@ -380,14 +380,14 @@ fn compiler_diagnostics_show_once() {
     // warnings from cargo's cache. Each shown once, with or without the
     // run, and a failed build shows its error and fails.
     let clean = fixture("clean");
-    let with_flag = |flag: &str, args: &[&str]| {
+    let with_feature = |feature: &str, args: &[&str]| {
         let _lock = suite_lock();
         let mut cmd = racedet(&clean, args);
-        cmd.env("CARGO_BUILD_RUSTFLAGS", format!("--cfg {flag}"));
+        cmd.args(["--features", feature]);
         run(cmd)
     };
     for args in [&["test"][..], &["test", "--no-run"]] {
-        let out = with_flag("racedet_warning_flag", args);
+        let out = with_feature("with-warning", args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert_eq!(
@@ -397,7 +397,7 @@ fn compiler_diagnostics_show_once() {
             "{args:?}: {err}"
         );
     }
-    let out = with_flag("racedet_error_flag", &["test"]);
+    let out = with_feature("with-error", &["test"]);
     let err = stderr(&out);
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert_eq!(

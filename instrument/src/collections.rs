@@ -44,8 +44,8 @@ pub use racedet_runtime::MapPolicy;
 /// and `Debug`, and the drop of pairs that `retain` or `clear` remove.
 /// `range` cannot delete as it goes (Go's `delete` inside `range`): use
 /// `retain(|k, v| keep)`. The access of those four lasts while their
-/// closure runs: a release the closure makes (a send, an unlock) does not
-/// order it.
+/// closure runs (and `clear`'s while it drops the pairs): a release the
+/// closure makes (a send, an unlock) does not order it.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its
