@@ -17,8 +17,9 @@
 //! outer one keeps its reserve for the releases that follow), and uses it
 //! up when it ends: a second release (or a span) inside a nested span
 //! covers it, and releases and nested spans inside one span beyond its
-//! reserve cover that span — a missed race, never an invented one. (Every clock value matters
-//! here: a spawn and a bounded channel's receive release too.)
+//! reserve cover that span — a missed race, never an invented one. (Every
+//! clock value counts here: a spawn and a bounded channel's receive
+//! release too.)
 
 use crate::epoch::Epoch;
 use crate::thread::ThreadState;

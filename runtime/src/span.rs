@@ -1,12 +1,11 @@
 //! Accesses that last while an operation runs user code: loom's
 //! `UnsafeCell::with` and `with_mut`, `RaceCell::update`, and `RaceMap`'s
 //! `get_with`, `update`, `range`, `retain` and `clear` (whose pairs' `Drop`
-//! is user code). Checked when the operation
-//! starts and stamped past the releases the user code makes (the engine's
-//! spans); the guard ends the span when the operation returns or unwinds,
-//! touching only the thread's own state — never the object, which the
-//! user code may have freed (an `UnsafeCell` whose last owner drops it
-//! inside `with`).
+//! is user code). Checked when the operation starts and stamped past the
+//! releases the user code makes (the engine's spans); the guard ends the
+//! span when the operation returns or unwinds, touching only the thread's
+//! own state — never the object, which the user code may have freed (an
+//! `UnsafeCell` whose last owner drops it inside `with`).
 
 use crate::access::Stamp;
 use crate::threads::local;
