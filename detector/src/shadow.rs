@@ -71,6 +71,16 @@ impl<S: Copy> Dense<S> {
         self.slots[i] = Some(entry);
     }
 
+    /// Whether `epoch`'s slot holds no entry stamped `epoch` or later (an
+    /// access stamped `epoch` would change it).
+    #[inline(always)]
+    fn older_than(&self, epoch: Epoch) -> bool {
+        match self.slots.get(epoch.tid().index()) {
+            Some(Some(old)) => old.epoch.clock() < epoch.clock(),
+            _ => true,
+        }
+    }
+
     /// [`Dense::put`] unless the slot already holds a newer entry.
     #[inline]
     fn put_newer(&mut self, entry: Entry<S>) {
@@ -308,22 +318,25 @@ impl<S: Copy> Shadow<S> {
                     return None;
                 }
                 // Read-shared (FastTrack's read vector clock): every write
-                // seen, so only this slot's entry changes. (A span nested in
-                // a longer one of the same cell replaces it here: the outer
-                // read then ends early — a miss, and a rare one, kept off
-                // this path's cost.)
+                // seen, so only this slot's entry changes — unless it holds
+                // this epoch already (a same-epoch read) or a later one (a
+                // span this read is nested in, which outlasts it).
                 (AccessSet::Empty, AccessSet::Many(d)) => {
-                    d.put(Entry {
-                        epoch: e,
-                        site: site(),
-                    });
+                    if d.older_than(e) {
+                        d.put(Entry {
+                            epoch: e,
+                            site: site(),
+                        });
+                    }
                     return None;
                 }
                 (AccessSet::One(w), AccessSet::Many(d)) if thread.saw(w.epoch) => {
-                    d.put(Entry {
-                        epoch: e,
-                        site: site(),
-                    });
+                    if d.older_than(e) {
+                        d.put(Entry {
+                            epoch: e,
+                            site: site(),
+                        });
+                    }
                     return None;
                 }
                 _ => {}

@@ -201,6 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn a_read_shared_cell_keeps_the_outer_span_on_the_fast_path_too() {
+        let mut d = Detector::new();
+        let mut main = d.root_thread().unwrap();
+        let (t, v) = (d.fork(&mut main).unwrap(), d.fork(&mut main).unwrap());
+        let mut cell: Shadow<Site> = Shadow::new();
+        assert!(cell.read(&t, 1).is_none());
+        let outer = main.open_span();
+        // Read-shared now, every write seen: the fast path.
+        assert!(cell.read_at(&main, outer, || 2).is_none());
+        let inner = main.open_span();
+        assert!(cell.read_at(&main, inner, || 3).is_none());
+        main.end_span(inner);
+        let mut published = SyncClock::new();
+        published.release_store(&mut main);
+        main.end_span(outer);
+        let mut from_t = SyncClock::new();
+        let mut t = t;
+        from_t.release_store(&mut t);
+        let mut v = acquiring(&v, &published);
+        from_t.acquire(&mut v);
+        let race = cell.write(&v, 4).expect("the outer read span still holds");
+        assert_eq!(race.previous.site, 2);
+    }
+
+    #[test]
     fn a_thread_moved_to_a_fresh_slot_inside_a_span_keeps_its_new_epoch() {
         let mut d = Detector::with_clock_limit(3 * super::SPAN_RELEASES);
         let mut main = d.root_thread().unwrap();
