@@ -11,7 +11,7 @@ const INLINE: usize = 5;
 /// A vector clock: entry `i` is the latest clock of slot `i` that this clock
 /// has seen.
 ///
-/// The first [`INLINE`] entries are a fixed array, always all present (a
+/// The first `INLINE` (5) entries are a fixed array, always all present (a
 /// missing slot is 0), so the hot operations — reading one entry in an
 /// access check, a thread's tick, a join or copy at a lock hand-off — index
 /// it with one compare against a constant and no length or storage-kind
