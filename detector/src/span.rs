@@ -131,11 +131,8 @@ mod tests {
 
     #[test]
     fn a_nested_span_ends_below_its_outer_one() {
-        let mut d = Detector::new();
-        let mut main = d.root_thread().unwrap();
-        let t = d.fork(&mut main).unwrap();
-        let (mut outer_cell, mut inner_cell): (Shadow<Site>, Shadow<Site>) =
-            (Shadow::new(), Shadow::new());
+        let (mut main, t, mut outer_cell) = two_threads_and_a_cell();
+        let mut inner_cell: Shadow<Site> = Shadow::new();
         let mut sync = SyncClock::new();
 
         let outer = main.open_span();
@@ -204,7 +201,7 @@ mod tests {
     fn a_read_shared_cell_keeps_the_outer_span_on_the_fast_path_too() {
         let mut d = Detector::new();
         let mut main = d.root_thread().unwrap();
-        let (t, v) = (d.fork(&mut main).unwrap(), d.fork(&mut main).unwrap());
+        let (mut t, v) = (d.fork(&mut main).unwrap(), d.fork(&mut main).unwrap());
         let mut cell: Shadow<Site> = Shadow::new();
         assert!(cell.read(&t, 1).is_none());
         let outer = main.open_span();
@@ -217,7 +214,6 @@ mod tests {
         published.release_store(&mut main);
         main.end_span(outer);
         let mut from_t = SyncClock::new();
-        let mut t = t;
         from_t.release_store(&mut t);
         let mut v = acquiring(&v, &published);
         from_t.acquire(&mut v);
@@ -282,9 +278,7 @@ mod tests {
         // Nesting `with_mut` in `with_mut` of one cell is loom's error
         // ("currently writing"), but not a race with another thread: a
         // report naming one thread twice would only confuse.
-        let mut d = Detector::new();
-        let mut main = d.root_thread().unwrap();
-        let mut cell: Shadow<Site> = Shadow::new();
+        let (mut main, _, mut cell) = two_threads_and_a_cell();
         let outer = main.open_span();
         assert!(cell.write_at(&main, outer, || 1).is_none());
         let inner = main.open_span();

@@ -131,7 +131,7 @@ impl<T: Copy> RaceCell<T> {
         self.inner.into_inner().value
     }
 
-    /// Checks an access of the cell, stamped by `_span`.
+    /// Checks an access of the cell, stamped `_stamp`.
     #[inline(always)]
     fn hook(
         &self,

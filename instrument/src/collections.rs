@@ -83,7 +83,7 @@ struct Inner<K, V> {
 /// The access hooks (each a no-op without `detect`) and the one table
 /// operation written once for `insert`, `extend` and `from_iter`.
 impl<K, V> Inner<K, V> {
-    /// An access of one key, stamped by `_span` (see `span.rs`).
+    /// An access of one key, stamped `_stamp` (see `span.rs`).
     #[inline]
     fn key(
         &mut self,
@@ -98,7 +98,7 @@ impl<K, V> Inner<K, V> {
         self.shadow.key(_write, _stamp, _hash, _op, _at, _addr);
     }
 
-    /// An access of the whole map, stamped by `_span`.
+    /// An access of the whole map, stamped `_stamp`.
     #[inline]
     fn whole(
         &mut self,

@@ -8,7 +8,7 @@ use crate::report::{
 use crate::site::{Detail, Op, Part, Site};
 use crate::stack::{self, StackId};
 use crate::threads::{local, Local};
-use racedet_detector::{AccessKind, Epoch, Race, RaceKind, Shadow};
+use racedet_detector::{AccessKind, Epoch, Race, RaceKind, Shadow, ThreadState};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
@@ -40,6 +40,17 @@ pub enum Stamp {
     At(Epoch),
 }
 
+impl Stamp {
+    /// The epoch it stands for, for the thread of `state`.
+    #[inline(always)]
+    pub(crate) fn epoch(self, state: &ThreadState) -> Epoch {
+        match self {
+            Stamp::Now => state.epoch(),
+            Stamp::At(e) => e,
+        }
+    }
+}
+
 /// Checks and records one access by the calling thread. Hot path: one
 /// thread-local load, the shadow's O(1) fast path, no allocation, no lock
 /// (the caller serializes access to `shadow`) — except under
@@ -58,7 +69,7 @@ pub fn check(
 
 /// [`check`], the access stamped `stamp`.
 #[inline(always)]
-pub fn check_as(
+pub(crate) fn check_as(
     shadow: &mut ShadowCell,
     kind: AccessKind,
     stamp: Stamp,
@@ -70,10 +81,7 @@ pub fn check_as(
     // was compiled as a separate function whose prologue cost as much as
     // the shadow's fast path.
     let Some(l) = local() else { return };
-    let epoch = match stamp {
-        Stamp::Now => l.state.epoch(),
-        Stamp::At(e) => e,
-    };
+    let epoch = stamp.epoch(&l.state);
     // Built only when the shadow stores it: under `history=full` the
     // stack capture is then skipped by every fast path that remembers
     // nothing new (a same-epoch access).

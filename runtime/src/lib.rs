@@ -37,8 +37,8 @@ mod sync;
 mod threads;
 
 pub use access::{
-    check, check_as, check_object, detail, plain_access, report_count, take_reports, ObjectInfo,
-    ShadowCell, Stamp,
+    check, check_object, detail, plain_access, report_count, take_reports, ObjectInfo, ShadowCell,
+    Stamp,
 };
 pub use annotations::{annotate_acquire, annotate_release};
 pub use atomic::{fence, AtomicShadow};

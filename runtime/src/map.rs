@@ -130,10 +130,7 @@ impl MapShadow {
         if !self.header.read_needs_only_record(&l.state) {
             return false;
         }
-        let epoch = match stamp {
-            Stamp::Now => l.state.epoch(),
-            Stamp::At(e) => e,
-        };
+        let epoch = stamp.epoch(&l.state);
         // A read of this epoch is on record already: it stands for this one,
         // as in the shadow's own same-epoch rule.
         if !matches!(record, Some(r) if r.epoch == epoch) {

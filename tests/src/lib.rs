@@ -126,6 +126,15 @@ impl Signal {
     }
 }
 
+/// Spins until `flag`, a racedet atomic, reads true with `order`: with
+/// `Acquire` the waiter is then ordered after the store it read (unlike
+/// [`Signal`], which orders nothing).
+pub fn wait_set(flag: &racedet::sync::atomic::AtomicBool, order: std::sync::atomic::Ordering) {
+    while !flag.load(order) {
+        std::hint::spin_loop();
+    }
+}
+
 /// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
 pub fn spawn_named<T: Send + 'static>(
     name: &str,

@@ -6,7 +6,7 @@ use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, expect_race_by,
-    panic_of, site, spawn_named, BumpOnDrop, Signal,
+    panic_of, site, spawn_named, wait_set, BumpOnDrop, Signal,
 };
 
 #[test]
@@ -149,9 +149,7 @@ fn cell_update_that_publishes_before_it_returns_races_with_the_read_it_orders() 
     let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
     let (x2, f2) = (x.clone(), flag.clone());
     let reader = spawn_named("update-reader", move || {
-        while !f2.load(racedet::sync::atomic::Ordering::Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, racedet::sync::atomic::Ordering::Acquire);
         site!(x2.get())
     });
     let lu = site!(x.update(|v| {

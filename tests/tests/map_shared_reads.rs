@@ -12,7 +12,7 @@ use racedet::reports::ReportKind;
 use racedet::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use racedet::sync::{Arc, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race_by, panic_of, site, spawn_named};
+use racedet_tests::{assert_silent, expect_race_by, panic_of, site, spawn_named, wait_set};
 
 #[test]
 fn shared_map_reads() {
@@ -278,9 +278,7 @@ fn a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders() {
     };
     let writer = spawn_named(names[1], move || {
         let g = m.read().unwrap();
-        while !flag.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&flag, Acquire);
         site!(g.insert(2, 2))
     });
     let lines = (reader.join().unwrap(), writer.join().unwrap());

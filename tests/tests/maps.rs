@@ -7,7 +7,7 @@ use racedet::sync::{Arc, Mutex, RwLock};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, at, expect_race, expect_race_by,
-    panic_of, side_at, site, spawn_named, IdMap, Signal, Watchdog,
+    panic_of, side_at, site, spawn_named, wait_set, IdMap, Signal, Watchdog,
 };
 
 fn bucket_map(capacity: usize) -> IdMap {
@@ -125,9 +125,7 @@ fn update_that_publishes_before_it_writes_races_with_the_read_it_orders() {
     let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
     let (r2, f2) = (m.clone(), flag.clone());
     let reader = spawn_named("update-watcher", move || {
-        while !f2.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, Acquire);
         site!(r2.get(&"k"))
     });
     #[rustfmt::skip]
@@ -147,9 +145,7 @@ fn get_with_that_publishes_before_it_returns_races_with_the_write_it_orders() {
     let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
     let (w2, f2) = (m.clone(), flag.clone());
     let writer = spawn_named("get-with-watcher", move || {
-        while !f2.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, Acquire);
         site!(w2.insert("k", 2))
     });
     #[rustfmt::skip]
@@ -169,9 +165,7 @@ fn retain_that_publishes_before_it_returns_races_with_the_read_it_orders() {
     let flag = Arc::new(racedet::sync::atomic::AtomicBool::new(false));
     let (r2, f2) = (m.clone(), flag.clone());
     let reader = spawn_named("retain-watcher", move || {
-        while !f2.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, Acquire);
         site!(r2.contains_key(&1))
     });
     #[rustfmt::skip]
@@ -202,9 +196,7 @@ fn clear_whose_values_publish_as_they_drop_races_with_the_read_it_orders() {
     m.insert(2u32, PublishesOnDrop(flag.clone()));
     let (r2, f2) = (m.clone(), flag.clone());
     let reader = spawn_named("clear-watcher", move || {
-        while !f2.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, Acquire);
         site!(r2.contains_key(&1))
     });
     let lc = site!(m.clear());
@@ -225,9 +217,7 @@ fn a_replaced_value_that_publishes_as_it_drops_orders_the_insert() {
     m.insert(1u32, PublishesOnDrop(flag.clone()));
     let (r2, f2) = (m.clone(), flag.clone());
     let reader = thread::spawn(move || {
-        while !f2.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&f2, Acquire);
         r2.contains_key(&1)
     });
     m.insert(1u32, PublishesOnDrop(flag.clone()));

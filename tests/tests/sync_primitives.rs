@@ -18,7 +18,7 @@ use racedet::sync::mpsc::{
 use racedet::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock};
 use racedet::thread;
 use racedet_tests::{
-    assert_ops, assert_silent, assert_threads, expect_race, panic_of, site, spawn_named,
+    assert_ops, assert_silent, assert_threads, expect_race, panic_of, site, spawn_named, wait_set,
     BumpOnDrop, Signal,
 };
 use std::time::Duration;
@@ -1748,13 +1748,6 @@ fn on_mailbox(
     (writer.join().unwrap(), reader.join().unwrap())
 }
 
-/// Waits until the mailbox's flag is seen with `order`.
-fn wait_full(m: &Mailbox, order: std::sync::atomic::Ordering) {
-    while !m.full.load(order) {
-        std::hint::spin_loop();
-    }
-}
-
 #[test]
 fn unsafe_cell_published_by_a_relaxed_flag_races() {
     let first = line!();
@@ -1767,7 +1760,7 @@ fn unsafe_cell_published_by_a_relaxed_flag_races() {
             line
         },
         |m| {
-            wait_full(m, Relaxed);
+            wait_set(&m.full, Relaxed);
             site!(m.value.with(|p| unsafe { *p }))
         },
     );
@@ -1793,7 +1786,7 @@ fn unsafe_cell_written_after_a_release_inside_its_closure_races() {
             }))
         },
         |m| {
-            wait_full(m, Acquire);
+            wait_set(&m.full, Acquire);
             site!(m.value.with(|p| unsafe { *p }))
         },
     );
@@ -1819,7 +1812,7 @@ fn unsafe_cell_read_published_from_inside_its_closure_races_with_the_next_write(
             }))
         },
         |m| {
-            wait_full(m, Acquire);
+            wait_set(&m.full, Acquire);
             site!(m.value.with_mut(|p| unsafe { *p = 1 }))
         },
     );
@@ -1855,9 +1848,7 @@ fn unsafe_cell_closed_inside_another_closure_is_ordered_by_a_release_after_it() 
         }))
     });
     let reader = spawn_named("nested-reader", move || {
-        while !two.full.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&two.full, Acquire);
         assert_eq!(two.inner.with(|p| unsafe { *p }), 1);
         site!(two.outer.with(|p| unsafe { *p }))
     });
@@ -1897,9 +1888,7 @@ fn unsafe_cell_written_after_a_release_that_follows_many_nested_closures_races()
         }))
     });
     let reader = spawn_named("after-nested-reader", move || {
-        while !many.full.load(Acquire) {
-            std::hint::spin_loop();
-        }
+        wait_set(&many.full, Acquire);
         site!(many.value.with(|p| unsafe { *p }))
     });
     let (lw, lr) = (writer.join().unwrap(), reader.join().unwrap());
@@ -1930,9 +1919,7 @@ fn unsafe_cell_closure_that_panics_is_over_when_it_unwinds() {
         assert!(unwound.is_err());
         m2.full.store(true, Release);
     });
-    while !m.full.load(Acquire) {
-        std::hint::spin_loop();
-    }
+    wait_set(&m.full, Acquire);
     assert_eq!(m.value.with(|p| unsafe { *p }), 5);
     t.join().unwrap();
     assert_silent(file!(), first, line!());
