@@ -43,6 +43,7 @@ struct Diagnostic {
 /// printing them here too showed every warning twice. A caller that does
 /// not run the tests after (`--no-run`) prints them; a failed build
 /// prints them itself.
+#[derive(Default)]
 pub struct Built {
     pub binaries: Vec<BinaryInfo>,
     pub warnings: Vec<String>,
@@ -72,7 +73,7 @@ pub fn build(mut cmd: Command, runner: Runner, ws: &Workspace) -> Result<Built> 
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut paths = BTreeSet::new();
     let mut binaries = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings = Vec::new();
     let mut seen = BTreeSet::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| Failure::input(format!("reading cargo's output: {e}")))?;

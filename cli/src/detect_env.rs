@@ -81,10 +81,11 @@ fn config_flags(
         .build_target_for_config(targets.iter().map(String::as_str))
         .map_err(unreadable)?;
     let mut flags = [None, None];
-    for (i, doc) in [false, true].into_iter().enumerate() {
+    for i in 0..2 {
         if !need[i] {
             continue;
         }
+        let doc = i == 1;
         let mut seen: Option<Option<String>> = None;
         for target in &targets {
             let resolved = if doc {
@@ -93,10 +94,10 @@ fn config_flags(
                 config.rustflags(target.clone())
             }
             .map_err(unreadable)?;
-            let encoded = match resolved {
-                Some(f) => Some(f.encode().map_err(unreadable)?),
-                None => None,
-            };
+            let encoded = resolved
+                .map(|f| f.encode())
+                .transpose()
+                .map_err(unreadable)?;
             match &seen {
                 Some(first) if *first != encoded => {
                     return Err(Failure::input(format!(
@@ -122,12 +123,10 @@ fn config_flags(
 /// cargo's configuration could not be read: the error with its causes, and
 /// the way round it.
 fn unreadable_config(e: &cargo_config2::Error) -> Failure {
-    let mut causes = vec![e.to_string()];
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
+    let causes: Vec<String> =
+        std::iter::successors(Some(e as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
     // On one line: a TOML error shows the offending line with a caret
     // under it, on lines of their own (`2 | jobs = ..`, `  |   ^^^`).
     let why = causes

@@ -38,10 +38,7 @@ pub fn run(runner: Runner, args: &[String], fail_fast: bool) -> Result<i32> {
 
     let built = if rargs.doc {
         // rustdoc builds each doctest as it runs it.
-        artifacts::Built {
-            binaries: Vec::new(),
-            warnings: Vec::new(),
-        }
+        artifacts::Built::default()
     } else {
         let _ = writeln!(
             err,

@@ -182,23 +182,20 @@ impl RunnerArgs {
                     once(flag, target_dir.is_some())?;
                     target_dir = Some(PathBuf::from(dir));
                 }
-                "--target" | "--config" => {
+                // Passed on to both steps, and noted.
+                "--target" | "--config" | "--color" => {
                     let v = value(match flag {
                         "--target" => "a target triple",
-                        _ => "KEY=VALUE or a config file",
+                        "--config" => "KEY=VALUE or a config file",
+                        _ => "auto, always or never",
                     })?;
                     build.push(format!("{flag}={v}"));
                     run.push(format!("{flag}={v}"));
                     match flag {
                         "--target" => targets.push(v),
-                        _ => configs.push(v),
+                        "--config" => configs.push(v),
+                        _ => color = Some(v),
                     }
-                }
-                "--color" => {
-                    let v = value("auto, always or never")?;
-                    build.push(format!("--color={v}"));
-                    run.push(format!("--color={v}"));
-                    color = Some(v);
                 }
                 "--manifest-path" => {
                     let m = value("a path to Cargo.toml")?;

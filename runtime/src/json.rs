@@ -73,16 +73,21 @@ impl Json {
         self.out.push(':');
     }
 
-    /// An externally tagged tuple or struct variant's content, opened with
-    /// `open` and closed with `close` (its own bracket, then the tag's).
-    fn variant_compound(&mut self, variant: &str, open: char, close: &'static str) -> Compound<'_> {
-        self.open_variant(variant);
+    /// An array or object opened with `open` and closed with `close`.
+    fn compound(&mut self, open: char, close: &'static str) -> Compound<'_> {
         self.out.push(open);
         Compound {
             json: self,
             first: true,
             close,
         }
+    }
+
+    /// An externally tagged tuple or struct variant's content, opened with
+    /// `open` and closed with `close` (its own bracket, then the tag's).
+    fn variant_compound(&mut self, variant: &str, open: char, close: &'static str) -> Compound<'_> {
+        self.open_variant(variant);
+        self.compound(open, close)
     }
 }
 
@@ -225,12 +230,7 @@ impl<'a> ser::Serializer for &'a mut Json {
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.out.push('[');
-        Ok(Compound {
-            json: self,
-            first: true,
-            close: "]",
-        })
+        Ok(self.compound('[', "]"))
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, Error> {
         self.serialize_seq(Some(len))
@@ -252,12 +252,7 @@ impl<'a> ser::Serializer for &'a mut Json {
         Ok(self.variant_compound(variant, '[', "]}"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.out.push('{');
-        Ok(Compound {
-            json: self,
-            first: true,
-            close: "}",
-        })
+        Ok(self.compound('{', "}"))
     }
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a>, Error> {
         self.serialize_map(Some(len))

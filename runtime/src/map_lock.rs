@@ -175,8 +175,9 @@ impl<T: FoldReads> MapLock<T> {
         }
     }
 
-    /// Exclusive access if no one holds the lock and no shared reader is
-    /// in, without waiting for either (a caller holding another map's lock
+    /// Exclusive access if no one holds the lock (nor has it reserved, see
+    /// `SpinLock::try_lock`) and no shared reader is in, without waiting for
+    /// either (a caller holding another map's lock
     /// must not wait for a holder that may want that map). Panics, as
     /// `lock`, if the calling thread is the holder or a reader.
     pub fn try_lock(&self) -> Option<ExclusiveGuard<'_, T>> {

@@ -278,16 +278,14 @@ impl Report {
     /// the program was built without line tables (`debug = 0`, cargo's
     /// `--release`), so only the exact sites say where things happened.
     fn stacks_without_lines(&self) -> bool {
-        let stacks = [
+        [
             &self.current.stack,
             &self.previous.stack,
             &self.object.created_stack,
         ]
         .into_iter()
-        .chain(self.threads.iter().map(|t| &t.created_stack));
-        stacks
-            .into_iter()
-            .any(|st| !st.is_empty() && st.iter().all(|f| f.site.is_none()))
+        .chain(self.threads.iter().map(|t| &t.created_stack))
+        .any(|st| !st.is_empty() && st.iter().all(|f| f.site.is_none()))
     }
 
     fn access_text(&self, s: &mut String, a: &Access, previous: bool) {

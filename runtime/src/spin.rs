@@ -1,7 +1,9 @@
 //! A minimal spin lock for tiny critical sections (a cell's value and
 //! shadow): one atomic swap to lock (SeqCst, for the map lock's handshake
-//! with its shared readers) and one release store to unlock, which is
-//! cheaper than a parking mutex when the section is a few nanoseconds. The
+//! with its shared readers; then a load of the same line, for a waiter
+//! starving for the lock, which gets it first) and one release store to
+//! unlock, which is cheaper than a parking mutex when the section is a
+//! few nanoseconds. The
 //! lock also notes its holder (a thread-local read and a store after the
 //! swap, a store before the unlock), so a thread that asks again for a
 //! lock it holds (a closure run under a map's or a cell's lock that uses
@@ -100,10 +102,10 @@ impl Backoff {
     /// One wait.
     pub(crate) fn snooze(&mut self) {
         self.spins += 1;
-        if self.spins < 64 {
-            std::hint::spin_loop();
-        } else {
+        if self.is_yielding() {
             std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
         }
     }
 }
@@ -142,7 +144,9 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// Locks if free. Panics if the calling thread holds it already.
+    /// Locks if free and not reserved for a waiter starving for it (a free
+    /// lock so reserved is left free: `None`). Panics if the calling thread
+    /// holds it already.
     #[inline(always)]
     pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
         // A guard is made only on success: one made and dropped on failure

@@ -350,7 +350,10 @@ fn is_user(function: &str) -> bool {
     const INFRA: [&str; 5] = ["__rust", "__libc", "_start", "start_thread", "??"];
     let p = path_of(function);
     if let Some((ty, by_trait)) = p.split_once(" as ") {
-        // See `infra_by_path`: a crate of the user's in the trait.
+        // A method of a primitive or path-less type by a trait: the user's
+        // exactly when some crate in the trait is (a trait naming no crate,
+        // `<fn() as FnOnce<()>>`, is not), where `infra_by_path` would
+        // need every crate in it to be infrastructure to decide.
         if !ty.contains("::") {
             return crates_in(by_trait).any(|c| !INFRA_CRATES.contains(&c));
         }

@@ -113,6 +113,7 @@ mod detected {
                 note = "Use `compare_exchange` or `compare_exchange_weak` instead"
             )]
             #[track_caller]
+            #[inline]
             pub fn compare_and_swap(&self, current: $v, new: $v, order: Ordering) -> $v {
                 let failure = match order {
                     Ordering::Release | Ordering::Relaxed => Ordering::Relaxed,
