@@ -461,6 +461,9 @@ fn rustflags_from_cargo_s_configuration_are_kept_with_detection() {
     // A configuration cargo takes that the reader of its flags does not
     // (it types `build.jobs` as a number) is no error when it sets no
     // flags; when it does, the error names it and the way round.
+    // The runs below share the fixture's target directory with the
+    // other suite runs: one at a time.
+    let _lock = suite_lock();
     let jobs = "[build]\njobs = \"default\"\n";
     std::fs::write(dir.join(".cargo/config.toml"), jobs).unwrap();
     let out = run(racedet(

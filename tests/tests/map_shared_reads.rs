@@ -101,29 +101,37 @@ fn contend(round: impl Fn(u32) + Clone + Send + 'static, shared: impl Fn() -> bo
 fn shared_read_meets_write(
     read_first: bool,
     [reader_name, writer_name]: [&str; 2],
-    read: fn(&RaceMap<u64, u64>) -> u32,
-    write: fn(&RaceMap<u64, u64>) -> u32,
+    read: impl FnOnce(&RaceMap<u64, u64>) -> u32 + Send + 'static,
+    write: impl FnOnce(&RaceMap<u64, u64>) -> u32 + Send + 'static,
 ) -> (u32, u32) {
     let m = Arc::new(RwLock::new(RaceMap::new()));
     m.write().unwrap().insert(1, 1);
     contend_readers(&m);
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
-    let in_turn = |first: bool, access: fn(&RaceMap<u64, u64>) -> u32| {
-        let (m, gate) = (m.clone(), gate.clone());
-        move || {
-            if !first {
-                gate.wait();
-            }
-            let line = access(&m.read().unwrap());
-            if first {
-                gate.wait();
-            }
-            line
-        }
-    };
-    let writer = spawn_named(writer_name, in_turn(!read_first, write));
-    let reader = spawn_named(reader_name, in_turn(read_first, read));
+    let writer = spawn_named(writer_name, in_turn(&m, &gate, !read_first, write));
+    let reader = spawn_named(reader_name, in_turn(&m, &gate, read_first, read));
     (reader.join().unwrap(), writer.join().unwrap())
+}
+
+/// `access` under a read guard of `m`, before the other side's
+/// (`first`) or after it, as `gate` (a std barrier) pins them.
+fn in_turn(
+    m: &Arc<RwLock<RaceMap<u64, u64>>>,
+    gate: &std::sync::Arc<std::sync::Barrier>,
+    first: bool,
+    access: impl FnOnce(&RaceMap<u64, u64>) -> u32 + Send + 'static,
+) -> impl FnOnce() -> u32 + Send + 'static {
+    let (m, gate) = (m.clone(), gate.clone());
+    move || {
+        if !first {
+            gate.wait();
+        }
+        let line = access(&m.read().unwrap());
+        if first {
+            gate.wait();
+        }
+        line
+    }
 }
 
 /// The one report of a scenario's read and write, on lines `lr` and `lw`
@@ -262,25 +270,21 @@ fn a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer() {
 fn a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders() {
     let first = line!();
     let names = ["publishing-shared-reader", "published-writer"];
-    let m = Arc::new(RwLock::new(RaceMap::new()));
-    m.write().unwrap().insert(1, 1);
-    contend_readers(&m);
-    assert!(m.read().unwrap().reads_go_shared());
     let flag = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (m, flag) = (m.clone(), flag.clone());
-        spawn_named(names[0], move || {
-            let g = m.read().unwrap();
-            #[rustfmt::skip]
-            let line = site!(g.get_with(&1, |v| { flag.store(true, Release); *v }));
-            line
-        })
-    };
-    let writer = spawn_named(names[1], move || {
-        let g = m.read().unwrap();
-        wait_set(&flag, Acquire);
-        site!(g.insert(2, 2))
-    });
-    let lines = (reader.join().unwrap(), writer.join().unwrap());
+    let seen = flag.clone();
+    let lines = shared_read_meets_write(
+        true,
+        names,
+        move |m| {
+            site!(m.get_with(&1, |v| {
+                flag.store(true, Release);
+                *v
+            }))
+        },
+        move |m| {
+            wait_set(&seen, Acquire);
+            site!(m.insert(2, 2))
+        },
+    );
     expect_read_write(lines, names, true, first, line!());
 }
