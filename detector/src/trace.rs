@@ -18,6 +18,9 @@
 //! t1 runlock m
 //! t1 release s          # merge-form release / acquire (annotations)
 //! t1 acquire s
+//! t1 with x             # a read of x that lasts until the matching `done`
+//! t1 with_mut x         # the same for a write (UnsafeCell::with_mut)
+//! t1 done               # ends t1's innermost `with`/`with_mut`
 //! t1 end                # optional: a thread ends at its join anyway
 //! main join t1
 //! ```
@@ -26,6 +29,7 @@
 
 use crate::atomic::AtomicSync;
 use crate::clock::VectorClock;
+use crate::epoch::Epoch;
 use crate::race::Race;
 use crate::shadow::Shadow;
 use crate::slots::Detector;
@@ -69,6 +73,15 @@ pub enum Op {
     Release(usize),
     /// Acquire of a sync object (happens_after annotation).
     Acquire(usize),
+    /// A plain read of a location that lasts until the thread's matching
+    /// [`Op::Done`] (a span: `UnsafeCell::with`'s closure). Spans of one
+    /// thread nest.
+    With(usize),
+    /// A plain write that lasts until the matching [`Op::Done`]
+    /// (`UnsafeCell::with_mut`).
+    WithMut(usize),
+    /// Ends the acting thread's innermost open span.
+    Done,
 }
 
 /// One event: which thread did what.
@@ -179,17 +192,22 @@ impl Trace {
                         Op::Join(child)
                     }
                 }
-                "end" => {
+                "end" | "done" => {
                     want(0)?;
-                    Op::End
+                    if words[1] == "end" {
+                        Op::End
+                    } else {
+                        Op::Done
+                    }
                 }
-                "read" | "write" => {
+                "read" | "write" | "with" | "with_mut" => {
                     want(1)?;
                     let loc = intern(&mut trace.locations, &mut li, args[0]);
-                    if words[1] == "read" {
-                        Op::Read(loc)
-                    } else {
-                        Op::Write(loc)
+                    match words[1] {
+                        "read" => Op::Read(loc),
+                        "write" => Op::Write(loc),
+                        "with" => Op::With(loc),
+                        _ => Op::WithMut(loc),
                     }
                 }
                 "load" | "store" | "rmw" => {
@@ -220,7 +238,7 @@ impl Trace {
                 }
                 other => {
                     return Err(err(format!(
-                        "unknown operation `{other}`; expected fork, join, end, read, write, load, store, rmw, fence, lock, unlock, rlock, runlock, release or acquire"
+                        "unknown operation `{other}`; expected fork, join, end, read, write, load, store, rmw, fence, lock, unlock, rlock, runlock, release, acquire, with, with_mut or done"
                     )))
                 }
             };
@@ -254,7 +272,8 @@ impl Trace {
 #[derive(Debug)]
 enum ThreadRun {
     NotStarted,
-    Running(Box<ThreadState>),
+    /// The thread's state and the stamps of its open spans, innermost last.
+    Running(Box<ThreadState>, Vec<Epoch>),
     Ended(VectorClock),
 }
 
@@ -337,10 +356,10 @@ impl Replay {
                 .detector
                 .root_thread()
                 .map_err(|e| err(e.to_string()))?;
-            self.threads[event.thread] = ThreadRun::Running(Box::new(root));
+            self.threads[event.thread] = ThreadRun::Running(Box::new(root), Vec::new());
         }
         let t = event.thread;
-        let ThreadRun::Running(_) = &self.threads[t] else {
+        let ThreadRun::Running(..) = &self.threads[t] else {
             return Err(err(format!(
                 "thread #{t} acts but is not running (fork it first; it must not act after it ends)"
             )));
@@ -352,11 +371,11 @@ impl Replay {
                 if !matches!(self.threads[child], ThreadRun::NotStarted) {
                     return Err(err(format!("thread #{child} is forked twice")));
                 }
-                let ThreadRun::Running(parent) = &mut self.threads[t] else {
+                let ThreadRun::Running(parent, _) = &mut self.threads[t] else {
                     unreachable!()
                 };
                 let state = self.detector.fork(parent).map_err(|e| err(e.to_string()))?;
-                self.threads[child] = ThreadRun::Running(Box::new(state));
+                self.threads[child] = ThreadRun::Running(Box::new(state), Vec::new());
             }
             Op::Join(child) => {
                 if child == t || child >= self.threads.len() {
@@ -373,9 +392,37 @@ impl Replay {
                 self.threads[child] = ThreadRun::Ended(clock);
             }
             Op::End => self.end(t).map_err(err)?,
+            Op::With(l) | Op::WithMut(l) => {
+                grow(&mut self.locations, l + 1, Default::default);
+                let ThreadRun::Running(thread, spans) = &mut self.threads[t] else {
+                    unreachable!()
+                };
+                // As the runtime's closures do: the span opens, then its
+                // access is checked and recorded with the span's stamp.
+                let stamp = thread.open_span();
+                spans.push(stamp);
+                let shadow = &mut self.locations[l].0;
+                race = if let Op::With(_) = event.op {
+                    shadow.read_at(thread, stamp, || index)
+                } else {
+                    shadow.write_at(thread, stamp, || index)
+                };
+            }
+            Op::Done => {
+                let ThreadRun::Running(thread, spans) = &mut self.threads[t] else {
+                    unreachable!()
+                };
+                let Some(stamp) = spans.pop() else {
+                    return Err(err(format!(
+                        "thread #{t} has no open `with`/`with_mut` for `done` to end"
+                    )));
+                };
+                thread.end_span(stamp);
+                self.migrate_if_exhausted(t).map_err(err)?;
+            }
             Op::Read(l) | Op::Write(l) | Op::Load(l, _) | Op::Store(l, _) | Op::Rmw(l, _) => {
                 grow(&mut self.locations, l + 1, Default::default);
-                let ThreadRun::Running(thread) = &mut self.threads[t] else {
+                let ThreadRun::Running(thread, _) = &mut self.threads[t] else {
                     unreachable!()
                 };
                 let (shadow, sync) = &mut self.locations[l];
@@ -414,7 +461,7 @@ impl Replay {
                 self.migrate_if_exhausted(t).map_err(err)?;
             }
             Op::Fence(ord) => {
-                let ThreadRun::Running(thread) = &mut self.threads[t] else {
+                let ThreadRun::Running(thread, _) = &mut self.threads[t] else {
                     unreachable!()
                 };
                 match ord {
@@ -433,7 +480,7 @@ impl Replay {
             | Op::Release(s)
             | Op::Acquire(s) => {
                 grow(&mut self.syncs, s + 1, Default::default);
-                let ThreadRun::Running(thread) = &mut self.threads[t] else {
+                let ThreadRun::Running(thread, _) = &mut self.threads[t] else {
                     unreachable!()
                 };
                 let lock = &mut self.syncs[s];
@@ -494,14 +541,22 @@ impl Replay {
 
     fn running(&mut self, t: usize) -> &mut ThreadState {
         match &mut self.threads[t] {
-            ThreadRun::Running(s) => s,
+            ThreadRun::Running(s, _) => s,
             _ => unreachable!("checked by the caller"),
         }
     }
 
     fn end(&mut self, t: usize) -> Result<(), String> {
+        if let ThreadRun::Running(_, spans) = &self.threads[t] {
+            if !spans.is_empty() {
+                return Err(format!(
+                    "thread #{t} ends inside {} open `with`/`with_mut` (end each with `done` first)",
+                    spans.len()
+                ));
+            }
+        }
         match std::mem::replace(&mut self.threads[t], ThreadRun::NotStarted) {
-            ThreadRun::Running(state) => {
+            ThreadRun::Running(state, _) => {
                 let clock = self.detector.finish(*state);
                 self.threads[t] = ThreadRun::Ended(clock);
                 Ok(())
@@ -515,7 +570,7 @@ impl Replay {
     }
 
     fn migrate_if_exhausted(&mut self, t: usize) -> Result<(), String> {
-        if let ThreadRun::Running(thread) = &mut self.threads[t] {
+        if let ThreadRun::Running(thread, _) = &mut self.threads[t] {
             if thread.exhausted() {
                 self.detector.migrate(thread).map_err(|e| e.to_string())?;
             }

@@ -5,10 +5,13 @@
 
 mod support;
 
-use racedet_detector::trace::{Event, Op, Trace};
+use racedet_detector::trace::{Event, Op, Replay, Trace};
 use racedet_detector::Detector;
 use std::time::Instant;
-use support::{check, engine, generate, generate_disciplined, reference, report, to_text, Rng};
+use support::{
+    check, engine, generate, generate_disciplined, generate_spans, reference, report, to_text,
+    within_span_limits, Rng,
+};
 
 /// Parses a hand-written trace and returns, per access event, whether the
 /// reference says it races (non-accesses are left out).
@@ -296,10 +299,96 @@ fn acquire_load_is_ordered_after_plain_write_published_by_the_store_it_reads() {
 }
 
 #[test]
+fn reference_a_span_published_inside_races_and_one_published_after_it_ends_does_not() {
+    let inside = "main fork t1
+         main with_mut x
+         main store flag release
+         main done
+         t1 load flag acquire
+         t1 read x";
+    assert_last_event(inside, true);
+    let after = "main fork t1
+         main with_mut x
+         main done
+         main store flag release
+         t1 load flag acquire
+         t1 read x";
+    assert_last_event(after, false);
+}
+
+#[test]
+fn reference_a_span_is_checked_where_it_starts_and_races_while_open() {
+    // t1's write happens before the span starts: ordered.
+    assert_last_event(
+        "main fork t1
+         t1 write x
+         t1 store flag release
+         main load flag acquire
+         main with x",
+        false,
+    );
+    // An access during the open span, even one ordered after its start.
+    assert_last_event(
+        "main fork t1
+         main with x
+         main store flag release
+         t1 load flag acquire
+         t1 write x",
+        true,
+    );
+    // Reads do not conflict with a reading span.
+    assert_last_event(
+        "main fork t1
+         main with x
+         t1 read x",
+        false,
+    );
+}
+
+#[test]
+fn reference_nested_spans_end_in_their_own_order() {
+    let trace = "main fork t1
+         main with_mut outer
+         main with_mut inner
+         main done
+         main store flag release
+         main done
+         t1 load flag acquire
+         t1 read inner
+         t1 read outer";
+    let verdicts = reference_races(trace);
+    // The inner span ended before the publication, the outer one after.
+    assert_eq!(&verdicts[verdicts.len() - 2..], [(7, false), (8, true)]);
+    let parsed = Trace::parse(trace).unwrap();
+    assert!(check(&parsed.events, Detector::new).unwrap().is_none());
+}
+
+#[test]
+fn a_span_left_open_by_an_ending_thread_or_a_done_without_one_is_an_error() {
+    let unmatched = Trace::parse("main done").unwrap();
+    let e = unmatched.races().unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.message.contains("no open `with`/`with_mut`"), "{e}");
+    let open = Trace::parse(
+        "main fork t1
+         t1 with x
+         main join t1",
+    )
+    .unwrap();
+    let e = open.races().unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("open `with`/`with_mut`"), "{e}");
+}
+
+#[test]
 fn printed_traces_parse_back_to_the_same_verdicts() {
     let mut rng = Rng::new(7);
-    for _ in 0..2_000 {
-        let events = generate(&mut rng);
+    for n in 0..2_000 {
+        let events = if n % 2 == 0 {
+            generate(&mut rng)
+        } else {
+            generate_spans(&mut rng, false)
+        };
         let text = to_text(&events);
         let parsed = Trace::parse(&text).expect("printed trace parses");
         assert_eq!(parsed.events.len(), events.len());
@@ -308,6 +397,29 @@ fn printed_traces_parse_back_to_the_same_verdicts() {
         let races = |v: &[Option<_>]| v.iter().map(Option::is_some).collect::<Vec<_>>();
         assert_eq!(races(&a), races(&b), "{text}");
     }
+}
+
+/// A number from the environment (soak runs), or `default`.
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
+}
+
+/// Runs engine and reference on a generated trace and panics, with the
+/// trace shrunk, where they disagree or where a disciplined trace races.
+/// Returns the engine's replay and the reference's view.
+fn agree(events: &[Event], disciplined: bool, what: &str) -> (Replay, support::Reference) {
+    let (verdicts, replay) = engine(events, Detector::new())
+        .unwrap_or_else(|e| panic!("{what} is invalid: {e}\n{}", to_text(events)));
+    let r = reference(events);
+    if support::compare(events, &r, &verdicts).is_some() {
+        panic!("{}", report(events, &Detector::new, what));
+    }
+    assert!(
+        !disciplined || (0..events.len()).all(|i| !r.races(i)),
+        "the reference finds a race in disciplined {what}:\n{}",
+        to_text(events)
+    );
+    (replay, r)
 }
 
 #[derive(Default, Debug)]
@@ -325,9 +437,6 @@ struct Stats {
 fn engine_matches_reference_on_every_access_of_random_traces() {
     // Soak runs: RACEDET_DIFF_TRACES=5000000 RACEDET_DIFF_SEED=7 cargo test
     // --release ... (the defaults keep `cargo test` fast and reproducible).
-    let env = |name: &str, default: u64| {
-        std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
-    };
     let traces = env("RACEDET_DIFF_TRACES", 100_000) as usize;
     let seed = env("RACEDET_DIFF_SEED", 0x5eed_2024);
     let start = Instant::now();
@@ -343,29 +452,11 @@ fn engine_matches_reference_on_every_access_of_random_traces() {
         } else {
             generate(&mut rng)
         };
-        let (verdicts, replay) = engine(&events, Detector::new()).unwrap_or_else(|e| {
-            panic!("generated trace {n} is invalid: {e}\n{}", to_text(&events))
-        });
-        let r = reference(&events);
-        if support::compare(&events, &r, &verdicts).is_some() {
-            panic!(
-                "{}",
-                report(
-                    &events,
-                    &Detector::new,
-                    &format!("seed {seed:#x}, trace {n}")
-                )
-            );
-        }
+        let (replay, r) = agree(&events, disciplined, &format!("seed {seed:#x}, trace {n}"));
         let accesses: Vec<usize> = (0..events.len())
             .filter(|&i| support::access_of(events[i].op).is_some())
             .collect();
         let racy = accesses.iter().filter(|&&i| r.races(i)).count();
-        assert!(
-            !disciplined || racy == 0,
-            "the reference finds a race in disciplined trace {n}:\n{}",
-            to_text(&events)
-        );
         stats.traces += 1;
         stats.events += events.len();
         stats.accesses += accesses.len();
@@ -382,6 +473,98 @@ fn engine_matches_reference_on_every_access_of_random_traces() {
     assert!(stats.racy_accesses > stats.accesses / 10, "{stats:?}");
     assert!(stats.ordered_conflicts > stats.accesses / 10, "{stats:?}");
     assert!(stats.traces_reusing_slots > traces / 10, "{stats:?}");
+}
+
+#[derive(Default, Debug)]
+struct SpanStats {
+    traces: usize,
+    spans: usize,
+    nested: usize,
+    racy_spans: usize,
+    /// Accesses of other threads whose verdict a span's end decided: made
+    /// after a span's start happened before them, on a location the span
+    /// conflicts with.
+    decided_by_end: usize,
+    raced_while_open: usize,
+    rejected_over_limit: usize,
+}
+
+#[test]
+fn engine_matches_reference_on_random_traces_with_spans() {
+    // Soak: RACEDET_DIFF_SPAN_TRACES=2000000 cargo test --release ...
+    let traces = env("RACEDET_DIFF_SPAN_TRACES", 50_000) as usize;
+    let seed = env("RACEDET_DIFF_SEED", 0x5ba2_2026);
+    let mut rng = Rng::new(seed);
+    let mut stats = SpanStats::default();
+    for n in 0..traces {
+        let disciplined = n % 4 == 0;
+        let events = generate_spans(&mut rng, disciplined);
+        let (_, r) = agree(
+            &events,
+            disciplined,
+            &format!("spans, seed {seed:#x}, trace {n}"),
+        );
+        stats.traces += 1;
+        let mut depth = vec![0usize; events.len() + 1];
+        let mut end_of = vec![None; events.len()];
+        let mut open: Vec<Vec<usize>> = vec![Vec::new(); events.len() + 1];
+        for (i, e) in events.iter().enumerate() {
+            match e.op {
+                Op::With(_) | Op::WithMut(_) => {
+                    stats.spans += 1;
+                    stats.nested += (depth[e.thread] > 0) as usize;
+                    stats.racy_spans += r.races(i) as usize;
+                    depth[e.thread] += 1;
+                    open[e.thread].push(i);
+                }
+                Op::Done => {
+                    depth[e.thread] -= 1;
+                    let start = open[e.thread].pop().unwrap();
+                    end_of[start] = Some(i);
+                }
+                _ => {}
+            }
+        }
+        for (i, e) in events.iter().enumerate() {
+            let Some(a) = support::access_of(e.op) else {
+                continue;
+            };
+            for (j, s) in events.iter().enumerate().take(i) {
+                let (Op::With(l) | Op::WithMut(l)) = s.op else {
+                    continue;
+                };
+                let conflicts = l == a.location
+                    && s.thread != e.thread
+                    && (a.writes || matches!(s.op, Op::WithMut(_)));
+                if !conflicts || r.hb[i] & (1u128 << j) == 0 {
+                    continue;
+                }
+                // The span's start happens before this access: only its
+                // end decides.
+                if end_of[j].is_some_and(|end| r.hb[i] & (1u128 << end) != 0) {
+                    stats.decided_by_end += 1;
+                } else {
+                    stats.raced_while_open += 1;
+                }
+            }
+        }
+    }
+    // How often the limits turn a trace away (a fresh stream, so the
+    // checked traces above stay those of the seed).
+    let mut probe = Rng::new(seed ^ 1);
+    for _ in 0..1_000 {
+        let mut rng = Rng::new(probe.next_u64());
+        let events = support::generate_spans_unchecked(&mut rng, false);
+        stats.rejected_over_limit += !within_span_limits(&events) as usize;
+    }
+    println!("seed {seed:#x}: {stats:?}");
+    // Both ways a span's end can decide must be common, and nesting too, or
+    // agreement proves little.
+    assert!(stats.spans > traces, "{stats:?}");
+    assert!(stats.nested > traces / 10, "{stats:?}");
+    assert!(stats.racy_spans > traces / 10, "{stats:?}");
+    assert!(stats.decided_by_end > traces / 10, "{stats:?}");
+    assert!(stats.raced_while_open > traces / 10, "{stats:?}");
 }
 
 #[test]

@@ -53,8 +53,8 @@ pub struct RefAccess {
 
 pub fn access_of(op: Op) -> Option<RefAccess> {
     let (location, writes, atomic) = match op {
-        Op::Read(l) => (l, false, false),
-        Op::Write(l) => (l, true, false),
+        Op::Read(l) | Op::With(l) => (l, false, false),
+        Op::Write(l) | Op::WithMut(l) => (l, true, false),
         Op::Load(l, _) => (l, false, true),
         Op::Store(l, _) | Op::Rmw(l, _) => (l, true, true),
         _ => return None,
@@ -93,7 +93,11 @@ impl Reference {
 }
 
 /// Builds the happens-before graph of `events` from its definition and
-/// checks every access against all earlier ones.
+/// checks every access against all earlier ones. A span (`with`/`with_mut`
+/// up to its `done`) is one access that lasts: an access of another thread
+/// is ordered after it only if its `done` happens before that access, and
+/// before it if it happens before the span's start (which is where the
+/// span is checked).
 ///
 /// Edges (all point forward in trace order):
 /// - program order within each thread;
@@ -245,6 +249,27 @@ pub fn reference(events: &[Event]) -> Reference {
         hb[i] = reach;
     }
 
+    // Where each access is over: itself, or a span's `done` (`None` while
+    // the span is still open at the end of the trace).
+    let mut over: Vec<Option<usize>> = (0..n).map(Some).collect();
+    let mut open: Vec<Vec<usize>> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if open.len() <= e.thread {
+            open.resize(e.thread + 1, Vec::new());
+        }
+        match e.op {
+            Op::With(_) | Op::WithMut(_) => {
+                over[i] = None;
+                open[e.thread].push(i);
+            }
+            Op::Done => {
+                let start = open[e.thread].pop().expect("`done` ends an open span");
+                over[start] = Some(i);
+            }
+            _ => {}
+        }
+    }
+
     let mut partners = vec![0u128; n];
     let mut ordered_conflicts = 0;
     for i in 0..n {
@@ -252,14 +277,18 @@ pub fn reference(events: &[Event]) -> Reference {
             continue;
         };
         let mut conflicting = 0;
+        let mut ordered = 0;
         for (j, earlier) in events.iter().enumerate().take(i) {
             if let Some(b) = access_of(earlier.op) {
                 if earlier.thread != events[i].thread && conflict(a, b) {
                     conflicting |= bit(j);
+                    if over[j].is_some_and(|end| end < i && hb[i] & bit(end) != 0) {
+                        ordered |= bit(j);
+                    }
                 }
             }
         }
-        partners[i] = conflicting & !hb[i];
+        partners[i] = conflicting & !ordered;
         if conflicting != 0 && partners[i] == 0 {
             ordered_conflicts += 1;
         }
@@ -439,6 +468,9 @@ pub fn to_text(events: &[Event]) -> String {
             // names distinct.
             Op::Release(s) => format!("release a{s}"),
             Op::Acquire(s) => format!("acquire a{s}"),
+            Op::With(l) => format!("with x{l}"),
+            Op::WithMut(l) => format!("with_mut x{l}"),
+            Op::Done => "done".to_string(),
         };
         let line = format!("{} {op}", thread_name(e.thread));
         out.push_str(&format!("{line:<28}# {i}\n"));
@@ -537,11 +569,31 @@ struct Generator<'r> {
     /// passing uses a fresh data location per message.
     protected: Option<usize>,
     next_fresh: usize,
+    /// Whether the trace has spans (`with`/`with_mut` ... `done`).
+    spans: bool,
+    /// Open spans per thread.
+    open: Vec<usize>,
 }
 
 impl Generator<'_> {
     fn push(&mut self, thread: usize, op: Op) {
         self.events.push(Event { thread, op });
+    }
+
+    /// Opens a span of `t` on `l`, reading or writing.
+    fn open_span(&mut self, t: usize, l: usize) {
+        let op = if self.rng.percent(50) {
+            Op::With(l)
+        } else {
+            Op::WithMut(l)
+        };
+        self.open[t] += 1;
+        self.push(t, op);
+    }
+
+    fn close_span(&mut self, t: usize) {
+        self.open[t] -= 1;
+        self.push(t, Op::Done);
     }
 
     fn running(&self) -> Vec<usize> {
@@ -614,13 +666,26 @@ impl Generator<'_> {
             };
             g.push(t, op);
         };
+        // A span over a protected location ends inside the critical
+        // section, so the unlock after it orders it.
+        let write = |g: &mut Self| {
+            if g.spans && g.rng.percent(40) {
+                g.open_span(t, l);
+                if g.rng.percent(50) {
+                    g.random_access_to(t, l);
+                }
+                g.close_span(t);
+            } else {
+                g.random_access_to(t, l);
+            }
+        };
         if self.held[s].writer == Some(t) {
-            self.random_access_to(t, l);
+            write(self);
         } else if self.held[s].readers.contains(&t) {
             read(self);
         } else if self.held[s].writer.is_none() && self.held[s].readers.is_empty() {
             self.push(t, Op::Lock(s));
-            self.random_access_to(t, l);
+            write(self);
             self.push(t, Op::Unlock(s));
         } else if self.held[s].writer.is_none() {
             self.push(t, Op::RLock(s));
@@ -736,6 +801,7 @@ impl Generator<'_> {
     fn fork(&mut self, parent: usize) {
         let child = self.status.len();
         self.status.push(Status::Running);
+        self.open.push(0);
         self.push(parent, Op::Fork(child));
     }
 
@@ -743,7 +809,7 @@ impl Generator<'_> {
         // A second join of a joined thread is legal; allow it rarely.
         let rejoin = self.rng.percent(5);
         let candidates: Vec<usize> = (1..self.status.len())
-            .filter(|&c| c != joiner && !self.holds_any(c))
+            .filter(|&c| c != joiner && !self.holds_any(c) && self.open[c] == 0)
             .filter(|&c| self.status[c] != Status::Joined || rejoin)
             .collect();
         if candidates.is_empty() {
@@ -786,6 +852,34 @@ impl Generator<'_> {
         if let Some(protected) = self.protected {
             return self.disciplined_message_passing(sender, receiver, protected);
         }
+        let start = self.events.len();
+        let span = self.spans && self.rng.percent(35);
+        self.any_message_passing(sender, receiver, span);
+        if span {
+            // The sender's access to the data was a span. It ends anywhere
+            // after it: before the publication (which then orders it),
+            // inside it, or after the receiver's access (then it does not).
+            let open = (start..self.events.len())
+                .find(|&i| {
+                    self.events[i].thread == sender
+                        && matches!(self.events[i].op, Op::With(_) | Op::WithMut(_))
+                })
+                .expect("the sender opened its span");
+            let at = open + 1 + self.rng.below(self.events.len() - open);
+            self.events.insert(
+                at,
+                Event {
+                    thread: sender,
+                    op: Op::Done,
+                },
+            );
+            self.open[sender] -= 1;
+        }
+    }
+
+    /// [`Generator::message_passing`] without a discipline; the sender's
+    /// access to the data is a span it leaves open if `span`.
+    fn any_message_passing(&mut self, sender: usize, receiver: usize, span: bool) {
         let data = self.location();
         let flag = if self.locations > 1 {
             (data + 1 + self.rng.below(self.locations - 1)) % self.locations
@@ -795,7 +889,9 @@ impl Generator<'_> {
         let lock = (!self.held.is_empty()).then(|| self.rng.below(self.held.len()));
         let lock_free =
             |g: &Self, s: usize| g.held[s].writer.is_none() && g.held[s].readers.is_empty();
-        if self.rng.percent(50) {
+        if span {
+            self.open_span(sender, data);
+        } else if self.rng.percent(50) {
             self.push(sender, Op::Write(data));
         } else {
             self.random_access_to(sender, data);
@@ -898,9 +994,12 @@ impl Generator<'_> {
     fn step(&mut self) {
         let running = self.running();
         let t = self.rng.pick(&running);
-        // Keep critical sections short.
+        // Keep critical sections short, and spans.
         if self.holds_any(t) && self.rng.percent(40) && self.lock_op(t) {
             return;
+        }
+        if self.open[t] > 0 && self.rng.percent(30) {
+            return self.close_span(t);
         }
         let live = running.len();
         let created = self.status.len();
@@ -917,7 +1016,11 @@ impl Generator<'_> {
             // join
             if root { 8 } else { 1 },
             // end
-            if !root && !self.holds_any(t) { 2 } else { 0 },
+            if !root && !self.holds_any(t) && self.open[t] == 0 {
+                2
+            } else {
+                0
+            },
             // plain or atomic access
             40,
             // message passing
@@ -928,6 +1031,12 @@ impl Generator<'_> {
             if self.annotations > 0 { 5 } else { 0 },
             // fence
             6,
+            // span (anything may race with it: not in disciplined traces)
+            if self.spans && self.protected.is_none() {
+                8
+            } else {
+                0
+            },
         ];
         match self.rng.weighted(&weights) {
             0 => self.fork(t),
@@ -960,9 +1069,17 @@ impl Generator<'_> {
                 };
                 self.push(t, op);
             }
-            _ => {
+            7 => {
                 let fence = Op::Fence(self.rng.pick(&FENCE_ORDERS));
                 self.push(t, fence);
+            }
+            _ => {
+                if self.open[t] < 3 {
+                    let l = self.location();
+                    self.open_span(t, l);
+                } else {
+                    self.close_span(t);
+                }
             }
         }
     }
@@ -974,17 +1091,72 @@ impl Generator<'_> {
 /// and atomic accesses of every ordering, and standalone fences. Races are
 /// common: a plain access anywhere may meet an unordered one.
 pub fn generate(rng: &mut Rng) -> Vec<Event> {
-    generate_with(rng, false)
+    generate_with(rng, false, false)
 }
 
 /// Like [`generate`], but race-free by construction: plain accesses only
 /// under each location's lock or to a fresh location handed over by a
 /// synchronizing message; atomic-only locations take anything.
 pub fn generate_disciplined(rng: &mut Rng) -> Vec<Event> {
-    generate_with(rng, true)
+    generate_with(rng, true, false)
 }
 
-fn generate_with(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
+/// Like [`generate`] (or [`generate_disciplined`]), with spans: accesses
+/// that last until a later `done`, nested up to three deep, left open
+/// across other threads' events and across the thread's own releases
+/// (publishing inside a span races; in disciplined traces a span ends
+/// inside its critical section). Only traces within the engine's
+/// documented span limits (see [`within_span_limits`]).
+pub fn generate_spans(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
+    loop {
+        let events = generate_spans_unchecked(rng, disciplined);
+        if within_span_limits(&events) {
+            return events;
+        }
+    }
+}
+
+/// [`generate_spans`] before the limits are checked.
+pub fn generate_spans_unchecked(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
+    generate_with(rng, disciplined, true)
+}
+
+/// Whether every nested span (one opened inside another of its thread)
+/// holds at most one event besides plain reads, writes and `done`: the
+/// engine reserves one clock value for a nested span, so a second release
+/// (or span) inside it orders it early — a documented miss (the README's
+/// "Accesses that last for a closure"), which the reference, built from
+/// the definition, does not make. Outermost spans reserve 1024, more than
+/// a trace holds.
+pub fn within_span_limits(events: &[Event]) -> bool {
+    let mut open: Vec<Vec<usize>> = Vec::new();
+    for e in events {
+        if open.len() <= e.thread {
+            open.resize(e.thread + 1, Vec::new());
+        }
+        let spans = &mut open[e.thread];
+        match e.op {
+            Op::Read(_) | Op::Write(_) => continue,
+            Op::Done => {
+                spans.pop();
+                continue;
+            }
+            _ => {}
+        }
+        for inside in spans.iter_mut().skip(1) {
+            *inside += 1;
+            if *inside > 1 {
+                return false;
+            }
+        }
+        if let Op::With(_) | Op::WithMut(_) = e.op {
+            spans.push(0);
+        }
+    }
+    true
+}
+
+fn generate_with(rng: &mut Rng, disciplined: bool, spans: bool) -> Vec<Event> {
     let target = 10 + rng.below(48);
     let locks = 1 + rng.below(3);
     let locations = 2 + rng.below(3);
@@ -999,6 +1171,8 @@ fn generate_with(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
         max_live: 2 + rng.below(4),
         protected,
         next_fresh: locations,
+        spans,
+        open: vec![0],
         rng,
     };
     // Sometimes the root touches memory before anyone is forked.
@@ -1008,8 +1182,12 @@ fn generate_with(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
     while g.events.len() < target {
         g.step();
     }
-    // Well-formed ending: every lock released, and often everyone joined.
+    // Well-formed ending: every span ended, every lock released, and often
+    // everyone joined.
     for t in g.running() {
+        while g.open[t] > 0 {
+            g.close_span(t);
+        }
         g.release_all(t);
     }
     if g.rng.percent(50) && g.status[0] == Status::Running {
