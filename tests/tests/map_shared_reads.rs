@@ -22,6 +22,7 @@ fn shared_map_reads() {
     a_read_after_the_read_guard_ended_races_with_the_lock_s_writer();
     a_read_under_another_lock_s_read_guard_races_with_the_lock_s_writer();
     a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders();
+    an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads();
     // Every line of this file: the helpers' accesses too.
     assert_silent(file!(), 1, u32::MAX);
 }
@@ -287,4 +288,71 @@ fn a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders() {
         },
     );
     expect_read_write(lines, names, true, first, line!());
+}
+
+/// A writer with no lock at all replaces the value that two readers,
+/// reading shared under a read guard, keep looking at for a while inside
+/// `get_with`, round after round on fresh maps: the map's exclusive holder
+/// must wait for readers in the middle of their reads before it changes
+/// anything (the busy-flag handshake of `runtime/src/map_lock.rs`); one
+/// that did not would change the value under them. The reads and the
+/// writes race, of course: the one report names them.
+fn an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads() {
+    use std::sync::atomic::{AtomicBool as StdBool, AtomicU64 as StdU64, Ordering::Relaxed};
+    let first = line!();
+    let mut lines = (0, 0);
+    for round in 0..20 {
+        let lock = Arc::new(RwLock::new(()));
+        let m = Arc::new(RaceMap::new());
+        m.insert(1, 1);
+        contend_readers_under(&lock, &m);
+        assert!(m.reads_go_shared());
+        // What the readers did and whether to stop: std atomics, which
+        // racedet does not see, so they order nothing.
+        let reads = std::sync::Arc::new(StdU64::new(0));
+        let stop = std::sync::Arc::new(StdBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, m) = (lock.clone(), m.clone());
+                let (reads, stop) = (reads.clone(), stop.clone());
+                spawn_named("shared-reader-3", move || {
+                    let mut line = 0;
+                    while !stop.load(Relaxed) {
+                        let _g = lock.read().unwrap();
+                        line = site!(m.get_with(&1, |v| {
+                            // Volatile: the compiler may not assume that
+                            // the value behind `&` stays put.
+                            // SAFETY: `v` is a valid reference.
+                            let before = unsafe { std::ptr::read_volatile(v) };
+                            for _ in 0..500 {
+                                std::hint::spin_loop();
+                            }
+                            // SAFETY: as above.
+                            let after = unsafe { std::ptr::read_volatile(v) };
+                            assert_eq!(before, after, "the value changed under a read");
+                        }));
+                        reads.fetch_add(1, Relaxed);
+                    }
+                    line
+                })
+            })
+            .collect();
+        while reads.load(Relaxed) < 1_000 {
+            assert!(
+                !readers.iter().any(|r| r.is_finished()),
+                "a reader ended early (it panicked: see above)"
+            );
+            std::thread::yield_now();
+        }
+        let write = site!(m.insert(1, 2 + round));
+        stop.store(true, Relaxed);
+        let read_lines: Vec<u32> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        lines = (read_lines[0], write);
+    }
+    let report = expect_race_by(
+        file!(),
+        [(lines.0, Some("shared-reader-3")), (lines.1, None)],
+    );
+    assert_eq!(report.kind, ReportKind::MapReadWrite);
+    assert_silent(file!(), first, line!());
 }
