@@ -480,6 +480,9 @@ struct SpanStats {
     traces: usize,
     spans: usize,
     nested: usize,
+    /// Nested spans inside which their thread released before they ended
+    /// (the nested reserve in use).
+    nested_across_release: usize,
     racy_spans: usize,
     /// Accesses of other threads whose verdict a span's end decided: made
     /// after a span's start happened before them, on a location the span
@@ -505,22 +508,28 @@ fn engine_matches_reference_on_random_traces_with_spans() {
             &format!("spans, seed {seed:#x}, trace {n}"),
         );
         stats.traces += 1;
-        let mut depth = vec![0usize; events.len() + 1];
         let mut end_of = vec![None; events.len()];
+        let mut released_inside = vec![false; events.len()];
         let mut open: Vec<Vec<usize>> = vec![Vec::new(); events.len() + 1];
         for (i, e) in events.iter().enumerate() {
+            let spans = &mut open[e.thread];
+            if support::publishes(e.op) {
+                for &start in spans.iter() {
+                    released_inside[start] = true;
+                }
+            }
             match e.op {
                 Op::With(_) | Op::WithMut(_) => {
                     stats.spans += 1;
-                    stats.nested += (depth[e.thread] > 0) as usize;
+                    stats.nested += !spans.is_empty() as usize;
                     stats.racy_spans += r.races(i) as usize;
-                    depth[e.thread] += 1;
-                    open[e.thread].push(i);
+                    spans.push(i);
                 }
                 Op::Done => {
-                    depth[e.thread] -= 1;
-                    let start = open[e.thread].pop().unwrap();
+                    let start = spans.pop().unwrap();
                     end_of[start] = Some(i);
+                    stats.nested_across_release +=
+                        (!spans.is_empty() && released_inside[start]) as usize;
                 }
                 _ => {}
             }
@@ -562,6 +571,7 @@ fn engine_matches_reference_on_random_traces_with_spans() {
     // agreement proves little.
     assert!(stats.spans > traces, "{stats:?}");
     assert!(stats.nested > traces / 10, "{stats:?}");
+    assert!(stats.nested_across_release > traces / 50, "{stats:?}");
     assert!(stats.racy_spans > traces / 10, "{stats:?}");
     assert!(stats.decided_by_end > traces / 10, "{stats:?}");
     assert!(stats.raced_while_open > traces / 10, "{stats:?}");

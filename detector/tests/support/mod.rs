@@ -1124,15 +1124,40 @@ pub fn generate_spans_unchecked(rng: &mut Rng, disciplined: bool) -> Vec<Event> 
     generate_with(rng, disciplined, true)
 }
 
+/// Whether `op` may publish its thread's clock (a release) or is a span,
+/// which counts as one against an enclosing span's reserve: forks,
+/// unlocks, release annotations, atomic stores and RMWs of any ordering
+/// (a relaxed one publishes the last release fence), release fences.
+pub fn publishes(op: Op) -> bool {
+    match op {
+        Op::Fence(order) => releases(order),
+        Op::Fork(_)
+        | Op::Unlock(_)
+        | Op::RUnlock(_)
+        | Op::Release(_)
+        | Op::Store(..)
+        | Op::Rmw(..)
+        | Op::With(_)
+        | Op::WithMut(_) => true,
+        Op::Read(_)
+        | Op::Write(_)
+        | Op::Load(..)
+        | Op::Lock(_)
+        | Op::RLock(_)
+        | Op::Acquire(_)
+        | Op::Join(_)
+        | Op::End
+        | Op::Done => false,
+    }
+}
+
 /// Whether every nested span (one opened inside another of its thread)
 /// holds at most one release or span: the engine reserves one clock value
 /// for a nested span, so a second release (or span) inside it orders it
 /// early — a documented miss (the README's "Accesses that last for a
 /// closure"), which the reference, built from the definition, does not
-/// make. Releases here are what may publish the thread's clock: forks,
-/// unlocks, release annotations, atomic stores and RMWs of any ordering
-/// (a relaxed one publishes the last release fence), release fences.
-/// Outermost spans reserve 1024, more than a trace holds.
+/// make. Releases here: see [`publishes`]. Outermost spans reserve 1024,
+/// more than a trace holds.
 pub fn within_span_limits(events: &[Event]) -> bool {
     let mut open: Vec<Vec<usize>> = Vec::new();
     for e in events {
@@ -1140,29 +1165,11 @@ pub fn within_span_limits(events: &[Event]) -> bool {
             open.resize(e.thread + 1, Vec::new());
         }
         let spans = &mut open[e.thread];
-        let publishes = match e.op {
-            Op::Done => {
-                spans.pop();
-                continue;
-            }
-            Op::Fence(order) => releases(order),
-            Op::Fork(_)
-            | Op::Unlock(_)
-            | Op::RUnlock(_)
-            | Op::Release(_)
-            | Op::Store(..)
-            | Op::Rmw(..)
-            | Op::With(_)
-            | Op::WithMut(_) => true,
-            Op::Read(_)
-            | Op::Write(_)
-            | Op::Load(..)
-            | Op::Lock(_)
-            | Op::RLock(_)
-            | Op::Acquire(_)
-            | Op::Join(_)
-            | Op::End => false,
-        };
+        if e.op == Op::Done {
+            spans.pop();
+            continue;
+        }
+        let publishes = publishes(e.op);
         if !publishes {
             continue;
         }
