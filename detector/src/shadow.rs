@@ -84,10 +84,8 @@ impl<S: Copy> Dense<S> {
     /// [`Dense::put`] unless the slot already holds a newer entry.
     #[inline]
     fn put_newer(&mut self, entry: Entry<S>) {
-        let i = entry.epoch.tid().index();
-        match self.slots.get(i) {
-            Some(Some(old)) if !entry.newer_than(old) => {}
-            _ => self.put(entry),
+        if self.older_than(entry.epoch) {
+            self.put(entry);
         }
     }
 

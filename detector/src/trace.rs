@@ -192,13 +192,13 @@ impl Trace {
                         Op::Join(child)
                     }
                 }
-                "end" | "done" => {
+                "end" => {
                     want(0)?;
-                    if words[1] == "end" {
-                        Op::End
-                    } else {
-                        Op::Done
-                    }
+                    Op::End
+                }
+                "done" => {
+                    want(0)?;
+                    Op::Done
                 }
                 "read" | "write" | "with" | "with_mut" => {
                     want(1)?;
@@ -417,8 +417,9 @@ impl Replay {
                         "thread #{t} has no open `with`/`with_mut` for `done` to end"
                     )));
                 };
+                // Moves the clock up to the stamp, never past the slot's
+                // limit (`open_span` reserved within it): no migration.
                 thread.end_span(stamp);
-                self.migrate_if_exhausted(t).map_err(err)?;
             }
             Op::Read(l) | Op::Write(l) | Op::Load(l, _) | Op::Store(l, _) | Op::Rmw(l, _) => {
                 grow(&mut self.locations, l + 1, Default::default);

@@ -43,9 +43,10 @@ pub use racedet_runtime::MapPolicy;
 /// `Clone` (`get`, `values`, `clone`, `get_key_value`), `PartialEq` (`==`)
 /// and `Debug`, and the drop of pairs that `retain` or `clear` remove.
 /// `range` cannot delete as it goes (Go's `delete` inside `range`): use
-/// `retain(|k, v| keep)`. The access of those four lasts while their
-/// closure runs (and `clear`'s while it drops the pairs): a release the
-/// closure makes (a send, an unlock) does not order it.
+/// `retain(|k, v| keep)`. The access of `get_with`, `update`, `range` and
+/// `retain` lasts while their closure runs (and `clear`'s while it drops
+/// the pairs): a release the closure makes (a send, an unlock) does not
+/// order it.
 // `repr(C)`, the lock first: a map that starts a cache line has its lock
 // word and header shadow's read set in that line (see `MapLock`). Inside
 // racedet's `RwLock` it does (the value is padded to a line); inside its

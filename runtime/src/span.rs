@@ -9,14 +9,13 @@
 
 use crate::access::Stamp;
 use crate::threads::local;
-use racedet_detector::Epoch;
 use std::marker::PhantomData;
 
 /// An open span of the calling thread; dropping it ends the span. Not
 /// `Send`: it must end on the thread that opened it.
 #[must_use = "the span ends when this is dropped: hold it while the user code runs"]
 pub struct Span {
-    stamp: Option<Epoch>,
+    stamp: Stamp,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -26,7 +25,7 @@ impl Span {
     #[inline(always)]
     pub fn open() -> Span {
         Span {
-            stamp: local().map(|l| l.state.open_span()),
+            stamp: local().map_or(Stamp::Now, |l| Stamp::At(l.state.open_span())),
             _not_send: PhantomData,
         }
     }
@@ -34,14 +33,14 @@ impl Span {
     /// What an access inside the span is stamped with.
     #[inline(always)]
     pub fn stamp(&self) -> Stamp {
-        self.stamp.map_or(Stamp::Now, Stamp::At)
+        self.stamp
     }
 }
 
 impl Drop for Span {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(stamp) = self.stamp {
+        if let Stamp::At(stamp) = self.stamp {
             if let Some(l) = local() {
                 l.state.end_span(stamp);
             }
