@@ -298,7 +298,10 @@ fn a_shared_get_with_that_publishes_inside_races_with_the_write_it_orders() {
 /// that did not would change the value under them. The reads and the
 /// writes race, of course: the one report names them.
 fn an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads() {
-    use std::sync::atomic::{AtomicBool as StdBool, AtomicU64 as StdU64, Ordering::Relaxed};
+    use std::sync::atomic::{
+        AtomicBool as StdBool, AtomicU64 as StdU64,
+        Ordering::{Relaxed, SeqCst},
+    };
     let first = line!();
     let mut lines = (0, 0);
     for round in 0..20 {
@@ -310,11 +313,12 @@ fn an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads() {
         // What the readers did and whether to stop: std atomics, which
         // racedet does not see, so they order nothing.
         let reads = std::sync::Arc::new(StdU64::new(0));
+        let inside = std::sync::Arc::new(StdU64::new(0));
         let stop = std::sync::Arc::new(StdBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let (lock, m) = (lock.clone(), m.clone());
-                let (reads, stop) = (reads.clone(), stop.clone());
+                let (reads, inside, stop) = (reads.clone(), inside.clone(), stop.clone());
                 spawn_named("shared-reader-3", move || {
                     let mut line = 0;
                     while !stop.load(Relaxed) {
@@ -324,9 +328,11 @@ fn an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads() {
                             // the value behind `&` stays put.
                             // SAFETY: `v` is a valid reference.
                             let before = unsafe { std::ptr::read_volatile(v) };
+                            inside.fetch_add(1, SeqCst);
                             for _ in 0..500 {
                                 std::hint::spin_loop();
                             }
+                            inside.fetch_sub(1, SeqCst);
                             // SAFETY: as above.
                             let after = unsafe { std::ptr::read_volatile(v) };
                             assert_eq!(before, after, "the value changed under a read");
@@ -337,7 +343,9 @@ fn an_unlocked_writer_waits_for_shared_readers_in_the_middle_of_their_reads() {
                 })
             })
             .collect();
-        while reads.load(Relaxed) < 1_000 {
+        // Enough reads, and the write asked for while a reader is in the
+        // middle of one.
+        while reads.load(Relaxed) < 1_000 || inside.load(SeqCst) == 0 {
             assert!(
                 !readers.iter().any(|r| r.is_finished()),
                 "a reader ended early (it panicked: see above)"

@@ -1711,21 +1711,25 @@ struct Mailbox {
 // seen; racedet checks exactly that.
 unsafe impl Sync for Mailbox {}
 
+impl Mailbox {
+    fn new(value: u64, full: bool) -> Arc<Mailbox> {
+        Arc::new(Mailbox {
+            value: UnsafeCell::new(value),
+            full: AtomicBool::new(full),
+        })
+    }
+}
+
 #[test]
 fn unsafe_cell_published_by_release_acquire_is_silent() {
     let first = line!();
-    let m = Arc::new(Mailbox {
-        value: UnsafeCell::new(0),
-        full: AtomicBool::new(false),
-    });
+    let m = Mailbox::new(0, false);
     let m2 = m.clone();
     let t = thread::spawn(move || {
         m2.value.with_mut(|p| unsafe { *p = 42 });
         m2.full.store(true, Release);
     });
-    while !m.full.load(Acquire) {
-        std::hint::spin_loop();
-    }
+    wait_set(&m.full, Acquire);
     assert_eq!(m.value.with(|p| unsafe { *p }), 42);
     t.join().unwrap();
     assert_silent(file!(), first, line!());
@@ -1738,10 +1742,7 @@ fn on_mailbox(
     write: fn(&Mailbox) -> u32,
     read: fn(&Mailbox) -> u32,
 ) -> (u32, u32) {
-    let m = Arc::new(Mailbox {
-        value: UnsafeCell::new(0),
-        full: AtomicBool::new(false),
-    });
+    let m = Mailbox::new(0, false);
     let m2 = m.clone();
     let writer = spawn_named(names[0], move || write(&m2));
     let reader = spawn_named(names[1], move || read(&m));
@@ -1904,16 +1905,14 @@ fn unsafe_cell_written_after_a_release_that_follows_many_nested_closures_races()
 #[test]
 fn unsafe_cell_closure_that_panics_is_over_when_it_unwinds() {
     let first = line!();
-    let m = Arc::new(Mailbox {
-        value: UnsafeCell::new(0),
-        full: AtomicBool::new(false),
-    });
+    let m = Mailbox::new(0, false);
     let m2 = m.clone();
     let t = thread::spawn(move || {
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             m2.value.with_mut(|p| {
                 unsafe { *p = 5 };
-                panic!("inside with_mut");
+                // Unwinds without the panic hook's message.
+                std::panic::resume_unwind(Box::new("inside with_mut"));
             })
         }));
         assert!(unwound.is_err());
@@ -1928,13 +1927,16 @@ fn unsafe_cell_closure_that_panics_is_over_when_it_unwinds() {
 #[test]
 fn unsafe_cell_freed_by_its_own_closure_is_silent() {
     // A hand-written `Arc`: whichever thread drops the last reference
-    // frees the node, cell and all, inside the cell's closure: no report
+    // frees the node, cells and all, inside a cell's closure: no report
     // (that racedet leaves the freed cell alone is pinned by the next
-    // test; valgrind shows it here too).
+    // test; valgrind shows it here too). Each owner reads `other` before
+    // its decrement and the last one writes it before the free, so the
+    // silence also rests on the AcqRel decrement ordering the owners.
     let first = line!();
     struct Node {
         refs: AtomicUsize,
         value: UnsafeCell<u64>,
+        other: UnsafeCell<u64>,
     }
     struct NodeRef(*mut Node);
     // SAFETY: the node is freed once, by the last owner, after an AcqRel
@@ -1947,8 +1949,9 @@ fn unsafe_cell_freed_by_its_own_closure_is_silent() {
             // decrement; the closure does not use it after.
             unsafe {
                 (*node).value.with(|p| {
-                    let v = *p;
+                    let v = *p + (*node).other.with(|q| *q);
                     if (*node).refs.fetch_sub(1, AcqRel) == 1 {
+                        (*node).other.with_mut(|q| *q = 0);
                         drop(Box::from_raw(node));
                     }
                     v
@@ -1960,6 +1963,7 @@ fn unsafe_cell_freed_by_its_own_closure_is_silent() {
         let node = Box::into_raw(Box::new(Node {
             refs: AtomicUsize::new(2),
             value: UnsafeCell::new(9),
+            other: UnsafeCell::new(0),
         }));
         let (a, b) = (NodeRef(node), NodeRef(node));
         let t = thread::spawn(move || a.read_and_release());
@@ -2005,10 +2009,7 @@ fn unsafe_cell_closure_that_frees_its_cell_leaves_the_memory_as_it_left_it() {
 #[test]
 fn unsafe_cell_concurrent_reads_are_silent() {
     let first = line!();
-    let m = Arc::new(Mailbox {
-        value: UnsafeCell::new(7),
-        full: AtomicBool::new(true),
-    });
+    let m = Mailbox::new(7, true);
     let ts: Vec<_> = (0..3)
         .map(|_| {
             let m = m.clone();

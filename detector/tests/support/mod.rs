@@ -1102,13 +1102,15 @@ pub fn generate_disciplined(rng: &mut Rng) -> Vec<Event> {
 }
 
 /// Like [`generate`] (or [`generate_disciplined`]), with spans: accesses
-/// that last until a later `done`, nested up to four deep, left open
+/// that last until a later `done`, nested several deep (three by a
+/// thread's own steps, more where a message or a critical section opens
+/// one inside), left open
 /// across other threads' events and across the thread's own releases
 /// (publishing inside a span races; in disciplined traces a span ends
 /// inside its critical section). Only traces within the engine's
 /// documented span limits (see [`within_span_limits`]).
 pub fn generate_spans(rng: &mut Rng, disciplined: bool) -> Vec<Event> {
-    // About one trace in twenty is turned away: a thousand in a row means
+    // About one trace in fourteen is turned away: a thousand in a row means
     // the generator or the limit has drifted.
     for _ in 0..1_000 {
         let events = generate_spans_unchecked(rng, disciplined);
