@@ -185,6 +185,8 @@ impl Detector {
         thread.tid = tid;
         thread.clock.set(tid, start);
         thread.changed_at = start;
+        // The old slot's entry stays in the clock beside the new one.
+        thread.changes += 1;
         // Names of the slot's earlier occupants are no longer this
         // thread's (though `take_slot` only hands over a slot whose end
         // this clock has seen or claims to, so skipping their joins would

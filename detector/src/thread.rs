@@ -36,6 +36,11 @@ pub struct ThreadState {
     /// a release it made at a later own clock captured a clock that differs
     /// from its current one only in its own entry (see `SyncClock`).
     pub(crate) changed_at: u64,
+    /// How many times `clock` has changed other than by a tick (the
+    /// events `changed_at` notes): a caller that knows what bounded the
+    /// clock at one count knows it still does at the same count (see
+    /// [`ThreadState::changes`]).
+    pub(crate) changes: u64,
     /// This thread's own clock value when it started in its slot: a name
     /// (see `SyncClock`) of this slot at this clock or later is a release
     /// this thread made, not one of an earlier occupant of the slot (they
@@ -68,6 +73,7 @@ impl ThreadState {
             epoch,
             clock,
             changed_at: epoch.clock(),
+            changes: 0,
             started_at: epoch.clock(),
             release_fence: VectorClock::new(),
             acquire_pending: VectorClock::new(),
@@ -143,8 +149,34 @@ impl ThreadState {
         // Noted only when it taught something: a lock taken again and
         // again keeps its owner's releases on the one-store path.
         if self.clock.join(other) {
-            self.changed_at = self.epoch.clock();
+            self.note_change();
         }
+    }
+
+    /// Acquires a single epoch: what a release that published only its
+    /// releaser's own entry carries (see [`ThreadState::changes`]).
+    #[inline(always)]
+    pub fn acquire_epoch(&mut self, epoch: Epoch) {
+        if self.clock.get(epoch.tid()) < epoch.clock() {
+            self.clock.set(epoch.tid(), epoch.clock());
+            self.note_change();
+        }
+    }
+
+    /// Counts changes of the clock other than ticks. A caller that saw
+    /// this thread's clock bounded by some clock plus the thread's own
+    /// entry (e.g. right after storing it into a lock) knows the bound
+    /// still holds while this count stays the same: ticks change only the
+    /// own entry. A release then need publish only the thread's epoch.
+    #[inline(always)]
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    #[inline(always)]
+    fn note_change(&mut self) {
+        self.changed_at = self.epoch.clock();
+        self.changes += 1;
     }
 
     /// Whether the sync clock named `name` was already fully acquired.
@@ -178,7 +210,7 @@ impl ThreadState {
     pub fn fence_acquire(&mut self) {
         // `acquire_pending` only grows; joining it again later is harmless.
         if self.clock.join(&self.acquire_pending) {
-            self.changed_at = self.epoch.clock();
+            self.note_change();
         }
     }
 

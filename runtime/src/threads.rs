@@ -124,6 +124,9 @@ pub(crate) struct Local {
     pub(crate) id32: u32,
     /// Cached `history=full` so the hot path does not touch globals.
     pub(crate) history_full: bool,
+    /// Which `RwLock`'s write clock bounds this thread's clock (see
+    /// `rwlock_clock::RwCover`).
+    pub(crate) rw_cover: crate::rwlock_clock::RwCover,
 }
 
 thread_local! {
@@ -260,6 +263,7 @@ fn make_local(state: ThreadState, info: Arc<ThreadInfo>) -> Local {
         id32: info.id as u32,
         info,
         history_full: runtime().history_full(),
+        rw_cover: crate::rwlock_clock::RwCover::NONE,
     }
 }
 

@@ -1,4 +1,4 @@
-//! An `RwLock`'s per-reader release slots (see `runtime/src/sync.rs`), in
+//! An `RwLock`'s per-reader release slots (see `runtime/src/rwlock_clock.rs`), in
 //! a test binary of its own with one test: a reader uses a slot only if
 //! its detector slot is below 8, which in a binary whose tests run at once
 //! it may not get (it then merges into the lock's overflow clock, which

@@ -2032,6 +2032,7 @@ fn lock_guards_have_std_s_auto_trait_bounds() {
     fn sync<T: Sync>() {}
     sync::<racedet::sync::MutexGuard<'static, std::sync::MutexGuard<'static, ()>>>();
     sync::<racedet::sync::RwLockReadGuard<'static, std::sync::MutexGuard<'static, ()>>>();
+    sync::<racedet::sync::RwLockWriteGuard<'static, std::sync::MutexGuard<'static, ()>>>();
     let (m, rw) = (Mutex::new(7), racedet::sync::RwLock::new(8));
     assert_eq!(m.lock().unwrap().to_string(), "7");
     assert_eq!(rw.read().unwrap().to_string(), "8");
@@ -2040,8 +2041,9 @@ fn lock_guards_have_std_s_auto_trait_bounds() {
 
 #[test]
 fn rwlock_shows_and_hands_back_its_value_as_std_s_does_poisoned_or_not() {
-    // The value sits in a cache-line padded cell inside std's lock; none of
-    // that may show through Debug, get_mut or into_inner.
+    // The value sits in a cache-line padded cell beside std's lock, which
+    // guards the readers' epochs; none of that may show through Debug,
+    // get_mut or into_inner.
     let mut rw = racedet::sync::RwLock::new(vec![1, 2]);
     assert_eq!(
         format!("{rw:?}"),
