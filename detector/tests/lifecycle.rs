@@ -251,3 +251,36 @@ fn unjoined_threads_open_slots_up_to_the_claim_threshold_and_no_further() {
         "200 000 unjoined threads later, no slot was opened (the limit is 65 536)"
     );
 }
+
+#[test]
+fn a_thread_s_change_count_moves_with_what_it_learns_not_with_its_ticks() {
+    // What `ThreadState::changes` promises: equal counts, equal clocks but
+    // for the thread's own entry (an RwLock's epoch-only read-unlock rests
+    // on it).
+    let mut d = Detector::with_clock_limit(6);
+    let mut a = d.root_thread().unwrap();
+    let mut b = d.fork(&mut a).unwrap();
+    let mut lock = SyncClock::new();
+    lock.release_store(&mut a);
+    let start = b.changes();
+    b.tick();
+    assert_eq!(b.changes(), start, "a tick");
+    lock.acquire(&mut b);
+    let learned = b.changes();
+    assert_eq!(learned, start + 1, "an acquire that teaches");
+    // The same clock under no name: joined, and teaching nothing.
+    let mut again = SyncClock::new();
+    again.merge_clock(lock.clock());
+    again.acquire(&mut b);
+    assert_eq!(b.changes(), learned, "an acquire that teaches nothing");
+    b.acquire_epoch(a.epoch());
+    assert_eq!(b.changes(), learned + 1, "an epoch past the one seen");
+    b.acquire_epoch(a.epoch());
+    assert_eq!(b.changes(), learned + 1, "the same epoch again");
+    let before = b.changes();
+    while !b.exhausted() {
+        b.tick();
+    }
+    d.migrate(&mut b).unwrap();
+    assert!(b.changes() > before, "a move to a fresh slot");
+}

@@ -4,7 +4,8 @@
 
 /// Threads in detector slots below this get a line of their own in such an
 /// object; others take a slower path (an `RwLock`'s shared overflow clock,
-/// a map's exclusive lock). Eight: a `u8` bit set names the lines used.
+/// a map's exclusive lock). Eight: a map's `u8` bit set names the lines
+/// used (an `RwLock`'s `u16` has one more bit, for its overflow clock).
 pub(crate) const READER_SLOTS: usize = 8;
 
 /// A value on a cache line of its own.

@@ -20,10 +20,10 @@ pub struct RwLock<T: ?Sized> {
 /// std's lock, guarding the readers' release epochs, on one cache line:
 /// every read lock and unlock writes std's lock word, and a writer's lock
 /// reads it, so the epochs a read-unlock publishes there move with it and
-/// cost no line of their own (W1 `rwmap`'s `RwLock` with std's `HashMap`
-/// inside, 4 threads: 1.02x -> 0.94x of plain near, 1.24x -> 1.18x far,
-/// medians of 1 284 and 167 interleaved rounds, against epochs on lines
-/// of their own). Poisoning is std's, on this lock.
+/// cost no line of their own (W1 `rwmap`, 4 threads: 1.346x -> 1.313x of
+/// plain near, 1.540x -> 1.521x far, against readers' clocks on lines of
+/// their own; medians of three builds each over 2 118 and 145 interleaved
+/// rounds, bench/HISTORY.md). Poisoning is std's, on this lock.
 #[repr(align(64))]
 struct LockLine(std::sync::RwLock<ReaderEpochs>);
 
@@ -49,9 +49,16 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     inner: std::sync::RwLockReadGuard<'a, ReaderEpochs>,
-    value: &'a T,
+    // Not `&'a T`, as in std's guard: a reference passed along with the
+    // guard (`drop(guard)`) would be asserted valid for the whole call,
+    // while the unlock inside lets a writer in.
+    value: NonNull<T>,
     clock: &'a RwLockClock,
+    _value: PhantomData<&'a T>,
 }
+
+// SAFETY: as std's read guard: sharing it shares `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 /// std's `RwLockWriteGuard`.
 #[must_use = "if unused the RwLock will immediately unlock"]
@@ -145,10 +152,10 @@ impl<T: ?Sized> RwLock<T> {
         unsafe { self.clock.read_locked() };
         RwLockReadGuard {
             inner,
-            // SAFETY: a read lock is held as long as the guard lives, so
-            // no `&mut` to the value exists meanwhile.
-            value: unsafe { &*self.value.0.get() },
+            // SAFETY: `UnsafeCell::get` is never null.
+            value: unsafe { NonNull::new_unchecked(self.value.0.get()) },
             clock: &self.clock,
+            _value: PhantomData,
         }
     }
 
@@ -189,9 +196,9 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         unsafe { clock.read_locked() };
         RwLockReadGuard {
             inner,
-            // SAFETY: the read lock is held as long as the guard lives.
-            value: unsafe { s.value.as_ref() },
+            value: s.value,
             clock,
+            _value: PhantomData,
         }
     }
 }
@@ -214,7 +221,9 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.value
+        // SAFETY: the guard holds a read lock, so no `&mut` to the value
+        // exists while the returned reference lives.
+        unsafe { self.value.as_ref() }
     }
 }
 
