@@ -135,6 +135,33 @@ pub fn wait_set(flag: &racedet::sync::atomic::AtomicBool, order: std::sync::atom
     }
 }
 
+/// Spawns `n` racedet threads that run `body` once all have started, and
+/// returns their handles once every one has finished it. None ends before
+/// all are spawned, so they hold distinct detector slots; std's barrier
+/// and channel order them in time only, invisibly to racedet. A thread
+/// that panics in `body` fails the call instead of hanging it.
+pub fn spawn_together(
+    n: usize,
+    body: impl Fn() + Send + Sync + 'static,
+) -> Vec<racedet::thread::JoinHandle<()>> {
+    let body = std::sync::Arc::new(body);
+    let together = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handles = (0..n)
+        .map(|_| {
+            let (body, together, tx) = (body.clone(), together.clone(), tx.clone());
+            racedet::thread::spawn(move || {
+                together.wait();
+                body();
+                tx.send(()).unwrap();
+            })
+        })
+        .collect();
+    drop(tx);
+    assert_eq!(rx.iter().take(n).count(), n, "a thread panicked");
+    handles
+}
+
 /// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
 pub fn spawn_named<T: Send + 'static>(
     name: &str,

@@ -6,7 +6,7 @@ use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, expect_race_by,
-    panic_of, site, spawn_named, wait_set, BumpOnDrop, Signal,
+    panic_of, site, spawn_named, spawn_together, wait_set, BumpOnDrop, Signal,
 };
 
 #[test]
@@ -829,35 +829,20 @@ fn write_after_downgrade_races_with_another_reader() {
 
 #[test]
 fn read_unlocks_of_more_readers_than_reader_slots_all_happen_before_the_next_write_lock() {
-    // Twelve readers alive at once: some run in detector slots past the
+    // Twelve readers spawned together: some run in detector slots past the
     // RwLock's per-slot reader clocks and merge into its shared overflow
     // clock instead; the writer must acquire both.
     const READERS: usize = 12;
     let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
     let lock = Arc::new(RwLock::new(()));
-    // std's barrier keeps all readers alive together, so they hold distinct
-    // slots; std's channel orders the write after every read-unlock in
-    // time only. Neither is visible to racedet.
-    let together = Arc::new(std::sync::Barrier::new(READERS));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let readers: Vec<_> = (0..READERS)
-        .map(|_| {
-            let (x, lock, together, tx) = (x.clone(), lock.clone(), together.clone(), tx.clone());
-            thread::spawn(move || {
-                together.wait();
-                {
-                    let _r = lock.read().unwrap();
-                    let _ = x.get();
-                }
-                tx.send(()).unwrap();
-                together.wait();
-            })
+    let readers = {
+        let (x, lock) = (x.clone(), lock.clone());
+        spawn_together(READERS, move || {
+            let _r = lock.read().unwrap();
+            let _ = x.get();
         })
-        .collect();
-    for _ in 0..READERS {
-        rx.recv().unwrap();
-    }
+    };
     {
         let _w = lock.write().unwrap();
         x.set(1);

@@ -9,7 +9,7 @@ use racedet::cell::RaceCell;
 use racedet::reports::ReportKind;
 use racedet::sync::{mpsc, Arc, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race_by, site};
+use racedet_tests::{assert_silent, expect_race_by, site, spawn_together};
 
 #[test]
 fn read_unlocks_publish_an_epoch_only_when_it_is_all_the_next_writer_lacks() {
@@ -99,7 +99,7 @@ fn a_writer_that_absorbed_an_epoch_passes_it_on() {
 }
 
 fn every_reader_past_the_epoch_words_reaches_the_next_writer() {
-    // Twelve readers alive at once, each bounded by the write clock (its
+    // Twelve readers spawned together, each bounded by the write clock (its
     // own write-unlock first): those in slots below 6 publish epochs,
     // those in slots 6 and 7 merge into their slots, later ones into the
     // overflow clock. The next writer must acquire all three kinds.
@@ -107,32 +107,14 @@ fn every_reader_past_the_epoch_words_reaches_the_next_writer() {
     let first = line!();
     let x = Arc::new(RaceCell::new(0u8));
     let lock = Arc::new(RwLock::new(()));
-    // std's barrier: every reader is spawned before any ends, so they hold
-    // distinct slots; std's channel orders the write after every
-    // read-unlock in time only. Neither is visible to racedet.
-    let together = Arc::new(std::sync::Barrier::new(READERS));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let readers: Vec<_> = (0..READERS)
-        .map(|_| {
-            let (x, lock, together, tx) = (x.clone(), lock.clone(), together.clone(), tx.clone());
-            thread::spawn(move || {
-                together.wait();
-                drop(lock.write().unwrap());
-                {
-                    let _r = lock.read().unwrap();
-                    let _ = x.get();
-                }
-                tx.send(()).unwrap();
-            })
+    let readers = {
+        let (x, lock) = (x.clone(), lock.clone());
+        spawn_together(READERS, move || {
+            drop(lock.write().unwrap());
+            let _r = lock.read().unwrap();
+            let _ = x.get();
         })
-        .collect();
-    drop(tx);
-    // Every reader's message, or a hang-up once one has panicked.
-    assert_eq!(
-        rx.iter().take(READERS).count(),
-        READERS,
-        "a reader panicked"
-    );
+    };
     {
         let _w = lock.write().unwrap();
         x.set(1);
