@@ -7,7 +7,8 @@
 //! cache line of its own. That is enough when the reader's clock is the
 //! write clock it acquired plus its own entry ([`RwCover`]), as it is for
 //! threads that only read and write under one lock. Other readers merge
-//! their whole clock into a slot on a line of their own.
+//! their whole clock into a slot on a line of their own (past
+//! `READER_SLOTS`, into one clock they share).
 
 use crate::reader_slots::{CacheLine, READER_SLOTS};
 use crate::spin::SpinLock;
@@ -29,13 +30,13 @@ pub const EPOCH_SLOTS: usize = 6;
 /// thread in detector slot `i` since the last write lock, or 0. Written by
 /// readers under a read lock, each its own word; read and cleared by the
 /// writer under the write lock: the real lock orders them, so Relaxed.
+#[derive(Default)]
 pub struct ReaderEpochs {
     epochs: [AtomicU64; EPOCH_SLOTS],
 }
 
 impl ReaderEpochs {
     /// No read-unlock yet.
-    #[allow(clippy::new_without_default)]
     pub const fn new() -> ReaderEpochs {
         ReaderEpochs {
             epochs: [const { AtomicU64::new(0) }; EPOCH_SLOTS],
@@ -57,20 +58,18 @@ pub(crate) struct RwCover {
 }
 
 impl RwCover {
-    /// Bounded by no lock (lock numbers start at 1).
+    /// Bounded by no lock: no lock is numbered 0 at a count a thread has
+    /// (counts start at 0 and go up by one), and a lock not numbered yet
+    /// (0) was never write-unlocked, so bounds no one.
     pub(crate) const NONE: RwCover = RwCover {
         lock: 0,
-        changes: 0,
+        changes: u64::MAX,
     };
 
+    /// Whether this is the bound of `lock` at count `changes`.
     #[inline(always)]
-    fn holds(self, lock: u64, l: &Local) -> bool {
-        lock != 0
-            && self
-                == (RwCover {
-                    lock,
-                    changes: l.state.changes(),
-                })
+    fn holds(self, lock: u64, changes: u64) -> bool {
+        self == RwCover { lock, changes }
     }
 }
 
@@ -79,6 +78,7 @@ static LOCK_NUMBERS: AtomicU64 = AtomicU64::new(1);
 
 /// The write clock and the lock's number, written only by write-lock
 /// holders.
+#[derive(Default)]
 struct WriteClock {
     clock: SyncClock,
     number: u64,
@@ -99,6 +99,7 @@ const OVERFLOW: u16 = 1 << READER_SLOTS;
 /// into the reader's own slot (or, past `READER_SLOTS`, into
 /// `overflow`), and the next writer acquires and clears them all
 /// (read-unlocks release to the next writer, never to the next reader).
+#[derive(Default)]
 pub struct RwLockClock {
     write: UnsafeCell<WriteClock>,
     readers: OnceLock<Box<[ReaderClock; READER_SLOTS]>>,
@@ -123,12 +124,6 @@ unsafe impl Sync for RwLockClock {}
 // std's lock guards are unwind-safe, and so are racedet's, which refer to
 // this.
 impl RefUnwindSafe for RwLockClock {}
-
-impl Default for RwLockClock {
-    fn default() -> Self {
-        RwLockClock::new()
-    }
-}
 
 impl RwLockClock {
     /// A lock nobody has unlocked yet.
@@ -155,12 +150,7 @@ impl RwLockClock {
         let before = l.state.changes();
         write.clock.acquire_lock(&mut l.state);
         // A later write clock of the bounding lock keeps the bound.
-        if l.rw_cover
-            == (RwCover {
-                lock: write.number,
-                changes: before,
-            })
-        {
+        if l.rw_cover.holds(write.number, before) {
             l.rw_cover.changes = l.state.changes();
         }
     }
@@ -174,7 +164,7 @@ impl RwLockClock {
         let Some(l) = local() else { return };
         let tid = l.state.tid().index();
         let number = (*self.write.get()).number;
-        if tid < EPOCH_SLOTS && l.rw_cover.holds(number, l) {
+        if tid < EPOCH_SLOTS && l.rw_cover.holds(number, l.state.changes()) {
             // The next writer acquires the write clock this thread's clock
             // is bounded by (no writer came in between), so the epoch is
             // all it lacks.

@@ -141,6 +141,14 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    /// The value, for a guard: a pointer, as std's guards keep (see
+    /// `RwLockReadGuard`).
+    #[inline(always)]
+    fn value_ptr(&self) -> NonNull<T> {
+        // SAFETY: `UnsafeCell::get` is never null.
+        unsafe { NonNull::new_unchecked(self.value.0.get()) }
+    }
+
     // Inlined, as `Mutex::guard` (see there): an out-of-line guard is
     // copied through memory in a way that stalls on store forwarding.
     #[inline(always)]
@@ -152,8 +160,7 @@ impl<T: ?Sized> RwLock<T> {
         unsafe { self.clock.read_locked() };
         RwLockReadGuard {
             inner,
-            // SAFETY: `UnsafeCell::get` is never null.
-            value: unsafe { NonNull::new_unchecked(self.value.0.get()) },
+            value: self.value_ptr(),
             clock: &self.clock,
             _value: PhantomData,
         }
@@ -169,8 +176,7 @@ impl<T: ?Sized> RwLock<T> {
         unsafe { self.clock.write_locked(&inner) };
         RwLockWriteGuard {
             inner,
-            // SAFETY: `UnsafeCell::get` is never null.
-            value: unsafe { NonNull::new_unchecked(self.value.0.get()) },
+            value: self.value_ptr(),
             clock: &self.clock,
             _value: PhantomData,
         }
