@@ -311,7 +311,7 @@ fn print_groups(groups: &[Group], minutes: usize, split: Split) {
     let rounds = groups.iter().map(|g| g.rounds).sum::<usize>();
     println!(
         "{rounds} rounds in {minutes} min, each: the round trip of a cache line between two \
-         cores, then one plain and one detected run of a workload"
+         cores, then one plain and one detected run of a workload, which first alternating"
     );
     println!(
         "near: round trip below {near_ns:.0} ns (--near-ns), far: {far_ns:.0} to below \

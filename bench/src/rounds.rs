@@ -90,6 +90,20 @@ struct Round {
 /// run's are of at least 5 runs); a group with fewer shows its count only.
 pub const MIN_ROUNDS: usize = 5;
 
+/// One run of each mode, `(plain, detected)`. Which goes first alternates
+/// with `round`, so that whatever a run's place in the round brings (the
+/// state the previous process left, a placement that changes mid-round)
+/// falls on both modes alike.
+fn both_modes(round: usize, mut run: impl FnMut(Mode) -> f64) -> (f64, f64) {
+    if round.is_multiple_of(2) {
+        let plain = run(Mode::Plain);
+        (plain, run(Mode::Detected))
+    } else {
+        let detected = run(Mode::Detected);
+        (run(Mode::Plain), detected)
+    }
+}
+
 /// Runs rounds over `names` (each round visits every workload once) until
 /// `minutes` have passed, and groups them. `None` with one CPU, where
 /// there is no round trip to group by.
@@ -113,8 +127,8 @@ pub fn run(
             let Some(round_trip) = placement::round_trip_ns_of(placement::QUICK_TRIES) else {
                 continue;
             };
-            let plain = run_child(name, Mode::Plain, spawn_threads).0;
-            let detected = run_child(name, Mode::Detected, spawn_threads).0;
+            let (plain, detected) =
+                both_modes(done.len(), |mode| run_child(name, mode, spawn_threads).0);
             match split.placement_of(round_trip) {
                 Placement::Near => {}
                 Placement::Far => far += 1,
@@ -197,6 +211,25 @@ pub fn to_json(groups: &[Group], minutes: usize, split: Split) -> serde_json::Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mode_that_runs_first_alternates_and_each_result_keeps_its_mode() {
+        for (round, first) in [(0, Mode::Plain), (1, Mode::Detected), (2, Mode::Plain)] {
+            let mut order = Vec::new();
+            let got = both_modes(round, |mode| {
+                order.push(mode);
+                if mode == Mode::Plain {
+                    10.0
+                } else {
+                    20.0
+                }
+            });
+            assert_eq!(got, (10.0, 20.0), "round {round}");
+            assert_eq!(order.len(), 2);
+            assert_eq!(order[0], first, "round {round}");
+            assert_ne!(order[1], first, "round {round}");
+        }
+    }
 
     fn round(round_trip: f64, plain: f64, detected: f64) -> Round {
         Round {
