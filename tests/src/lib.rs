@@ -162,6 +162,39 @@ pub fn spawn_together(
     handles
 }
 
+/// `n` readers spawned together (so that they hold distinct detector
+/// slots, past any per-slot path of an `RwLock`) each read a cell under a
+/// read lock -- after a write lock and unlock of their own if
+/// `write_first`, which bounds each reader's clock by the lock's write
+/// clock --, then this thread writes the cell under the write lock. Every
+/// read-unlock happens before that write lock, whichever way it was
+/// released: asserts silence.
+#[track_caller]
+pub fn readers_then_a_writer(n: usize, write_first: bool) {
+    use racedet::sync::{Arc, RwLock};
+    let first = line!();
+    let x = Arc::new(racedet::cell::RaceCell::new(0u8));
+    let lock = Arc::new(RwLock::new(()));
+    let readers = {
+        let (x, lock) = (x.clone(), lock.clone());
+        spawn_together(n, move || {
+            if write_first {
+                drop(lock.write().unwrap());
+            }
+            let _r = lock.read().unwrap();
+            let _ = x.get();
+        })
+    };
+    {
+        let _w = lock.write().unwrap();
+        x.set(1);
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_silent(file!(), first, line!());
+}
+
 /// Spawns a racedet thread named `name` (reports call it `Tn 'name'`).
 pub fn spawn_named<T: Send + 'static>(
     name: &str,

@@ -6,7 +6,7 @@ use racedet::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use racedet::thread;
 use racedet_tests::{
     assert_made_at, assert_ops, assert_silent, assert_threads, expect_race, expect_race_by,
-    panic_of, site, spawn_named, spawn_together, wait_set, BumpOnDrop, Signal,
+    panic_of, readers_then_a_writer, site, spawn_named, wait_set, BumpOnDrop, Signal,
 };
 
 #[test]
@@ -829,28 +829,10 @@ fn write_after_downgrade_races_with_another_reader() {
 
 #[test]
 fn read_unlocks_of_more_readers_than_reader_slots_all_happen_before_the_next_write_lock() {
-    // Twelve readers spawned together: some run in detector slots past the
-    // RwLock's per-slot reader clocks and merge into its shared overflow
-    // clock instead; the writer must acquire both.
-    const READERS: usize = 12;
-    let first = line!();
-    let x = Arc::new(RaceCell::new(0u8));
-    let lock = Arc::new(RwLock::new(()));
-    let readers = {
-        let (x, lock) = (x.clone(), lock.clone());
-        spawn_together(READERS, move || {
-            let _r = lock.read().unwrap();
-            let _ = x.get();
-        })
-    };
-    {
-        let _w = lock.write().unwrap();
-        x.set(1);
-    }
-    for r in readers {
-        r.join().unwrap();
-    }
-    assert_silent(file!(), first, line!());
+    // Twelve readers: some run in detector slots past the RwLock's
+    // per-slot reader clocks and merge into its shared overflow clock
+    // instead; the writer must acquire both.
+    readers_then_a_writer(12, false);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use racedet::cell::RaceCell;
 use racedet::reports::ReportKind;
 use racedet::sync::{mpsc, Arc, RwLock};
 use racedet::thread;
-use racedet_tests::{assert_silent, expect_race_by, site, spawn_together};
+use racedet_tests::{assert_silent, expect_race_by, readers_then_a_writer, site};
 
 #[test]
 fn read_unlocks_publish_an_epoch_only_when_it_is_all_the_next_writer_lacks() {
@@ -99,30 +99,11 @@ fn a_writer_that_absorbed_an_epoch_passes_it_on() {
 }
 
 fn every_reader_past_the_epoch_words_reaches_the_next_writer() {
-    // Twelve readers spawned together, each bounded by the write clock (its
-    // own write-unlock first): those in slots below 6 publish epochs,
-    // those in slots 6 and 7 merge into their slots, later ones into the
-    // overflow clock. The next writer must acquire all three kinds.
-    const READERS: usize = 12;
-    let first = line!();
-    let x = Arc::new(RaceCell::new(0u8));
-    let lock = Arc::new(RwLock::new(()));
-    let readers = {
-        let (x, lock) = (x.clone(), lock.clone());
-        spawn_together(READERS, move || {
-            drop(lock.write().unwrap());
-            let _r = lock.read().unwrap();
-            let _ = x.get();
-        })
-    };
-    {
-        let _w = lock.write().unwrap();
-        x.set(1);
-    }
-    for r in readers {
-        r.join().unwrap();
-    }
-    assert_silent(file!(), first, line!());
+    // Twelve readers, each bounded by the write clock (its own write-unlock
+    // first): those in slots below 6 publish epochs, those in slots 6 and
+    // 7 merge into their slots, later ones into the overflow clock. The
+    // next writer must acquire all three kinds.
+    readers_then_a_writer(12, true);
 }
 
 fn a_read_unlock_carries_what_the_reader_learned_since_its_write_unlock() {
