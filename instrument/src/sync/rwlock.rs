@@ -8,7 +8,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 /// std's `RwLock`, reporting locks and unlocks to the detector.
 pub struct RwLock<T: ?Sized> {
@@ -91,10 +91,8 @@ impl<T> RwLock<T> {
     /// The value (exclusive ownership).
     pub fn into_inner(self) -> LockResult<T> {
         let value = self.value.0.into_inner();
-        match self.lock.0.into_inner() {
-            Ok(_) => Ok(value),
-            Err(_) => Err(PoisonError::new(value)),
-        }
+        // std's lock holds only the epochs: its poison goes to the value.
+        map_result(self.lock.0.into_inner(), |_| value)
     }
 }
 
@@ -135,10 +133,7 @@ impl<T: ?Sized> RwLock<T> {
     /// `&mut` access: exclusive by the borrow rules.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let value = self.value.0.get_mut();
-        match self.lock.0.get_mut() {
-            Ok(_) => Ok(value),
-            Err(_) => Err(PoisonError::new(value)),
-        }
+        map_result(self.lock.0.get_mut(), |_| value)
     }
 
     /// The value, for a guard: a pointer, as std's guards keep (see
